@@ -1,0 +1,386 @@
+/**
+ * The op runtime: tensors, a pipeline cache, pre-built dispatches, and one-encoder execution.
+ *
+ * Design (GPU.md rules 1-3): a model builds every dispatch of its training step once, for a fixed
+ * batch shape ({@linkcode Op}: pipeline + cached bind group + static uniform params + grid). A step
+ * is then only `setPipeline / setBindGroup / dispatchWorkgroups` per op inside one compute pass of
+ * one command encoder, and nothing waits on the GPU. Per-step scalars (Adam's step count, the
+ * dropout seed) live in small storage tensors updated with `writeBuffer` before the submit.
+ *
+ * Gradients come from explicit forward/backward kernels per layer, not from a tape: the hot ops are
+ * fused (a scan's backward recomputes its forward), so a generic tape would only add indirection,
+ * and a fixed op list per step is what lets encoding stay cheap.
+ *
+ * Kernel binding convention (every file in `kernels/`):
+ * - `@group(0) @binding(0)`: `var<uniform> p: Params` when the op has params (packed in order, each a
+ *   4-byte `u32`, `i32` or `f32`);
+ * - `@group(0) @binding(1 + i)`: the i-th tensor passed to {@linkcode Runtime.op};
+ * - bindings of one dispatch that point into the same GPUBuffer (views of a flat parameter or
+ *   gradient buffer) must all be `read_write` or all `read`: WebGPU forbids mixing the two usages;
+ * - 1-D grids larger than 65,535 workgroups are split over x and y by {@linkcode grid}; a kernel
+ *   recovers its linear index as `gid.x + gid.y * nwg.x * WG` with `@builtin(num_workgroups) nwg`.
+ *
+ * @module
+ */
+
+import { assertHealthy, type Gpu } from "./device.ts";
+
+/** Element types of tensors. */
+export type DType = "f32" | "i32" | "u32";
+
+/** Typed array of a dtype. */
+export type TypedArrayOf<D extends DType> = D extends "f32" ? Float32Array
+  : D extends "i32" ? Int32Array
+  : Uint32Array;
+
+/** A dense row-major tensor: a view (byte offset + shape) into a GPUBuffer. */
+export class Tensor {
+  /** Number of elements. */
+  readonly size: number;
+  /** Creates a view; use {@linkcode Runtime.tensor} or {@linkcode Runtime.flat} instead. */
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly dtype: DType = "f32",
+    readonly name = "",
+  ) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+  /** Bytes covered by this view. */
+  get byteLength(): number {
+    return this.size * 4;
+  }
+  /** The binding resource for this view (offsets must respect the 256-byte alignment). */
+  binding(): GPUBufferBinding {
+    return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
+  }
+  /** Same storage, another shape with the same element count. */
+  reshape(shape: readonly number[]): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== this.size) throw new Error(`reshape ${this.shape} -> ${shape}: sizes differ`);
+    return new Tensor(this.buffer, this.offset, shape, this.dtype, this.name);
+  }
+}
+
+/** A tagged uniform value; plain numbers are packed as `u32`. */
+export type Param = number | { f32: number } | { i32: number };
+
+/** Tags a uniform value as f32. */
+export function f32(v: number): Param {
+  return { f32: v };
+}
+
+/** Tags a uniform value as i32. */
+export function i32(v: number): Param {
+  return { i32: v };
+}
+
+/** A pre-built dispatch. */
+export interface Op {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: [number, number, number];
+}
+
+/** Something a step records: a dispatch, or a buffer clear (which ends the current pass). */
+export type Command = Op | { clear: Tensor } | { copy: Tensor; to: Tensor };
+
+/** Workgroup-count limit per grid dimension in WebGPU. */
+const MAX_WG = 65535;
+
+/**
+ * A 1-D grid of `n` invocations in workgroups of `wg`, split over x and y when it exceeds 65,535
+ * workgroups; kernels must bounds-check their linear index.
+ */
+export function grid(n: number, wg = 256): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / wg));
+  if (groups <= MAX_WG) return [groups, 1, 1];
+  const y = Math.ceil(groups / MAX_WG);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+const ALIGN = 256;
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+/** Owns buffers, pipelines and the submission of recorded steps on one device. */
+export class Runtime {
+  readonly device: GPUDevice;
+  /** Bytes currently allocated through this runtime (our own allocator's accounting). */
+  liveBytes = 0;
+  /** High-water mark of {@linkcode liveBytes}. */
+  peakBytes = 0;
+  #sources = new Map<string, string>();
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #staging: GPUBuffer[] = [];
+  #kernelDir: URL;
+
+  /** Wraps an acquired device. `kernelDir` defaults to this package's `kernels/`. */
+  constructor(readonly gpu: Gpu, options: { kernelDir?: URL } = {}) {
+    this.device = gpu.device;
+    this.#kernelDir = options.kernelDir ?? new URL("../../kernels/", import.meta.url);
+  }
+
+  #alloc(bytes: number, label: string, usage = 0): GPUBuffer {
+    const size = roundUp(Math.max(bytes, 16), 16);
+    const buffer = this.device.createBuffer({
+      label,
+      size,
+      usage: usage ||
+        (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST),
+    });
+    this.liveBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    return buffer;
+  }
+
+  /** Allocates a tensor in its own buffer, optionally filled with `data`. */
+  tensor(
+    shape: readonly number[],
+    dtype: DType = "f32",
+    data?: ArrayLike<number>,
+    name = "",
+  ): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const t = new Tensor(this.#alloc(n * 4, name), 0, shape, dtype, name);
+    if (data) this.write(t, data);
+    return t;
+  }
+
+  /**
+   * Allocates one buffer holding many named tensors at 256-byte aligned offsets (the flat parameter
+   * / gradient / optimiser-state buffers). Returns the whole buffer as a 1-D tensor and the views.
+   */
+  flat(
+    specs: readonly { name: string; shape: readonly number[] }[],
+    label = "flat",
+  ): { all: Tensor; views: Map<string, Tensor> } {
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const s of specs) {
+      offsets.push(bytes);
+      bytes = roundUp(bytes + s.shape.reduce((a, b) => a * b, 1) * 4, ALIGN);
+    }
+    const buffer = this.#alloc(bytes, label);
+    const views = new Map<string, Tensor>();
+    specs.forEach((s, i) =>
+      views.set(s.name, new Tensor(buffer, offsets[i], s.shape, "f32", s.name))
+    );
+    return { all: new Tensor(buffer, 0, [bytes / 4], "f32", label), views };
+  }
+
+  /** Frees a tensor's buffer (only for tensors made by {@linkcode tensor}). */
+  free(t: Tensor): void {
+    this.liveBytes -= t.buffer.size;
+    t.buffer.destroy();
+  }
+
+  /** Uploads host data into a tensor (queued; ordered before later submits). */
+  write(t: Tensor, data: ArrayLike<number>): void {
+    if (data.length !== t.size) {
+      throw new Error(`write ${t.name || "tensor"}: ${data.length} values for size ${t.size}`);
+    }
+    const arr = t.dtype === "f32"
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : t.dtype === "i32"
+      ? (data instanceof Int32Array ? data : Int32Array.from(data))
+      : (data instanceof Uint32Array ? data : Uint32Array.from(data));
+    this.device.queue.writeBuffer(t.buffer, t.offset, arr as Float32Array<ArrayBuffer>);
+  }
+
+  /** Reads a tensor back (one GPU sync: for tests, epoch ends and reports, never per step). */
+  async read<D extends DType>(t: Tensor & { dtype: D }): Promise<TypedArrayOf<D>>;
+  async read(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array>;
+  async read(t: Tensor): Promise<Float32Array | Int32Array | Uint32Array> {
+    const bytes = roundUp(t.byteLength, 4);
+    let idx = this.#staging.findIndex((b) => b.size >= bytes && b.mapState === "unmapped");
+    if (idx < 0) {
+      this.#staging.push(this.device.createBuffer({
+        label: "staging",
+        size: roundUp(bytes, 256),
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      }));
+      idx = this.#staging.length - 1;
+    }
+    const staging = this.#staging[idx];
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.buffer, t.offset, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    assertHealthy(this.gpu);
+    return t.dtype === "f32"
+      ? new Float32Array(copy)
+      : t.dtype === "i32"
+      ? new Int32Array(copy)
+      : new Uint32Array(copy);
+  }
+
+  /**
+   * Returns the compute pipeline for `entry` of `kernels/<file>.wgsl`, specialised by `defines`
+   * (prepended as WGSL constants: integers as `u32`, other numbers as `f32`, booleans as `bool`).
+   */
+  async kernel(
+    file: string,
+    entry: string,
+    defines: Record<string, number | boolean> = {},
+  ): Promise<GPUComputePipeline> {
+    const key = `${file}:${entry}:${JSON.stringify(defines)}`;
+    const hit = this.#pipelines.get(key);
+    if (hit) return hit;
+    let src = this.#sources.get(file);
+    if (src === undefined) {
+      const url = new URL(`${file}.wgsl`, this.#kernelDir);
+      src = await (await fetch(url)).text();
+      this.#sources.set(file, src);
+    }
+    const prelude = Object.entries(defines).map(([k, v]) =>
+      typeof v === "boolean"
+        ? `const ${k}: bool = ${v};`
+        : Number.isInteger(v)
+        ? `const ${k}: u32 = ${v}u;`
+        : `const ${k}: f32 = ${v};`
+    ).join("\n");
+    const code = prelude + "\n" + src;
+    const module = this.device.createShaderModule({ label: file, code });
+    const info = await module.getCompilationInfo();
+    const errs = info.messages.filter((m) => m.type === "error");
+    if (errs.length) {
+      const m = errs[0];
+      const line = m.lineNum - (prelude ? prelude.split("\n").length : 0);
+      throw new Error(`kernels/${file}.wgsl:${line}: ${m.message}`);
+    }
+    this.device.pushErrorScope("validation");
+    const pipeline = this.device.createComputePipeline({
+      label: `${file}:${entry}`,
+      layout: "auto",
+      compute: { module, entryPoint: entry },
+    });
+    const err = await this.device.popErrorScope();
+    if (err) throw new Error(`kernels/${file}.wgsl entry ${entry}: ${err.message}`);
+    this.#pipelines.set(key, pipeline);
+    return pipeline;
+  }
+
+  /** Builds a dispatch with its bind group and uniform params, once, for repeated use. */
+  op(
+    pipeline: GPUComputePipeline,
+    tensors: readonly Tensor[],
+    options: { params?: readonly Param[]; workgroups: [number, number, number] | number },
+  ): Op {
+    const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({
+      binding: i + 1,
+      resource: t.binding(),
+    }));
+    if (options.params && options.params.length) {
+      const words = new ArrayBuffer(roundUp(options.params.length * 4, 16));
+      const u = new Uint32Array(words), f = new Float32Array(words), s = new Int32Array(words);
+      options.params.forEach((p, i) => {
+        if (typeof p === "number") u[i] = p;
+        else if ("f32" in p) f[i] = p.f32;
+        else s[i] = p.i32;
+      });
+      const ubuf = this.device.createBuffer({
+        label: `${pipeline.label} params`,
+        size: words.byteLength,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      this.device.queue.writeBuffer(ubuf, 0, words);
+      entries.push({ binding: 0, resource: { buffer: ubuf } });
+    }
+    const bindGroup = this.device.createBindGroup({
+      label: pipeline.label,
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const wg = typeof options.workgroups === "number"
+      ? [options.workgroups, 1, 1] as [number, number, number]
+      : options.workgroups;
+    return { label: pipeline.label, pipeline, bindGroup, workgroups: wg };
+  }
+
+  /** Records commands into `encoder`, one compute pass per run of consecutive dispatches. */
+  encode(encoder: GPUCommandEncoder, commands: readonly Command[]): void {
+    let pass: GPUComputePassEncoder | null = null;
+    for (const c of commands) {
+      if ("pipeline" in c) {
+        pass ??= encoder.beginComputePass();
+        pass.setPipeline(c.pipeline);
+        pass.setBindGroup(0, c.bindGroup);
+        pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
+        continue;
+      }
+      pass?.end();
+      pass = null;
+      if ("clear" in c) encoder.clearBuffer(c.clear.buffer, c.clear.offset, c.clear.byteLength);
+      else {encoder.copyBufferToBuffer(
+          c.copy.buffer,
+          c.copy.offset,
+          c.to.buffer,
+          c.to.offset,
+          c.copy.byteLength,
+        );}
+    }
+    pass?.end();
+  }
+
+  /** Encodes and submits commands in one command buffer; does not wait. */
+  run(commands: readonly Command[]): void {
+    const enc = this.device.createCommandEncoder();
+    this.encode(enc, commands);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /** Waits until all submitted work is done and throws on any recorded device error. */
+  async sync(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    assertHealthy(this.gpu);
+  }
+
+  /**
+   * Times each dispatch separately with timestamp queries (one pass per op; benchmarks only).
+   * Returns nanoseconds per op, or null when the adapter has no timestamp queries.
+   */
+  async profile(ops: readonly Op[]): Promise<number[] | null> {
+    if (!this.gpu.hasTimestamps || ops.length === 0) return null;
+    const n = ops.length * 2;
+    const qs = this.device.createQuerySet({ type: "timestamp", count: n });
+    const resolve = this.device.createBuffer({
+      size: n * 8,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const read = this.device.createBuffer({
+      size: n * 8,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const enc = this.device.createCommandEncoder();
+    ops.forEach((op, i) => {
+      const pass = enc.beginComputePass({
+        timestampWrites: {
+          querySet: qs,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+      pass.setPipeline(op.pipeline);
+      pass.setBindGroup(0, op.bindGroup);
+      pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
+      pass.end();
+    });
+    enc.resolveQuerySet(qs, 0, n, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
+    this.device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+    return ops.map((_, i) => Number(t[2 * i + 1] - t[2 * i]));
+  }
+}

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { getGpu } from "../lib/gpu/device.ts";
+import { grid, Runtime } from "../lib/gpu/runtime.ts";
+import { gradcheck, randn, relErr, rng } from "../lib/reference/gradcheck.ts";
+import { siluBackward, siluForward } from "../lib/reference/elementwise.ts";
+
+Deno.test("runtime: silu forward/backward match the float64 reference; gradcheck passes", async () => {
+  const rt = new Runtime(await getGpu());
+  const fwd = await rt.kernel("elementwise", "silu_forward");
+  const bwd = await rt.kernel("elementwise", "silu_backward");
+  for (const n of [1, 257, 70000]) {
+    const rand = rng(n);
+    const x = randn(n, rand, 3), dy = randn(n, rand);
+    const tx = rt.tensor([n], "f32", x), tdy = rt.tensor([n], "f32", dy);
+    const ty = rt.tensor([n], "f32", new Float32Array(n).fill(NaN));
+    const tdx = rt.tensor([n], "f32", new Float32Array(n).fill(NaN));
+    rt.run([
+      rt.op(fwd, [tx, ty], { params: [n], workgroups: grid(n) }),
+      rt.op(bwd, [tx, tdy, tdx], { params: [n], workgroups: grid(n) }),
+    ]);
+    const x32 = Float64Array.from(new Float32Array(x));
+    assert.ok(relErr(await rt.read(ty), siluForward(x32)) < 1e-6);
+    assert.ok(
+      relErr(await rt.read(tdx), siluBackward(x32, Float64Array.from(new Float32Array(dy)))) < 1e-6,
+    );
+  }
+  const g = gradcheck((i) => siluForward(i[0]), (i, d) => [siluBackward(i[0], d)], [
+    randn(50, rng(1), 3),
+  ]);
+  assert.ok(g[0].maxRelError < 1e-6, JSON.stringify(g));
+});
+
+Deno.test("runtime: grid splits beyond 65,535 workgroups", () => {
+  const [x, y] = grid(65536 * 256 * 3);
+  assert.ok(x <= 65535 && x * y * 256 >= 65536 * 256 * 3);
+});
