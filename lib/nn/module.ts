@@ -39,6 +39,16 @@ export interface BuildContext {
   step: Tensor;
 }
 
+/** The tensors a layer is built on; the caller allocates all of them. */
+export interface LayerIO {
+  /** Input activations, e.g. [B, L, H]. */
+  input: Tensor;
+  /** Gradient of the loss w.r.t. this layer's output, filled before `backward` runs. */
+  dOutput: Tensor;
+  /** Time gaps [B, L] (f32 seconds) for time-aware layers. */
+  timeGaps?: Tensor;
+}
+
 /** A built layer: its output, the gradient of its input, and its dispatches. */
 export interface BuiltLayer {
   output: Tensor;
