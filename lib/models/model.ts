@@ -1,0 +1,57 @@
+/**
+ * What the trainer and the evaluator need from a model: a parameter store and two pre-built step
+ * graphs (one training step, one full-ranking evaluation step) for a fixed batch shape.
+ *
+ * Data flows one way: `lib/data` batches are uploaded into the graph's input tensors, the graph's
+ * commands run (forward, loss, backward — or forward, scores, ranks), and only small results
+ * (a loss accumulator, ranks) come back, read once per epoch or per evaluation.
+ *
+ * @module
+ */
+
+import type { Batch, SequenceBatch } from "../data/batch.ts";
+import type { Command, Tensor } from "../gpu/runtime.ts";
+import type { ParamStore } from "../nn/params.ts";
+
+/** How training samples are formed (SPEC §4 and issue 4). */
+export type TrainMode = "prefix" | "sequence";
+
+/** One training step for a fixed [B, L] shape: zero grads, forward, loss, backward. */
+export interface TrainGraph {
+  batch: number;
+  maxLen: number;
+  mode: TrainMode;
+  /** Writes a batch into the graph's input tensors (queued; no sync). */
+  upload(batch: Batch | SequenceBatch): void;
+  /** Everything but the optimiser; ends with gradients in the store's gradient buffer. */
+  commands: Command[];
+  /** f32 [2] = [Σ loss over rows, Σ rows], accumulated on the GPU across steps. */
+  lossSum: Tensor;
+  /** Activations worth watching for NaN/Inf and magnitude (name -> tensor), in forward order. */
+  activations: Map<string, Tensor>;
+}
+
+/** One full-ranking evaluation step for a fixed [B, L] shape. */
+export interface EvalGraph {
+  batch: number;
+  maxLen: number;
+  /** Writes a batch (and, when history masking is on, the rows' histories). */
+  upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }): void;
+  /** Forward, scores over all items, ranks (SPEC §5). */
+  commands: Command[];
+  /** u32 [B] rank of each row's target (rows beyond the batch's count are garbage). */
+  ranks: Tensor;
+  /** f32 [B, V] scores of the last step (for `recommend`). */
+  scores: Tensor;
+}
+
+/** A trainable recommender. */
+export interface RecModel {
+  /** Model name as in configs (`SS4Rec`, `NCF`). */
+  readonly name: string;
+  readonly store: ParamStore;
+  /** Builds the training step for [batch, maxLen]. */
+  buildTrain(options: { batch: number; maxLen: number; mode: TrainMode }): Promise<TrainGraph>;
+  /** Builds the evaluation step for [batch, maxLen]. */
+  buildEval(options: { batch: number; maxLen: number; maskHistory: boolean }): Promise<EvalGraph>;
+}
