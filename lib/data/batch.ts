@@ -1,0 +1,195 @@
+/**
+ * Batching of prefix samples (`train_mode: prefix`, evaluation) and of training windows
+ * (`train_mode: sequence`) into flat typed arrays ready for upload.
+ *
+ * Shapes: B = rows (`size`), L = `maxLen`. Sequences are right-padded with item 0, oldest first.
+ * Time gaps follow SPEC §1: `dt[i] = ts[i+1] - ts[i]`, `dt[len-1] = ts_target - ts[len-1]`,
+ * 0 on padding, computed in float64 and cast to float32 once.
+ *
+ * @module
+ */
+
+import type { SampleSet, SequentialDataset } from "./dataset.ts";
+
+/** How absolute timestamps are rounded before gaps are taken. */
+export type TimestampPrecision = "float64" | "float32";
+
+/** A batch of prefix samples. Rows `count..size-1` are padding rows (len 0, target 0, user -1). */
+export interface Batch {
+  /** Rows in the arrays (B), including padding rows. */
+  size: number;
+  /** Real samples (rows 0..count-1). */
+  count: number;
+  /** L. */
+  maxLen: number;
+  /** [B*L] item ids, right-padded with 0, oldest first. */
+  itemSeq: Int32Array;
+  /** [B] number of real items per row (0 for padding rows). */
+  seqLen: Int32Array;
+  /** [B*L] time gaps in seconds (SPEC §1). */
+  timeGaps: Float32Array;
+  /** [B] target item (0 for padding rows). */
+  target: Int32Array;
+  /** [B] dense user id (-1 for padding rows). */
+  user: Int32Array;
+}
+
+/** Options of {@link makeBatch}. */
+export interface BatchOptions {
+  /** L: only the last L items of a prefix are kept (sliding window). */
+  maxLen: number;
+  /**
+   * Pad the arrays to this many rows so every batch has one shape (GPU pipelines and buffers can
+   * then be reused). Padding rows have seqLen 0 and target 0: consumers must only read rows
+   * `0..count-1`. Default: exactly `indices.length` rows.
+   */
+  batchSize?: number;
+  /** `float32` rounds absolute timestamps with Math.fround first (RecBole parity). */
+  timestampPrecision?: TimestampPrecision;
+}
+
+/**
+ * Gather samples `set[indices[i]]` into a batch. The input window of sample (u, p) is the items at
+ * positions `max(0, p-L) .. p-1`; since the window is contiguous and ends right before the
+ * target, every gap is "next timestamp minus this one", the last one reaching the target.
+ */
+export function makeBatch(
+  ds: SequentialDataset,
+  set: SampleSet,
+  indices: ArrayLike<number>,
+  options: BatchOptions,
+): Batch {
+  const L = options.maxLen;
+  const count = indices.length;
+  const size = Math.max(options.batchSize ?? count, count);
+  const round32 = options.timestampPrecision === "float32";
+  const itemSeq = new Int32Array(size * L);
+  const seqLen = new Int32Array(size);
+  const timeGaps = new Float32Array(size * L);
+  const target = new Int32Array(size);
+  const user = new Int32Array(size).fill(-1);
+  const items = ds.items, ts = ds.timestamps;
+  for (let b = 0; b < count; b++) {
+    const s = indices[b];
+    const u = set.user[s], p = set.pos[s];
+    const off = ds.userOffsets[u];
+    const start = Math.max(0, p - L);
+    const len = p - start;
+    seqLen[b] = len;
+    target[b] = items[off + p];
+    user[b] = u;
+    const row = b * L;
+    let prev = round32 ? Math.fround(ts[off + start]) : ts[off + start];
+    for (let i = 0; i < len; i++) {
+      itemSeq[row + i] = items[off + start + i];
+      const next = round32 ? Math.fround(ts[off + start + i + 1]) : ts[off + start + i + 1];
+      timeGaps[row + i] = next - prev;
+      prev = next;
+    }
+  }
+  return { size, count, maxLen: L, itemSeq, seqLen, timeGaps, target, user };
+}
+
+/**
+ * Training windows for `train_mode: sequence`: each user's training interactions cut into
+ * non-overlapping windows of up to L inputs, from the oldest. Window w covers input positions
+ * `start..end-1`; position t is trained to predict item t+1 (the last training target of the
+ * user is the item after the last input).
+ *
+ * Equivalence with prefix mode: every training target of prefix mode is predicted exactly once,
+ * with the same gaps. Its context is the window's own start..t instead of the last L items, so the
+ * two modes agree exactly while a user's training sequence fits in one window (t < L), and later
+ * windows see a shorter history than prefix mode would.
+ */
+export interface SequenceWindows {
+  /** Dense user per window. */
+  user: Int32Array;
+  /** First input position (within the user's sequence). */
+  start: Int32Array;
+  /** One past the last input position. */
+  end: Int32Array;
+}
+
+/** Cut the training split into windows of at most `maxLen` inputs (see {@link SequenceWindows}). */
+export function sequenceWindows(
+  ds: SequentialDataset,
+  options: { maxLen: number; set?: SampleSet },
+): SequenceWindows {
+  const set = options.set ?? ds.train;
+  const L = options.maxLen;
+  // Last training target position per user: training targets are positions 1..last.
+  const last = new Int32Array(ds.numUsers);
+  for (let i = 0; i < set.user.length; i++) {
+    if (set.pos[i] > last[set.user[i]]) last[set.user[i]] = set.pos[i];
+  }
+  let n = 0;
+  for (let u = 0; u < ds.numUsers; u++) if (last[u] > 0) n += Math.ceil(last[u] / L);
+  const user = new Int32Array(n), start = new Int32Array(n), end = new Int32Array(n);
+  let w = 0;
+  for (let u = 0; u < ds.numUsers; u++) {
+    for (let s = 0; s < last[u]; s += L) {
+      user[w] = u;
+      start[w] = s;
+      end[w++] = Math.min(s + L, last[u]);
+    }
+  }
+  return { user, start, end };
+}
+
+/** A batch of training windows: a loss at every position whose `targets` entry is non-zero. */
+export interface SequenceBatch {
+  /** Rows (B), including padding rows. */
+  size: number;
+  /** Real windows. */
+  count: number;
+  /** L. */
+  maxLen: number;
+  /** [B*L] input items, right-padded with 0. */
+  itemSeq: Int32Array;
+  /** [B] inputs per row. */
+  seqLen: Int32Array;
+  /** [B*L] gap from each input to the next interaction (the one it predicts). */
+  timeGaps: Float32Array;
+  /** [B*L] item to predict at each position; 0 = no loss there. */
+  targets: Int32Array;
+  /** [B] dense user (-1 for padding rows). */
+  user: Int32Array;
+}
+
+/** Gather windows `indices` into a {@link SequenceBatch}; options as in {@link makeBatch}. */
+export function makeSequenceBatch(
+  ds: SequentialDataset,
+  windows: SequenceWindows,
+  indices: ArrayLike<number>,
+  options: BatchOptions,
+): SequenceBatch {
+  const L = options.maxLen;
+  const count = indices.length;
+  const size = Math.max(options.batchSize ?? count, count);
+  const round32 = options.timestampPrecision === "float32";
+  const itemSeq = new Int32Array(size * L);
+  const seqLen = new Int32Array(size);
+  const timeGaps = new Float32Array(size * L);
+  const targets = new Int32Array(size * L);
+  const user = new Int32Array(size).fill(-1);
+  const items = ds.items, ts = ds.timestamps;
+  for (let b = 0; b < count; b++) {
+    const w = indices[b];
+    const u = windows.user[w];
+    const off = ds.userOffsets[u];
+    const s = windows.start[w], len = windows.end[w] - s;
+    if (len > L) throw new Error(`window of ${len} inputs exceeds maxLen ${L}`);
+    seqLen[b] = len;
+    user[b] = u;
+    const row = b * L;
+    let prev = round32 ? Math.fround(ts[off + s]) : ts[off + s];
+    for (let i = 0; i < len; i++) {
+      itemSeq[row + i] = items[off + s + i];
+      targets[row + i] = items[off + s + i + 1];
+      const next = round32 ? Math.fround(ts[off + s + i + 1]) : ts[off + s + i + 1];
+      timeGaps[row + i] = next - prev;
+      prev = next;
+    }
+  }
+  return { size, count, maxLen: L, itemSeq, seqLen, timeGaps, targets, user };
+}
