@@ -39,6 +39,8 @@ export interface EvalGraph {
   upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }): void;
   /** Forward, scores over all items, ranks (SPEC §5). */
   commands: Command[];
+  /** The model's per-step scalars (see {@linkcode RecModel.step}). */
+  step: Tensor;
   /** u32 [B] rank of each row's target (rows beyond the batch's count are garbage). */
   ranks: Tensor;
   /** f32 [B, V] scores of the last step (for `recommend`). */
@@ -50,6 +52,8 @@ export interface RecModel {
   /** Model name as in configs (`SS4Rec`, `NCF`). */
   readonly name: string;
   readonly store: ParamStore;
+  /** u32 [4] per-step scalars [step (1-based), seed, training flag, 0], written before each step. */
+  readonly step: Tensor;
   /** Builds the training step for [batch, maxLen]. */
   buildTrain(options: { batch: number; maxLen: number; mode: TrainMode }): Promise<TrainGraph>;
   /** Builds the evaluation step for [batch, maxLen]. */
