@@ -1,0 +1,112 @@
+import { deepStrictEqual as assertEquals, notDeepStrictEqual } from "node:assert/strict";
+import {
+  buildDataset,
+  epochPermutation,
+  type InteractionTable,
+  makeBatch,
+  makeSequenceBatch,
+  mulberry32,
+  sequenceWindows,
+} from "../lib/data/mod.ts";
+
+function tableOf(rows: [string, string, number][]): InteractionTable {
+  const users: string[] = [], items: string[] = [];
+  const u = new Int32Array(rows.length), i = new Int32Array(rows.length);
+  const ts = new Float64Array(rows.length);
+  rows.forEach(([ru, ri, t], r) => {
+    if (!users.includes(ru)) users.push(ru);
+    if (!items.includes(ri)) items.push(ri);
+    u[r] = users.indexOf(ru);
+    i[r] = items.indexOf(ri);
+    ts[r] = t;
+  });
+  return {
+    rows: rows.length,
+    user: u,
+    item: i,
+    rating: new Float32Array(rows.length).fill(1),
+    timestamp: ts,
+    rawUserIds: users,
+    rawItemIds: items,
+    skippedRows: 0,
+    // deno-lint-ignore no-explicit-any
+    layout: null as any,
+  };
+}
+
+const NO_FILTER = { userInterNumInterval: null, itemInterNumInterval: null };
+
+// One user, 6 interactions: items 1..6 (dense ids follow first appearance), times below.
+const TIMES = [1000, 1010, 1010, 1100, 1_000_000_007, 1_000_000_100];
+function sixItems() {
+  return buildDataset(tableOf(TIMES.map((t, k) => ["u", `m${k + 1}`, t])), NO_FILTER);
+}
+
+Deno.test("makeBatch: window, right padding, SPEC §1 gaps, padding rows", () => {
+  const ds = sixItems();
+  // test sample: pos 5 (target m6), input m1..m5
+  assertEquals(Array.from(ds.test.pos), [5]);
+  const b = makeBatch(ds, ds.test, [0], { maxLen: 7, batchSize: 2 });
+  assertEquals(b.size, 2);
+  assertEquals(b.count, 1);
+  assertEquals(Array.from(b.itemSeq), [1, 2, 3, 4, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assertEquals(Array.from(b.seqLen), [5, 0]);
+  assertEquals(Array.from(b.target), [6, 0]);
+  assertEquals(Array.from(b.user), [0, -1]);
+  assertEquals(Array.from(b.timeGaps.subarray(0, 7)), [
+    10,
+    0,
+    90,
+    Math.fround(999_998_907),
+    93,
+    0,
+    0,
+  ]);
+  // sliding window L = 3: last three inputs m3 m4 m5, gaps reach the target
+  const w = makeBatch(ds, ds.test, [0], { maxLen: 3 });
+  assertEquals(Array.from(w.itemSeq), [3, 4, 5]);
+  assertEquals(Array.from(w.timeGaps), [90, Math.fround(999_998_907), 93]);
+});
+
+Deno.test("makeBatch: float32 timestamp precision rounds absolute times first", () => {
+  const ds = sixItems();
+  const b = makeBatch(ds, ds.test, [0], { maxLen: 5, timestampPrecision: "float32" });
+  const f = Math.fround;
+  const expected = [1010, 1010, 1100, 1_000_000_007, 1_000_000_100].map((t, i) =>
+    f(f(t) - f(TIMES[i]))
+  );
+  assertEquals(Array.from(b.timeGaps), expected);
+  // near 1e9 float32 spacing is 64 s: the 93 s gap becomes 64 or 128
+  notDeepStrictEqual(b.timeGaps[4], 93);
+});
+
+Deno.test("sequence windows: non-overlapping chunks of the training part", () => {
+  const ds = sixItems(); // train targets: pos 1..3, valid 4, test 5
+  const win = sequenceWindows(ds, { maxLen: 2 });
+  assertEquals(Array.from(win.start), [0, 2]);
+  assertEquals(Array.from(win.end), [2, 3]);
+  const b = makeSequenceBatch(ds, win, [0, 1], { maxLen: 2 });
+  assertEquals(Array.from(b.itemSeq), [1, 2, 3, 0]);
+  assertEquals(Array.from(b.targets), [2, 3, 4, 0]);
+  assertEquals(Array.from(b.seqLen), [2, 1]);
+  assertEquals(Array.from(b.timeGaps), [10, 0, 90, 0]);
+  // with L large enough a single window equals prefix mode position by position
+  const one = makeSequenceBatch(ds, sequenceWindows(ds, { maxLen: 10 }), [0], { maxLen: 10 });
+  const prefix = makeBatch(ds, ds.train, [2], { maxLen: 10 }); // pos 3
+  assertEquals(one.itemSeq.subarray(0, 3), prefix.itemSeq.subarray(0, 3));
+  assertEquals(one.timeGaps.subarray(0, 3), prefix.timeGaps.subarray(0, 3));
+  assertEquals(one.targets[2], prefix.target[0]);
+});
+
+Deno.test("seeded shuffling is deterministic and a permutation", () => {
+  const a = epochPermutation(1000, { seed: 2020, epoch: 3 });
+  const b = epochPermutation(1000, { seed: 2020, epoch: 3 });
+  const c = epochPermutation(1000, { seed: 2020, epoch: 4 });
+  assertEquals(a, b);
+  notDeepStrictEqual(a, c);
+  assertEquals(Array.from(a).sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  const r = mulberry32(1);
+  const first = [r(), r()];
+  const r2 = mulberry32(1);
+  assertEquals([r2(), r2()], first);
+});
