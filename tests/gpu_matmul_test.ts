@@ -1,31 +1,178 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
-import { Runtime } from "../lib/gpu/runtime.ts";
-import { matmul } from "../lib/gpu/ops.ts";
+import { type Command, f32, Runtime, type Tensor } from "../lib/gpu/runtime.ts";
+import { chooseSplitK, chooseTile, matmul, matmulOps, type MatmulOptions } from "../lib/gpu/ops.ts";
 import { randn, relErr, rng } from "../lib/reference/gradcheck.ts";
 import { matmulRef } from "../lib/reference/linalg.ts";
 
+/** f32-rounded copy, so the reference sees exactly what the GPU sees. */
+function f32Round(x: Float64Array): Float64Array {
+  return Float64Array.from(new Float32Array(x));
+}
+
+/** Runs one product on fresh random inputs and returns the relative error vs float64. */
+async function check(
+  rt: Runtime,
+  o: MatmulOptions,
+  build: "single" | "ops" = "ops",
+  seed = 1,
+): Promise<number> {
+  const { m, n, k, batch = 1 } = o;
+  const rand = rng(seed);
+  const sa = o.strideA ?? m * k, sb = o.strideB ?? k * n, sc = o.strideC ?? m * n;
+  const na = sa * (batch - 1) + m * k, nb = sb * (batch - 1) + k * n, nc = sc * (batch - 1) + m * n;
+  const a = f32Round(randn(na, rand)), b = f32Round(randn(nb, rand));
+  // C starts random when accumulating (beta != 0), poisoned with NaN otherwise
+  const c0 = o.beta ? f32Round(randn(nc, rand)) : new Float64Array(nc).fill(NaN);
+  const ta = rt.tensor([na], "f32", a), tb = rt.tensor([nb], "f32", b);
+  const tc = rt.tensor([nc], "f32", c0);
+  const cmds: Command[] = build === "single"
+    ? [await matmul(rt, { a: ta, b: tb, c: tc }, o)]
+    : await matmulOps(rt, { a: ta, b: tb, c: tc }, o);
+  rt.run(cmds);
+  const got = await rt.read(tc);
+  const want = Float64Array.from(c0);
+  for (let z = 0; z < batch; z++) {
+    const r = matmulRef(a.subarray(z * sa, z * sa + m * k), b.subarray(z * sb, z * sb + k * n), {
+      ...o,
+      c: c0.subarray(z * sc, z * sc + m * n),
+    });
+    want.set(r, z * sc);
+  }
+  for (const t of [ta, tb, tc]) rt.free(t);
+  // gaps between batch slices must be untouched: poison stays NaN, random values stay equal
+  const g: number[] = [], w: number[] = [];
+  for (let i = 0; i < nc; i++) {
+    if (Number.isNaN(want[i])) assert.ok(Number.isNaN(got[i]), `gap element ${i} was written`);
+    else {
+      g.push(got[i]);
+      w.push(want[i]);
+    }
+  }
+  return relErr(g, w);
+}
+
 Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", async () => {
   const rt = new Runtime(await getGpu());
-  const rand = rng(3);
-  for (const [m, n, k] of [[1, 1, 1], [37, 19, 70], [64, 128, 33]]) {
+  let worst = 0;
+  for (const [m, n, k] of [[1, 1, 1], [37, 19, 70], [64, 128, 33], [130, 68, 4], [5, 3, 9]]) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
         for (const beta of [0, 1]) {
-          const a = randn(m * k, rand), b = randn(k * n, rand), c = randn(m * n, rand);
-          const tc = rt.tensor([m * n], "f32", c);
-          rt.run([
-            await matmul(rt, {
-              a: rt.tensor([m * k], "f32", a),
-              b: rt.tensor([k * n], "f32", b),
-              c: tc,
-            }, { m, n, k, transA, transB, beta }),
-          ]);
-          const want = matmulRef(a, b, { m, n, k, transA, transB, beta, c });
-          const err = relErr(await rt.read(tc), want);
+          const err = await check(rt, { m, n, k, transA, transB, beta, alpha: 0.75 }, "single");
+          worst = Math.max(worst, err);
           assert.ok(err < 1e-5, `m${m} n${n} k${k} tA${transA} tB${transB} beta${beta}: ${err}`);
         }
       }
     }
   }
+  console.log(`worst relative error (single dispatch): ${worst.toExponential(2)}`);
+});
+
+Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
+  const rt = new Runtime(await getGpu());
+  const tilesToTry = [
+    { wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
+    { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 },
+    { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
+    { wgX: 4, wgY: 64, tm: 4, tn: 4, bk: 4 },
+    { wgX: 8, wgY: 8, tm: 4, tn: 8, bk: 32 },
+  ];
+  let worst = 0;
+  for (const tile of tilesToTry) {
+    // (m, n, k) multiples of 4 take the vec4 paths; the odd ones the scalar paths
+    for (const [m, n, k] of [[136, 72, 40], [67, 45, 23]]) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        const err = await check(rt, { m, n, k, transA, transB, tile, beta: 1 }, "single", m + k);
+        worst = Math.max(worst, err);
+        assert.ok(
+          err < 1e-5,
+          `${JSON.stringify(tile)} m${m} n${n} k${k} ${transA} ${transB}: ${err}`,
+        );
+      }
+    }
+  }
+  console.log(`worst relative error over tiles: ${worst.toExponential(2)}`);
+});
+
+Deno.test("matmul: batched with padded strides, split-K (deterministic), shape heuristics", async () => {
+  const rt = new Runtime(await getGpu());
+  let worst = 0;
+  const cases: MatmulOptions[] = [
+    { m: 20, n: 12, k: 16, batch: 3, strideA: 20 * 16 + 8, strideB: 12 * 16 + 4, strideC: 240 + 4 },
+    { m: 7, n: 5, k: 11, batch: 2, strideA: 80, strideB: 61, strideC: 37, transA: true },
+    { m: 16, n: 8, k: 2000, transA: true, splitK: 7 },
+    { m: 33, n: 9, k: 1500, transA: true, splitK: 5, beta: 1, alpha: 0.5 },
+    { m: 24, n: 64, k: 3000, batch: 2, transA: true, splitK: 3 },
+    // dE = dlogitsᵀ·X and dX = dlogits·E of the logits layer, scaled down
+    { m: 100, n: 16, k: 1024, transA: true },
+    { m: 16, n: 16, k: 1100, transB: false },
+  ];
+  for (const o of cases) {
+    const err = await check(rt, o, "ops", o.k);
+    worst = Math.max(worst, err);
+    assert.ok(err < 1e-5, `${JSON.stringify(o)}: ${err}`);
+  }
+  // the heuristics pick split-K for the weight-gradient shape and big tiles for the forward one
+  const tFwd = chooseTile(204800, 256, 64);
+  assert.equal(tFwd.tm * tFwd.tn, 64);
+  const tDw = chooseTile(256, 64, 204800);
+  assert.ok(chooseSplitK(256, 64, 204800, 1, tDw) > 16);
+  assert.equal(chooseSplitK(204800, 64, 128, 1, chooseTile(204800, 64, 128)), 1);
+  // same inputs twice give bit-identical split-K output
+  const rand = rng(5);
+  const a = rt.tensor([4096 * 8], "f32", randn(4096 * 8, rand));
+  const b = rt.tensor([4096 * 12], "f32", randn(4096 * 12, rand));
+  const outs: Float32Array[] = [];
+  for (let r = 0; r < 2; r++) {
+    const c = rt.tensor([8 * 12]);
+    rt.run(await matmulOps(rt, { a, b, c }, { m: 8, n: 12, k: 4096, transA: true }));
+    outs.push(await rt.read(c) as Float32Array);
+  }
+  assert.deepEqual(outs[0], outs[1]);
+  console.log(`worst relative error (batched / split-K): ${worst.toExponential(2)}`);
+});
+
+Deno.test("matmul: operands as views of a flat buffer at aligned offsets", async () => {
+  const rt = new Runtime(await getGpu());
+  const rand = rng(9);
+  const { views } = rt.flat([
+    { name: "w", shape: [24, 10] },
+    { name: "x", shape: [30, 10] },
+    { name: "y", shape: [30, 24] },
+  ]);
+  const w = f32Round(randn(240, rand)), x = f32Round(randn(300, rand));
+  const get = (s: string): Tensor => views.get(s)!;
+  rt.write(get("w"), w);
+  rt.write(get("x"), x);
+  rt.write(get("y"), new Float32Array(720).fill(NaN));
+  rt.run([
+    await matmul(rt, { a: get("x"), b: get("w"), c: get("y") }, {
+      m: 30,
+      n: 24,
+      k: 10,
+      transB: true,
+    }),
+  ]);
+  const err = relErr(
+    await rt.read(get("y")),
+    matmulRef(x, w, { m: 30, n: 24, k: 10, transB: true }),
+  );
+  assert.ok(err < 1e-5, `${err}`);
+});
+
+Deno.test("matmul: lab v1 kernel still matches its contract", async () => {
+  const rt = new Runtime(await getGpu());
+  const rand = rng(2);
+  const [m, n, k] = [33, 17, 29];
+  const a = f32Round(randn(m * k, rand)), b = f32Round(randn(k * n, rand));
+  const tc = rt.tensor([m * n], "f32", new Float32Array(m * n).fill(NaN));
+  const pipe = await rt.kernel("lab/matmul_v1", "main", { TRANS_A: false, TRANS_B: false });
+  rt.run([
+    rt.op(pipe, [rt.tensor([m * k], "f32", a), rt.tensor([k * n], "f32", b), tc], {
+      params: [m, n, k, m * k, k * n, m * n, f32(1), f32(0)],
+      workgroups: [Math.ceil(n / 16), Math.ceil(m / 16), 1],
+    }),
+  ]);
+  assert.ok(relErr(await rt.read(tc), matmulRef(a, b, { m, n, k })) < 1e-5);
 });

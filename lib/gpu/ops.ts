@@ -1,10 +1,27 @@
 /**
- * Op builders shared by the layers: each returns a ready {@linkcode Op} for fixed tensors.
+ * Op builders shared by the layers: each returns ready dispatches for fixed tensors.
+ *
+ * Matmul: {@linkcode matmul} returns ONE dispatch (register-tiled kernel, tile chosen by shape);
+ * {@linkcode matmulOps} returns a short command list and may add a split-K stage, which is what the
+ * weight gradients need (dW = Xᵀ·dY has K = B·L = 204,800 but only a handful of output tiles, so a
+ * single dispatch would occupy 4 of the H100's 132 SMs).
  *
  * @module
  */
 
-import { f32, type Op, type Runtime, type Tensor } from "./runtime.ts";
+import { type Command, f32, type Op, type Runtime, Tensor } from "./runtime.ts";
+
+/** Register-tiling configuration of the matmul kernel (see kernels/matmul.wgsl). */
+export interface MatmulTile {
+  /** Threads along N and M; a workgroup has wgX·wgY invocations. */
+  wgX: number;
+  wgY: number;
+  /** Outputs per thread along M and N (multiples of 4). */
+  tm: number;
+  tn: number;
+  /** K step staged in shared memory per iteration (multiple of 4). */
+  bk: number;
+}
 
 /** Options of {@linkcode matmul}. */
 export interface MatmulOptions {
@@ -23,15 +40,81 @@ export interface MatmulOptions {
   alpha?: number;
   /** 0 overwrites C, 1 accumulates into it (gradients). */
   beta?: number;
+  /** Overrides the shape-chosen tile (kernel lab / benchmarks). */
+  tile?: MatmulTile;
+  /**
+   * Number of K slices for {@linkcode matmulOps} (1 disables split-K); chosen by shape when absent.
+   * Ignored by {@linkcode matmul}, which is always one dispatch.
+   */
+  splitK?: number;
+  /** Kernel file under kernels/ with the v2+ contract (default "matmul"; e.g. "lab/matmul_v2"). */
+  kernel?: string;
 }
 
-/** C = alpha · op(A) · op(B) + beta · C, row-major f32, optionally batched. */
-export async function matmul(
-  rt: Runtime,
-  tensors: { a: Tensor; b: Tensor; c: Tensor },
-  o: MatmulOptions,
-): Promise<Op> {
+/** SMs on the largest target (H100 SXM): the tile/split heuristics aim for a few waves of these. */
+const TARGET_WORKGROUPS = 264;
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+/** Tile count of an output for a tile config. */
+function tiles(m: number, n: number, batch: number, t: MatmulTile): number {
+  return Math.ceil(m / (t.wgY * t.tm)) * Math.ceil(n / (t.wgX * t.tn)) * batch;
+}
+
+/**
+ * The tile for a shape: big register tiles (8x4 / 8x8 outputs per thread) when the output has
+ * enough tiles to fill the GPU, 4x4 otherwise; narrow tiles for very small N so no work is
+ * wasted on padding columns; a short K step when K itself is tiny (dt_proj, K = 4).
+ */
+export function chooseTile(m: number, n: number, k: number, batch = 1): MatmulTile {
+  const bk = k <= 8 ? roundUp(Math.max(k, 1), 4) : 16;
+  let t: MatmulTile;
+  if (n <= 16) t = { wgX: 4, wgY: 64, tm: 4, tn: 4, bk };
+  else if (n <= 64) t = { wgX: 16, wgY: 16, tm: 8, tn: 4, bk };
+  else t = { wgX: 16, wgY: 16, tm: 8, tn: 8, bk };
+  if (n > 16 && tiles(m, n, batch, t) < TARGET_WORKGROUPS) {
+    t = { wgX: 16, wgY: 16, tm: 4, tn: 4, bk };
+  }
+  return t;
+}
+
+/** Split count for split-K: enough slices to reach ~2 waves, each slice at least 256 deep. */
+export function chooseSplitK(
+  m: number,
+  n: number,
+  k: number,
+  batch: number,
+  t: MatmulTile,
+): number {
+  const nt = tiles(m, n, batch, t);
+  if (nt >= TARGET_WORKGROUPS || k < 1024) return 1;
+  return Math.max(1, Math.min(Math.ceil((2 * TARGET_WORKGROUPS) / nt), Math.floor(k / 256)));
+}
+
+/** A view whose binding covers whole vec4s (buffers are 16-byte multiples, offsets 256-aligned). */
+function padded(t: Tensor): Tensor {
+  const bytes = Math.min(roundUp(t.byteLength, 16), t.buffer.size - t.offset);
+  return new Tensor(t.buffer, t.offset, [bytes / 4], t.dtype, t.name);
+}
+
+interface Plan {
+  pipeline: GPUComputePipeline;
+  defines: Record<string, number | boolean>;
+  file: string;
+  tile: MatmulTile;
+  sa: number;
+  sb: number;
+  sc: number;
+  batch: number;
+}
+
+async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o: MatmulOptions) {
   const { m, n, k, batch = 1 } = o;
+  for (const [name, v] of Object.entries({ m, n, k, batch })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`matmul: ${name} = ${v}`);
+  }
   const need = (t: Tensor, size: number, what: string) => {
     if (t.size < size) throw new Error(`matmul: ${what} has ${t.size} elements, needs ${size}`);
   };
@@ -39,12 +122,113 @@ export async function matmul(
   need(tensors.a, sa * (batch - 1) + m * k, "A");
   need(tensors.b, sb * (batch - 1) + k * n, "B");
   need(tensors.c, sc * (batch - 1) + m * n, "C");
-  const pipeline = await rt.kernel("matmul", "main", {
+  const tile = o.tile ?? chooseTile(m, n, k, batch);
+  if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4) throw new Error("matmul: tm, tn, bk must be x4");
+  // vec4 access needs every address the kernel forms to be a multiple of 4 elements: the
+  // contiguous dimension and the batch stride (binding offsets are already 256-byte aligned)
+  const aligned = (t: Tensor, ...xs: number[]) =>
+    t.offset % 16 === 0 && xs.every((x) => x % 4 === 0);
+  const defines = {
     TRANS_A: !!o.transA,
     TRANS_B: !!o.transB,
+    VEC_A: aligned(tensors.a, o.transA ? m : k, batch > 1 ? sa : 0),
+    VEC_B: aligned(tensors.b, o.transB ? k : n, batch > 1 ? sb : 0),
+    VEC_C: aligned(tensors.c, n, batch > 1 ? sc : 0),
+    WG_X: tile.wgX,
+    WG_Y: tile.wgY,
+    TM: tile.tm,
+    TN: tile.tn,
+    BK: tile.bk,
+  };
+  const file = o.kernel ?? "matmul";
+  const pipeline = await rt.kernel(file, "main", defines);
+  return { pipeline, defines, file, tile, sa, sb, sc, batch } satisfies Plan;
+}
+
+function mainOp(
+  rt: Runtime,
+  pl: Plan,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  o: MatmulOptions,
+  split: { splits: number; chunk: number; stride: number; alpha: number; beta: number },
+): Op {
+  const { m, n, k } = o;
+  return rt.op(pl.pipeline, [padded(a), padded(b), padded(c)], {
+    params: [
+      m,
+      n,
+      k,
+      pl.sa,
+      pl.sb,
+      split.stride,
+      f32(split.alpha),
+      f32(split.beta),
+      split.chunk,
+      split.splits,
+    ],
+    workgroups: [
+      Math.ceil(n / (pl.tile.wgX * pl.tile.tn)),
+      Math.ceil(m / (pl.tile.wgY * pl.tile.tm)),
+      pl.batch * split.splits,
+    ],
   });
-  return rt.op(pipeline, [tensors.a, tensors.b, tensors.c], {
-    params: [m, n, k, sa, sb, sc, f32(o.alpha ?? 1), f32(o.beta ?? 0)],
-    workgroups: [Math.ceil(n / 16), Math.ceil(m / 16), batch],
+}
+
+/**
+ * C = alpha · op(A) · op(B) + beta · C, row-major f32, optionally batched, as ONE dispatch.
+ * For weight gradients with a long K prefer {@linkcode matmulOps} (split-K).
+ */
+export async function matmul(
+  rt: Runtime,
+  tensors: { a: Tensor; b: Tensor; c: Tensor },
+  o: MatmulOptions,
+): Promise<Op> {
+  const pl = await plan(rt, tensors, o);
+  return mainOp(rt, pl, tensors.a, tensors.b, tensors.c, o, {
+    splits: 1,
+    chunk: roundUp(o.k, pl.tile.bk),
+    stride: pl.sc,
+    alpha: o.alpha ?? 1,
+    beta: o.beta ?? 0,
   });
+}
+
+/**
+ * Same product as {@linkcode matmul}, as a command list: one dispatch, or two when split-K pays off
+ * (few output tiles, long K). The second stage sums the K slices in a fixed order, so results are
+ * deterministic. The workspace [splits·batch·M·N] is allocated here unless `workspace` is given
+ * (it may be shared by ops that never run concurrently: dispatches of one pass are ordered).
+ */
+export async function matmulOps(
+  rt: Runtime,
+  tensors: { a: Tensor; b: Tensor; c: Tensor; workspace?: Tensor },
+  o: MatmulOptions,
+): Promise<Command[]> {
+  const pl = await plan(rt, tensors, o);
+  const { m, n, k } = o;
+  let splits = o.splitK ?? chooseSplitK(m, n, k, pl.batch, pl.tile);
+  const chunk = roundUp(Math.ceil(k / Math.max(1, splits)), pl.tile.bk);
+  splits = Math.ceil(k / chunk);
+  if (splits <= 1) return [await matmul(rt, tensors, { ...o, tile: pl.tile })];
+  const wsSize = splits * pl.batch * m * n;
+  const ws = tensors.workspace ?? rt.tensor([wsSize], "f32", undefined, "matmul splitK workspace");
+  if (ws.size < wsSize) throw new Error(`matmul: workspace has ${ws.size}, needs ${wsSize}`);
+  const first = mainOp(rt, pl, tensors.a, tensors.b, ws, o, {
+    splits,
+    chunk,
+    stride: m * n,
+    alpha: 1,
+    beta: 0,
+  });
+  const reduce = await rt.kernel(pl.file, "splitk_reduce", pl.defines);
+  const total = pl.batch * m * n;
+  const groups = Math.ceil(total / 256);
+  const gx = Math.min(groups, 65535);
+  const second = rt.op(reduce, [padded(ws), padded(tensors.c)], {
+    params: [m, n, k, pl.batch, 0, pl.sc, f32(o.alpha ?? 1), f32(o.beta ?? 0), chunk, splits],
+    workgroups: [gx, Math.ceil(groups / gx), 1],
+  });
+  return [first, second];
 }
