@@ -115,20 +115,18 @@ export async function convertFile(
   let file: Deno.FsFile | null = null;
   try {
     file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    const w: ByteWriter = { file, buf: new Uint8Array(1 << 20), len: 0 };
+    const w: ByteWriter = { file, buf: new Uint8Array(4 << 20), len: 0 };
     writeText(w, INTER_HEADER + "\n");
     // Per-user repeat counting works in O(one user) memory when the file is grouped by user
     // (ratings.csv, ratings.dat); a user seen again after another one switches to a second pass.
-    let userSeen = new Uint8Array(1 << 16);
-    let itemSeen = new Uint8Array(1 << 16);
+    let userSeen = new Int32Array(1 << 16);
+    let itemStamp = new Int32Array(1 << 16);
     let users = 0, items = 0;
     let grouped = true;
-    let current = -1;
-    const userItems = new Set<number>();
-    const userTimes = new Set<number>();
+    let current = -1, run = 0;
+    const seenTimes = createTimeSet();
     let duplicatePairs = 0, sameSecondTies = 0;
     let timeMin = Infinity, timeMax = -Infinity;
-    const one = encoder.encode("1");
     const scan = await scanInteractions(input, {
       ...options,
       onRow(row) {
@@ -138,31 +136,23 @@ export async function convertFile(
         if (w.len + need > w.buf.length) flush(w);
         const out = w.buf;
         let p = w.len;
-        out.set(buf.subarray(row.userStart, row.userEnd), p);
-        p += row.userEnd - row.userStart;
+        // Byte loops, not subarray().set(): fields are a few bytes and subarray allocates.
+        for (let i = row.userStart; i < row.userEnd; i++) out[p++] = buf[i];
         out[p++] = 9;
-        out.set(buf.subarray(row.itemStart, row.itemEnd), p);
-        p += row.itemEnd - row.itemStart;
+        for (let i = row.itemStart; i < row.itemEnd; i++) out[p++] = buf[i];
         out[p++] = 9;
         if (row.ratingEnd === row.ratingStart) {
-          out.set(one, p);
-          p += 1;
+          out[p++] = 49; // "1"
         } else if (row.ratingVerbatim) {
-          out.set(buf.subarray(row.ratingStart, row.ratingEnd), p);
-          p += row.ratingEnd - row.ratingStart;
+          for (let i = row.ratingStart; i < row.ratingEnd; i++) out[p++] = buf[i];
         } else {
-          const b = encoder.encode(String(row.rating));
-          out.set(b, p);
-          p += b.length;
+          p += encoder.encodeInto(String(row.rating), out.subarray(p)).written;
         }
         out[p++] = 9;
         if (row.timeVerbatim) {
-          out.set(buf.subarray(row.timeStart, row.timeEnd), p);
-          p += row.timeEnd - row.timeStart;
+          for (let i = row.timeStart; i < row.timeEnd; i++) out[p++] = buf[i];
         } else {
-          const b = encoder.encode(String(row.timestamp));
-          out.set(b, p);
-          p += b.length;
+          p += encoder.encodeInto(String(row.timestamp), out.subarray(p)).written;
         }
         out[p++] = 10;
         w.len = p;
@@ -171,12 +161,8 @@ export async function convertFile(
         if (t < timeMin) timeMin = t;
         if (t > timeMax) timeMax = t;
         const u = row.user, it = row.item;
-        if (u >= userSeen.length) userSeen = growBytes(userSeen, u);
-        if (it >= itemSeen.length) itemSeen = growBytes(itemSeen, it);
-        if (itemSeen[it] === 0) {
-          itemSeen[it] = 1;
-          items++;
-        }
+        if (u >= userSeen.length) userSeen = growInts(userSeen, u);
+        if (it >= itemStamp.length) itemStamp = growInts(itemStamp, it);
         if (u !== current) {
           if (userSeen[u] !== 0) grouped = false;
           else {
@@ -184,15 +170,15 @@ export async function convertFile(
             users++;
           }
           current = u;
-          userItems.clear();
-          userTimes.clear();
+          run++;
         }
+        if (itemStamp[it] === 0) items++;
         if (grouped) {
-          if (userItems.has(it)) duplicatePairs++;
-          else userItems.add(it);
-          if (userTimes.has(t)) sameSecondTies++;
-          else userTimes.add(t);
+          // itemStamp holds the run (user) number that last saw the item: O(1), no hashing.
+          if (itemStamp[it] === run) duplicatePairs++;
+          if (timeSetAdd(seenTimes, t, run)) sameSecondTies++;
         }
+        itemStamp[it] = run;
       },
     });
     flush(w);
@@ -251,12 +237,67 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   }
 }
 
-function growBytes(a: Uint8Array, index: number): Uint8Array<ArrayBuffer> {
+function growInts(a: Int32Array, index: number): Int32Array<ArrayBuffer> {
   let n = a.length;
   while (n <= index) n *= 2;
-  const b = new Uint8Array(n);
+  const b = new Int32Array(n);
   b.set(a);
   return b;
+}
+
+/**
+ * Open-addressing set of one user's timestamps. Entries carry the user's run number, so moving to
+ * the next user "clears" it in O(1); the table doubles when a heavy user fills it.
+ */
+interface TimeSet {
+  keys: Float64Array;
+  stamps: Int32Array;
+  size: number;
+  stamp: number;
+}
+
+function createTimeSet(): TimeSet {
+  return { keys: new Float64Array(1024), stamps: new Int32Array(1024), size: 0, stamp: 0 };
+}
+
+function timeSlot(t: number, mask: number): number {
+  const lo = t | 0, hi = (t / 4294967296) | 0;
+  return (Math.imul(lo ^ Math.imul(hi, 0x27d4eb2d), 0x9e3779b1) >>> 7) & mask;
+}
+
+/** Add `t` for user run `stamp`; true when it was already there (a same-second tie). */
+function timeSetAdd(set: TimeSet, t: number, stamp: number): boolean {
+  if (set.stamp !== stamp) {
+    set.stamp = stamp;
+    set.size = 0;
+  }
+  if (set.size * 2 >= set.keys.length) rehash(set);
+  const mask = set.keys.length - 1;
+  let i = timeSlot(t, mask);
+  for (;;) {
+    if (set.stamps[i] !== stamp) {
+      set.stamps[i] = stamp;
+      set.keys[i] = t;
+      set.size++;
+      return false;
+    }
+    if (set.keys[i] === t) return true;
+    i = (i + 1) & mask;
+  }
+}
+
+function rehash(set: TimeSet): void {
+  const oldKeys = set.keys, oldStamps = set.stamps;
+  set.keys = new Float64Array(oldKeys.length * 2);
+  set.stamps = new Int32Array(oldKeys.length * 2);
+  const mask = set.keys.length - 1;
+  for (let j = 0; j < oldKeys.length; j++) {
+    if (oldStamps[j] !== set.stamp) continue;
+    let i = timeSlot(oldKeys[j], mask);
+    while (set.stamps[i] === set.stamp) i = (i + 1) & mask;
+    set.stamps[i] = set.stamp;
+    set.keys[i] = oldKeys[j];
+  }
 }
 
 /**

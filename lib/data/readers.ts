@@ -412,13 +412,18 @@ async function readFirstLine(file: Deno.FsFile, path: string): Promise<string | 
 
 /** Interns ids: decimal ids without leading zeros go through a number map (no string decode). */
 interface IdInterner {
+  /** Dense table for small ids (value -> index + 1): a typed-array load beats a Map lookup. */
+  dense: Int32Array;
   numeric: Map<number, number>;
   text: Map<string, number>;
   raw: string[];
 }
 
+/** Ids below this use the dense table (at most 64 MiB per interner). */
+const DENSE_LIMIT = 1 << 24;
+
 function createInterner(): IdInterner {
-  return { numeric: new Map(), text: new Map(), raw: [] };
+  return { dense: new Int32Array(1 << 16), numeric: new Map(), text: new Map(), raw: [] };
 }
 
 function internText(interner: IdInterner, key: string): number {
@@ -432,6 +437,22 @@ function internText(interner: IdInterner, key: string): number {
 }
 
 function internNumber(interner: IdInterner, value: number): number {
+  if (value < DENSE_LIMIT) {
+    let dense = interner.dense;
+    if (value >= dense.length) {
+      let n = dense.length;
+      while (n <= value) n *= 2;
+      const bigger = new Int32Array(n);
+      bigger.set(dense);
+      interner.dense = dense = bigger;
+    }
+    const slot = dense[value];
+    if (slot !== 0) return slot - 1;
+    const index = interner.raw.length;
+    interner.raw.push(String(value));
+    dense[value] = index + 1;
+    return index;
+  }
   let index = interner.numeric.get(value);
   if (index === undefined) {
     index = interner.raw.length;
