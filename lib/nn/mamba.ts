@@ -16,7 +16,7 @@
  * scan, D skip and gate fused) → out_proj matmul. Backward: out_proj dW and dy matmuls → scan_bwd
  * (writes ∂xc from the scan, ∂z, ∂xdbl, per-(b, e) partials of ∂A_log, ∂D, ∂dt_proj) → x_proj dW
  * and ∂xc += ∂xdbl·W matmuls → conv_bwd (∂x, partials of ∂conv) → param_reduce (Σ_b of all
- * partials, added to the gradient views) → in_proj dW and ∂h matmuls. Nine matmuls, five kernels, no
+ * partials, added to the gradient views) → in_proj dW and ∂h matmuls. Nine matmuls (`matmulOps`: split-K where it pays, e.g. the dW products with k = B·L), five kernels, no
  * host sync, no float atomics.
  *
  * State memory: scan_fwd stores the state entering every chunk of `chunk` (default 16) steps,
@@ -27,8 +27,8 @@
  * @module
  */
 
-import { matmul } from "../gpu/ops.ts";
-import { grid, type Tensor } from "../gpu/runtime.ts";
+import { matmulOps } from "../gpu/ops.ts";
+import { type Command, grid, type Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
 import type { BuildContext, BuiltLayer, LayerIO, ParamSpec } from "./module.ts";
 
@@ -157,8 +157,8 @@ export class MambaLayer {
       rt.kernel("conv1d", "param_reduce", convDefs),
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
-    const forward = [
-      await matmul(rt, { a: h, b: p("in_proj.weight"), c: xz }, {
+    const forward: Command[] = [
+      ...await matmulOps(rt, { a: h, b: p("in_proj.weight"), c: xz }, {
         m: M,
         n: 2 * E,
         k: H,
@@ -168,7 +168,7 @@ export class MambaLayer {
         params,
         workgroups: grid(M * E, 64),
       }),
-      await matmul(rt, { a: xc, b: p("x_proj.weight"), c: xdbl }, {
+      ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl }, {
         m: M,
         n: J,
         k: E,
@@ -178,34 +178,34 @@ export class MambaLayer {
         params,
         workgroups: [Math.ceil(E / WGF), B, 1],
       }),
-      await matmul(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
+      ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
         m: M,
         n: H,
         k: E,
         transB: true,
       }),
     ];
-    const backward = [
-      await matmul(rt, { a: dOut, b: y, c: g("out_proj.weight") }, {
+    const backward: Command[] = [
+      ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight") }, {
         m: H,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      await matmul(rt, { a: dOut, b: p("out_proj.weight"), c: dy }, { m: M, n: E, k: H }),
+      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy }, { m: M, n: E, k: H }),
       rt.op(scanB, [xz, xc, xdbl, ...ssmParams, dy, ckpt, dxc, dxz, dxdbl, part], {
         params,
         workgroups: [B, 1, 1],
       }),
-      await matmul(rt, { a: dxdbl, b: xc, c: g("x_proj.weight") }, {
+      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight") }, {
         m: J,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      await matmul(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc }, {
+      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc }, {
         m: M,
         n: E,
         k: J,
@@ -224,14 +224,14 @@ export class MambaLayer {
         g("conv1d.weight"),
         g("conv1d.bias"),
       ], { params, workgroups: grid(E * JP, 64) }),
-      await matmul(rt, { a: dxz, b: h, c: g("in_proj.weight") }, {
+      ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight") }, {
         m: 2 * E,
         n: H,
         k: M,
         transA: true,
         beta: 1,
       }),
-      await matmul(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]) }, {
+      ...await matmulOps(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]) }, {
         m: M,
         n: H,
         k: 2 * E,
