@@ -1,0 +1,159 @@
+// Losses over logits [rows, vocab] with integer targets [rows]. A row is valid when
+// 0 < target < vocab; other rows (target 0: padding, partial last batch) get no loss and no
+// gradient, and means are over the `count` valid rows. PAD column 0 is a normal class.
+//
+// Cross-entropy:
+//   ce_forward   one workgroup per row: max-subtracted log-sum-exp, loss[b] = lse - logit[target]
+//   loss_reduce  one workgroup: stats = [sum/count, count]; acc += [sum, count] (a running
+//                accumulator the host reads once per epoch)
+//   ce_backward  dlogits = (softmax - onehot) / count (overwritten; 0 on padding rows)
+// BPR with one negative per row, sampled from the counter RNG uniformly in 1..V-1 minus the target:
+//   bpr_forward  loss[b] = -log sigmoid(s_pos - s_neg) = softplus(s_neg - s_pos); negatives[b]
+//   loss_reduce  as above
+//   bpr_backward dlogits: -sigmoid(s_neg - s_pos)/count at the target, +same at the negative, 0
+//                elsewhere (overwritten), so the tied logits matmul's backward yields the
+//                representation and item-embedding gradients with no scatter here.
+
+struct Params { rows: u32, vocab: u32, salt: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> x1: array<f32>;
+@group(0) @binding(2) var<storage, read_write> tg: array<i32>;
+@group(0) @binding(3) var<storage, read_write> x3: array<f32>;
+@group(0) @binding(4) var<storage, read_write> x4: array<f32>;
+@group(0) @binding(4) var<storage, read_write> neg4: array<i32>;
+@group(0) @binding(5) var<storage, read_write> x5: array<f32>;
+@group(0) @binding(5) var<storage, read_write> step5: array<u32>;
+
+fn valid(t: i32) -> bool { return t > 0 && u32(t) < p.vocab; }
+
+var<workgroup> red: array<f32, 256>;
+
+fn wmax(v: f32, l: u32) -> f32 {
+  red[l] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (l < s) { red[l] = max(red[l], red[l + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn wsum(v: f32, l: u32) -> f32 {
+  red[l] = v;
+  workgroupBarrier();
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    if (l < s) { red[l] += red[l + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+// bindings: 1 logits, 2 targets, 3 loss [rows], 4 lse [rows]
+@compute @workgroup_size(256)
+fn ce_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_id) lid: vec3u) {
+  let b = wid.x + wid.y * nwg.x;
+  if (b >= p.rows) { return; }
+  let l = lid.x;
+  let base = b * p.vocab;
+  var m = -3.4028235e38;
+  for (var j = l; j < p.vocab; j += 256u) { m = max(m, x1[base + j]); }
+  m = wmax(m, l);
+  var s = 0.0;
+  for (var j = l; j < p.vocab; j += 256u) { s += exp(x1[base + j] - m); }
+  s = wsum(s, l);
+  if (l == 0u) {
+    let lse = m + log(s);
+    x4[b] = lse;
+    let t = tg[b];
+    x3[b] = select(0.0, lse - x1[base + u32(max(t, 0))], valid(t));
+  }
+}
+
+// bindings: 1 loss [rows], 2 targets, 3 stats [2] = [mean, count], 4 acc [2] += [sum, count]
+@compute @workgroup_size(256)
+fn loss_reduce(@builtin(local_invocation_id) lid: vec3u) {
+  let l = lid.x;
+  var s = 0.0;
+  var c = 0.0;
+  for (var b = l; b < p.rows; b += 256u) {
+    if (valid(tg[b])) { s += x1[b]; c += 1.0; }
+  }
+  s = wsum(s, l);
+  c = wsum(c, l);
+  if (l == 0u) {
+    x3[0] = select(0.0, s / c, c > 0.0);
+    x3[1] = c;
+    x4[0] += s;
+    x4[1] += c;
+  }
+}
+
+// bindings: 1 logits, 2 targets, 3 lse, 4 stats, 5 dlogits; one thread per element
+@compute @workgroup_size(256)
+fn ce_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.rows * p.vocab) { return; }
+  let b = i / p.vocab;
+  let j = i - b * p.vocab;
+  let t = tg[b];
+  let c = x4[1];
+  var g = 0.0;
+  if (valid(t) && c > 0.0) {
+    g = (exp(x1[i] - x3[b]) - select(0.0, 1.0, u32(t) == j)) / c;
+  }
+  x5[i] = g;
+}
+
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
+fn rand_u32(seed: u32, salt: u32, idx: u32) -> u32 {
+  return pcg(idx ^ pcg(seed + pcg(salt)));
+}
+
+// bindings: 1 logits, 2 targets, 3 loss [rows], 4 negatives i32 [rows], 5 step; thread per row
+@compute @workgroup_size(256)
+fn bpr_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let b = gid.x + gid.y * nwg.x * 256u;
+  if (b >= p.rows) { return; }
+  let t = tg[b];
+  if (!valid(t)) { x3[b] = 0.0; neg4[b] = 0; return; }
+  var n = 1u + rand_u32(step5[1], p.salt, b) % (p.vocab - 2u);
+  if (n >= u32(t)) { n += 1u; }
+  neg4[b] = i32(n);
+  let d = x1[b * p.vocab + u32(t)] - x1[b * p.vocab + n];
+  // -log sigmoid(d) = softplus(-d) = max(-d, 0) + log(1 + exp(-|d|)), with log1p by Goldberg
+  let e = exp(-abs(d));
+  let u = 1.0 + e;
+  let l1p = select(log(u) * e / (u - 1.0), e, u == 1.0);
+  x3[b] = max(-d, 0.0) + l1p;
+}
+
+// bindings: 1 logits, 2 targets, 3 stats, 4 negatives, 5 dlogits; one thread per element
+@compute @workgroup_size(256)
+fn bpr_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.rows * p.vocab) { return; }
+  let b = i / p.vocab;
+  let j = i - b * p.vocab;
+  let t = tg[b];
+  let c = x3[1];
+  var g = 0.0;
+  if (valid(t) && c > 0.0) {
+    let n = u32(neg4[b]);
+    if (j == u32(t) || j == n) {
+      let d = x1[b * p.vocab + u32(t)] - x1[b * p.vocab + n];
+      let coef = 1.0 / (1.0 + exp(d)) / c;
+      g = select(coef, -coef, j == u32(t));
+    }
+  }
+  x5[i] = g;
+}
