@@ -1,0 +1,280 @@
+// S5 time-aware SSM (SPEC §2.1): the scans and the small glue kernels around the matmuls of
+// lib/nn/s5.ts. Complex numbers are (re, im) pairs; state-like tensors are [B·L, P, 2] interleaved.
+//
+// Bindings: 0 = Params; 1..7 = the tensors listed per entry point (generic names because one
+// binding number carries a different tensor in each entry). Every storage binding is read_write so
+// views of the flat parameter / gradient buffers can share a dispatch.
+//
+// Glossary: nb = B, nl = L, np = P, nh = H; lam = Λ; s = dt·exp(log_step); z = Λs; a = e^z;
+// phi = φ₁(z) = (e^z − 1)/z; dphi = φ₁'(z); g = s·φ₁(z); v = B̃u; x = state; lm = adjoint of x.
+
+struct Params {
+  nb: u32,
+  nl: u32,
+  np: u32,
+  nh: u32,
+  n: u32,
+  slices: u32,
+  clip: u32,
+  mode: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> t1: array<f32>;
+@group(0) @binding(2) var<storage, read_write> t2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> t3: array<f32>;
+@group(0) @binding(4) var<storage, read_write> t4: array<f32>;
+@group(0) @binding(5) var<storage, read_write> t5: array<f32>;
+@group(0) @binding(6) var<storage, read_write> t6: array<f32>;
+@group(0) @binding(7) var<storage, read_write> t7: array<f32>;
+
+const CLIP_RE: f32 = -1e-4;
+
+fn cmul(a: vec2f, b: vec2f) -> vec2f {
+  return vec2f(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
+}
+
+// conj(a)·b
+fn cmulc(a: vec2f, b: vec2f) -> vec2f {
+  return vec2f(a.x * b.x + a.y * b.y, a.x * b.y - a.y * b.x);
+}
+
+// a / b
+fn cdiv(a: vec2f, b: vec2f) -> vec2f {
+  return cmulc(b, a) / dot(b, b);
+}
+
+struct Disc { a: vec2f, phi: vec2f, dphi: vec2f }
+
+// e^z, guarded: once the magnitude underflows the phase z.y may be huge (1e9 for a 3e7 s gap) and
+// cos/sin of it are not reliable on every driver, so a is set to exactly 0 instead of 0·cos(huge).
+// The phase is first reduced to [−π, π] with a three-part 2π (Cody-Waite, fma): GPU cos/sin are
+// only accurate on [−π, π] (Vulkan leaves larger arguments unspecified; NVIDIA's fast path loses
+// accuracy with magnitude), and phases of 1e3..1e5 rad are common (Im Λ up to 325, s up to ~1e3
+// while the decay has not yet underflowed). Exact for |k| < 2^16 turns.
+const TWO_PI_1: f32 = 6.28125;
+const TWO_PI_2: f32 = 0.0019353071693331003;
+const TWO_PI_3: f32 = 1.0253131677018246e-11;
+const INV_TWO_PI: f32 = 0.15915494309189535;
+
+fn cexp(z: vec2f) -> vec2f {
+  let m = exp(z.x);
+  if (m == 0.0) { return vec2f(0.0); }
+  let k = round(z.y * INV_TWO_PI);
+  let r = fma(-k, TWO_PI_3, fma(-k, TWO_PI_2, fma(-k, TWO_PI_1, z.y)));
+  return m * vec2f(cos(r), sin(r));
+}
+
+// a, φ₁(z), φ₁'(z) for z = Λs. |z| < 1: Taylor to z^10 (error < 1/12! ≈ 2e-9); else closed forms,
+// whose cancellation is then at most ~1 ulp relative.
+fn discretize(lam: vec2f, s: f32) -> Disc {
+  let z = lam * s;
+  let a = cexp(z);
+  var phi: vec2f;
+  var dphi: vec2f;
+  if (dot(z, z) < 1.0) {
+    // φ₁ = Σ z^k/(k+1)!
+    phi = vec2f(1.0 / 39916800.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 3628800.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 362880.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 40320.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 5040.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 720.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 120.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 24.0, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0 / 6.0, 0.0);
+    phi = cmul(phi, z) + vec2f(0.5, 0.0);
+    phi = cmul(phi, z) + vec2f(1.0, 0.0);
+    // φ₁' = Σ (k+1) z^k/(k+2)!
+    dphi = vec2f(11.0 / 479001600.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(10.0 / 39916800.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(9.0 / 3628800.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(8.0 / 362880.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(7.0 / 40320.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(6.0 / 5040.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(5.0 / 720.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(4.0 / 120.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(3.0 / 24.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(2.0 / 6.0, 0.0);
+    dphi = cmul(dphi, z) + vec2f(0.5, 0.0);
+  } else {
+    phi = cdiv(a - vec2f(1.0, 0.0), z);
+    dphi = cdiv(a - phi, z);
+  }
+  return Disc(a, phi, dphi);
+}
+
+// Λ[q] as used by the forward (Re clamped to ≤ −1e-4 when p.clip != 0).
+fn lambda_at(lam: vec2f) -> vec2f {
+  if (p.clip != 0u) { return vec2f(min(lam.x, CLIP_RE), lam.y); }
+  return lam;
+}
+
+fn linear(gid: vec3u, nwg: vec3u, wg: u32) -> u32 {
+  return gid.x + gid.y * nwg.x * wg;
+}
+
+// Rearranges the parameters into matmul layouts, one invocation per (q, h) of P·H:
+// t1 = B [P,H,2] → t3 = Bm [2P,H] (row 2q+c = component c of B̃[q,:]);
+// t2 = C [H,P,2] → t4 = Cm [H,2P] (Cm[h,2q] = Re C̃, Cm[h,2q+1] = −Im C̃, so Re(C̃x) = Cm·x).
+@compute @workgroup_size(256)
+fn prep(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, 256u);
+  if (i >= p.np * p.nh) { return; }
+  let q = i / p.nh;
+  let h = i % p.nh;
+  let src = (q * p.nh + h) * 2u;
+  t3[(2u * q) * p.nh + h] = t1[src];
+  t3[(2u * q + 1u) * p.nh + h] = t1[src + 1u];
+  let c = (h * p.np + q) * 2u;
+  t4[c] = t2[c];
+  t4[c + 1u] = -t2[c + 1u];
+}
+
+// y = D·u (the matmul y += x·Cmᵀ follows with beta = 1). t1 = u [B·L·H], t2 = D [H], t3 = y.
+@compute @workgroup_size(256)
+fn skip_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, 256u);
+  if (i >= p.n) { return; }
+  t3[i] = t2[i % p.nh] * t1[i];
+}
+
+// Forward scan, one invocation per (b, q), sequential over t; the complex state stays in registers.
+// t1 = dt [B,L], t2 = Lambda [P,2], t3 = log_step [P], t4 = v [B,L,P,2] (= B̃u), t5 = x (out).
+@compute @workgroup_size(64)
+fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, 64u);
+  if (i >= p.nb * p.np) { return; }
+  let b = i / p.np;
+  let q = i % p.np;
+  let lam = lambda_at(vec2f(t2[2u * q], t2[2u * q + 1u]));
+  let step = exp(t3[q]);
+  var x = vec2f(0.0);
+  for (var t = 0u; t < p.nl; t++) {
+    let bt = b * p.nl + t;
+    let o = (bt * p.np + q) * 2u;
+    let s = t1[bt] * step;
+    // dt = 0 (ties, padding): a = 1, g = 0, the state is unchanged
+    if (s != 0.0) {
+      let d = discretize(lam, s);
+      x = cmul(d.a, x) + s * cmul(d.phi, vec2f(t4[o], t4[o + 1u]));
+    }
+    t5[o] = x.x;
+    t5[o + 1u] = x.y;
+  }
+}
+
+// du = D·dy (overwrite; the matmul du += dv·Bm follows) and per-row partial sums of dD, one
+// invocation per (b, h). t1 = u, t2 = D, t3 = dy, t4 = du, t5 = partial dD [B,H].
+@compute @workgroup_size(64)
+fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, 64u);
+  if (i >= p.nb * p.nh) { return; }
+  let b = i / p.nh;
+  let h = i % p.nh;
+  let d = t2[h];
+  var acc = 0.0;
+  for (var t = 0u; t < p.nl; t++) {
+    let k = (b * p.nl + t) * p.nh + h;
+    let g = t3[k];
+    t4[k] = d * g;
+    acc += g * t1[k];
+  }
+  t5[i] = acc;
+}
+
+// Reverse scan, one invocation per (b, q): λ[t] = G[t] + conj(a[t+1])·λ[t+1] with G = dy·conj(C̃)
+// precomputed by a matmul; writes dv = conj(g)·λ over G in place and the per-row partials of dΛ
+// and dlog_step. t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out
+// [B,L,P,2], t7 = partials [B, 3P] (dΛ re/im interleaved in [0, 2P), dlog_step in [2P, 3P)).
+@compute @workgroup_size(64)
+fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, 64u);
+  if (i >= p.nb * p.np) { return; }
+  let b = i / p.np;
+  let q = i % p.np;
+  let raw = vec2f(t2[2u * q], t2[2u * q + 1u]);
+  let lam = lambda_at(raw);
+  let step = exp(t3[q]);
+  var lm = vec2f(0.0);
+  var anext = vec2f(0.0);
+  var dl = vec2f(0.0);
+  var dls = 0.0;
+  for (var k = 0u; k < p.nl; k++) {
+    let t = p.nl - 1u - k;
+    let bt = b * p.nl + t;
+    let o = (bt * p.np + q) * 2u;
+    lm = vec2f(t6[o], t6[o + 1u]) + cmulc(anext, lm);
+    let s = t1[bt] * step;
+    if (s == 0.0) {
+      // a = 1, g = 0: λ passes through, nothing flows into v, Λ or log_step
+      t6[o] = 0.0;
+      t6[o + 1u] = 0.0;
+      anext = vec2f(1.0, 0.0);
+      continue;
+    }
+    let d = discretize(lam, s);
+    var xp = vec2f(0.0);
+    if (t > 0u) { xp = vec2f(t5[o - 2u * p.np], t5[o - 2u * p.np + 1u]); }
+    let dv = cmulc(s * d.phi, lm);
+    t6[o] = dv.x;
+    t6[o + 1u] = dv.y;
+    let da = cmulc(xp, lm);
+    let dg = cmulc(vec2f(t4[o], t4[o + 1u]), lm);
+    // dΛ += conj(s·a)·da + conj(s²·φ₁')·dg;  ds = Re(conj(a)·(dg + conj(Λ)·da))
+    dl += s * (cmulc(d.a, da) + s * cmulc(d.dphi, dg));
+    dls += s * dot(d.a, dg + cmulc(lam, da));
+    anext = d.a;
+  }
+  // clamped entries: the forward used a constant, so Re gets no gradient (as jnp/torch clip)
+  if (p.clip != 0u && raw.x > CLIP_RE) { dl.x = 0.0; }
+  let w = b * 3u * p.np;
+  t7[w + 2u * q] = dl.x;
+  t7[w + 2u * q + 1u] = dl.y;
+  t7[w + 2u * p.np + q] = dls;
+}
+
+// Deterministic reduction of t1 = partials [slices, n] over slices, ADDED into gradients.
+// Workgroup = 64 outputs × 4 lanes; each lane sums a fixed strided subset, then lane 0 adds the
+// four lane sums in a fixed order.
+var<workgroup> red: array<f32, 256>;
+
+fn slice_sum(j: u32, lane: u32) -> f32 {
+  var acc = 0.0;
+  if (j < p.n) {
+    for (var s = lane; s < p.slices; s += 4u) { acc += t1[s * p.n + j]; }
+  }
+  return acc;
+}
+
+// mode 0: t2[j] += Σ; mode 1 (dB̃ from [S, 2P, H]): j = (2q+c)·H + h → t2[(q·H + h)·2 + c];
+// mode 2 (dC̃ from [S, H, 2P] = dyᵀx): t2[j] += Σ, negated for imaginary parts (conj(x)).
+@compute @workgroup_size(64, 4)
+fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let j = wid.x * 64u + lid.x;
+  red[lid.y * 64u + lid.x] = slice_sum(j, lid.y);
+  workgroupBarrier();
+  if (lid.y != 0u || j >= p.n) { return; }
+  let sum = red[lid.x] + red[64u + lid.x] + red[128u + lid.x] + red[192u + lid.x];
+  if (p.mode == 1u) {
+    let r = j / p.nh;
+    let h = j % p.nh;
+    let dst = ((r / 2u) * p.nh + h) * 2u + (r % 2u);
+    t2[dst] += sum;
+  } else if (p.mode == 2u) {
+    t2[j] += select(sum, -sum, (j % 2u) == 1u);
+  } else {
+    t2[j] += sum;
+  }
+}
+
+// The dΛ / dlog_step reduction of scan_backward's partials [B, 3P]: t2 = grad Lambda [P,2],
+// t3 = grad log_step [P].
+@compute @workgroup_size(64, 4)
+fn reduce_lambda(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let j = wid.x * 64u + lid.x;
+  red[lid.y * 64u + lid.x] = slice_sum(j, lid.y);
+  workgroupBarrier();
+  if (lid.y != 0u || j >= p.n) { return; }
+  let sum = red[lid.x] + red[64u + lid.x] + red[128u + lid.x] + red[192u + lid.x];
+  if (j < 2u * p.np) { t2[j] += sum; } else { t3[j - 2u * p.np] += sum; }
+}

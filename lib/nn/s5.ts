@@ -1,0 +1,164 @@
+/**
+ * The S5 time-aware SSM layer on the GPU (SPEC §2.1), forward and backward.
+ *
+ * Glossary (SPEC notation → tensors here; shapes row-major, complex = trailing re/im pair):
+ * - B, L, H, P: batch rows, sequence length, hidden (64), state (32); BL = B·L
+ * - u = `io.input` [B,L,H]; dt = `io.timeGaps` [B,L] seconds; y = `output` [B,L,H]
+ * - Λ `.Lambda` [P,2]; B̃ `.B` [P,H,2]; C̃ `.C` [H,P,2]; D `.D` [H]; `.log_step` [P]
+ * - Bm [2P,H]: B̃ as a real matrix, row 2p+c = component c of B̃[p,:]
+ * - Cm [H,2P]: Cm[h,2p] = Re C̃[h,p], Cm[h,2p+1] = −Im C̃[h,p], so Re(C̃x) = Cm·x and
+ *   conj(C̃)ᵀdy = dy·Cm (both re/im at once)
+ * - v [BL,P,2] = u·Bmᵀ (= B̃u); x [BL,P,2] the states; G/dv [BL,P,2] = dy·Cm, then dv in place
+ *
+ * Forward (5 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
+ * → y = D·u → y += x·Cmᵀ (matmul, K = 2P).
+ * Backward (10 dispatches): du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
+ * (G → dv in place, per-row dΛ/dlog_step partials) → du += dv·Bm (matmul) → split-K matmuls
+ * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → deterministic reductions ADDED into the grad views.
+ * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P].
+ *
+ * @module
+ */
+
+import { grid, type Op, type Tensor } from "../gpu/runtime.ts";
+import { matmul } from "../gpu/ops.ts";
+import type { BuildContext, BuiltLayer, LayerIO, ParamSpec } from "./module.ts";
+import { s5ParamSpecs } from "./hippo.ts";
+
+/** Options of {@linkcode S5Layer}. */
+export interface S5LayerOptions {
+  /** H, the model width. */
+  hidden: number;
+  /** P, the number of complex states. */
+  state: number;
+  /** Range of the initial time-scales exp(log_step) (official: 0.001, 0.1). */
+  dtMin: number;
+  dtMax: number;
+  /** Config `s5_clip_eigs`: clamp Re(Λ) ≤ −1e-4 in the forward; clamped Re entries get 0 grad. */
+  clipEigs?: boolean;
+}
+
+/** Largest divisor of `n` that is ≤ `cap` (the number of split-K slices). */
+function splitCount(n: number, cap: number): number {
+  for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
+  return 1;
+}
+
+/** The S5 block's SSM (`model.i.S5.seq` in the official state_dict): y = S5(u, dt). */
+export class S5Layer {
+  /** Creates the layer; `prefix` is the parameter name prefix, e.g. `model.0.S5.seq`. */
+  constructor(readonly prefix: string, readonly options: S5LayerOptions) {}
+
+  /** Parameters `prefix + .Lambda [P,2], .B [P,H,2], .C [H,P,2], .D [H], .log_step [P]`. */
+  params(): ParamSpec[] {
+    return s5ParamSpecs(this.prefix, this.options);
+  }
+
+  /**
+   * Allocates the activations for ctx.batch × ctx.seqLen and returns the dispatches.
+   * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
+   * `output` y [B,L,H] (no residual); `dInput` du [B,L,H] is overwritten by `backward`, which
+   * also ADDS into the five parameter gradients. `backward` reads the v, x and Bm/Cm that the
+   * `forward` of the same step wrote, so run them in that order with unchanged parameters.
+   */
+  async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
+    const { rt, batch: nb, seqLen: nl } = ctx;
+    const { hidden: nh, state: np } = this.options;
+    const bl = nb * nl;
+    if (!io.timeGaps) throw new Error(`${this.prefix}: S5 needs io.timeGaps [B,L]`);
+    if (io.input.size !== bl * nh) throw new Error(`${this.prefix}: input is not [B,L,H]`);
+    if (io.dOutput.size !== bl * nh) throw new Error(`${this.prefix}: dOutput is not [B,L,H]`);
+    if (io.timeGaps.size !== bl) throw new Error(`${this.prefix}: timeGaps is not [B,L]`);
+    const name = (s: string) => `${this.prefix}.${s}`;
+    const P = (s: string) => ctx.param(name(s));
+    const G = (s: string) => ctx.grad(name(s));
+    const t = (shape: number[], s: string) => rt.tensor(shape, "f32", undefined, name(s));
+
+    const u = io.input, dt = io.timeGaps, dy = io.dOutput;
+    const y = t([nb, nl, nh], "y"), du = t([nb, nl, nh], "du");
+    const v = t([bl, 2 * np], "v"), x = t([bl, 2 * np], "x"), gd = t([bl, 2 * np], "g_dv");
+    const bm = t([2 * np, nh], "Bm"), cm = t([nh, 2 * np], "Cm");
+    // split-K for the parameter matmuls whose K is B·L: each slice sums `chunk` rows
+    const slices = splitCount(bl, 128), chunk = bl / slices;
+    const partB = t([slices, 2 * np, nh], "partB"), partC = t([slices, nh, 2 * np], "partC");
+    const partD = t([nb, nh], "partD"), partL = t([nb, 3 * np], "partL");
+
+    const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
+      nb,
+      nl,
+      np,
+      nh,
+      o.n ?? 0,
+      o.slices ?? 0,
+      this.options.clipEigs ? 1 : 0,
+      o.mode ?? 0,
+    ];
+    const k = (entry: string) => rt.kernel("s5", entry);
+    const reduce = await k("reduce");
+    const reduceOp = (part: Tensor, out: Tensor, n: number, s: number, mode: number): Op =>
+      rt.op(reduce, [part, out], {
+        params: params({ n, slices: s, mode }),
+        workgroups: Math.ceil(n / 64),
+      });
+
+    const forward = [
+      rt.op(await k("prep"), [P("B"), P("C"), bm, cm], {
+        params: params(),
+        workgroups: grid(np * nh),
+      }),
+      await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
+      rt.op(await k("scan_forward"), [dt, P("Lambda"), P("log_step"), v, x], {
+        params: params(),
+        workgroups: grid(nb * np, 64),
+      }),
+      rt.op(await k("skip_forward"), [u, P("D"), y], {
+        params: params({ n: bl * nh }),
+        workgroups: grid(bl * nh),
+      }),
+      await matmul(rt, { a: x, b: cm, c: y }, { m: bl, n: nh, k: 2 * np, transB: true, beta: 1 }),
+    ];
+
+    const backward = [
+      rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD], {
+        params: params(),
+        workgroups: grid(nb * nh, 64),
+      }),
+      await matmul(rt, { a: dy, b: cm, c: gd }, { m: bl, n: 2 * np, k: nh }),
+      rt.op(await k("scan_backward"), [dt, P("Lambda"), P("log_step"), v, x, gd, partL], {
+        params: params(),
+        workgroups: grid(nb * np, 64),
+      }),
+      await matmul(rt, { a: gd, b: bm, c: du }, { m: bl, n: nh, k: 2 * np, beta: 1 }),
+      // dB̃ slices: [2P, H] = dv_chunkᵀ · u_chunk
+      await matmul(rt, { a: gd, b: u, c: partB }, {
+        m: 2 * np,
+        n: nh,
+        k: chunk,
+        transA: true,
+        batch: slices,
+        strideA: chunk * 2 * np,
+        strideB: chunk * nh,
+        strideC: 2 * np * nh,
+      }),
+      // dC̃ slices (before conj): [H, 2P] = dy_chunkᵀ · x_chunk
+      await matmul(rt, { a: dy, b: x, c: partC }, {
+        m: nh,
+        n: 2 * np,
+        k: chunk,
+        transA: true,
+        batch: slices,
+        strideA: chunk * nh,
+        strideB: chunk * 2 * np,
+        strideC: nh * 2 * np,
+      }),
+      reduceOp(partB, G("B"), 2 * np * nh, slices, 1),
+      reduceOp(partC, G("C"), 2 * np * nh, slices, 2),
+      reduceOp(partD, G("D"), nh, nb, 0),
+      rt.op(await k("reduce_lambda"), [partL, G("Lambda"), G("log_step")], {
+        params: params({ n: 3 * np, slices: nb }),
+        workgroups: Math.ceil((3 * np) / 64),
+      }),
+    ];
+    return { output: y, dInput: du, forward, backward };
+  }
+}
