@@ -670,28 +670,17 @@ async function scanBody(
     }
     row.buf = buf;
     for (;;) {
-      let lineEnd = buf.indexOf(LF, pos);
-      if (lineEnd < 0 || lineEnd >= len) {
-        if (!eof) break;
-        if (pos >= len) break;
-        lineEnd = len; // last line without a newline
-      }
-      const next = lineEnd + 1;
-      let e = lineEnd;
-      if (e > pos && buf[e - 1] === CR) e--;
-      lineNo++;
-      const line = lineNo;
-      const s0 = pos;
-      pos = next;
-      if (line === 1 && layout.header) continue;
-      if (e === s0) continue; // blank line (typically a trailing one)
-      // Split into fields; OR all bytes so non-ASCII lines get a UTF-8 check.
+      if (pos >= len) break;
+      // One pass per line finds the separators and the line end together (a separate
+      // indexOf(LF) per line costs a native call per row). OR all bytes so non-ASCII lines get
+      // a UTF-8 check.
       let field = 0;
-      let fs = s0;
+      let fs = pos;
       let high = 0;
-      let i = s0;
-      for (; i < e; i++) {
+      let i = pos;
+      for (; i < len; i++) {
         const c = buf[i];
+        if (c === LF) break;
         high |= c;
         if (
           c === sep0 && (sepLen === 1 || (sepLen === 2 && buf[i + 1] === sep[1]) ||
@@ -706,6 +695,16 @@ async function scanBody(
           fs = i + 1;
         }
       }
+      if (i >= len && !eof) break; // incomplete line: wait for the next chunk
+      const s0 = pos;
+      let e = i;
+      pos = i + 1;
+      if (e > s0 && buf[e - 1] === CR) e--;
+      lineNo++;
+      const line = lineNo;
+      if (line === 1 && layout.header) continue;
+      if (e === s0) continue; // blank line (typically a trailing one)
+      if (fs > e) fs = e; // a separator swallowed the CR: "a,b,\r"
       if (field < columns) {
         starts[field] = fs;
         ends[field] = e;
