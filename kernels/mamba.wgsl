@@ -39,6 +39,7 @@ const J: u32 = R + 2u * N;
 const JS: u32 = N + R + 2u;
 
 var<workgroup> red: array<f32, E * (JB + 1u)>;
+var<workgroup> red2: array<f32, E>; // S·nj ≤ E partial sums
 
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 
@@ -166,14 +167,28 @@ fn scan_bwd(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid
       }
       dxc[m * E + e] = gu;
       // Σ_e cj[j] for every j, JB columns at a time (row stride JB + 1 avoids bank conflicts).
+      // Each column's E-long sum is split over S = ⌊E / nj⌋ invocations, then the S partials are
+      // summed: a serial chain of ~E/S + S loads instead of E.
       for (var j0 = 0u; j0 < J; j0 += JB) {
         let nj = min(JB, J - j0);
         for (var jj = 0u; jj < nj; jj++) { red[e * (JB + 1u) + jj] = cj[j0 + jj]; }
         workgroupBarrier();
-        for (var jj = e; jj < nj; jj += E) {
+        let S = max(1u, E / nj);
+        let span = (E + S - 1u) / S;
+        let jj = e % nj;
+        let sp = e / nj;
+        if (sp < S) {
           var sum = 0.0;
-          for (var q = 0u; q < E; q++) { sum += red[q * (JB + 1u) + jj]; }
-          dxdbl[m * J + j0 + jj] = sum;
+          for (var q = sp * span; q < min(E, (sp + 1u) * span); q++) {
+            sum += red[q * (JB + 1u) + jj];
+          }
+          red2[sp * nj + jj] = sum;
+        }
+        workgroupBarrier();
+        if (e < nj) {
+          var sum = 0.0;
+          for (var q = 0u; q < S; q++) { sum += red2[q * nj + e]; }
+          dxdbl[m * J + j0 + e] = sum;
         }
         workgroupBarrier();
       }

@@ -174,14 +174,19 @@ function readSafetensors(bytes: Uint8Array): Map<string, { shape: number[]; data
 
 const GOLDEN = new URL("../../shared/golden/ss4rec_v64_b6_l16.safetensors", import.meta.url);
 
-Deno.test("mamba GPU: golden block 0 (official weights) reproduces act.block0.mamba_out", async (t) => {
-  let bytes: Uint8Array;
+function exists(url: URL): boolean {
   try {
-    bytes = await Deno.readFile(GOLDEN);
+    return Deno.statSync(url).isFile;
   } catch {
-    t.step("golden file absent: skipped", () => {});
-    return;
+    return false;
   }
+}
+
+Deno.test({
+  name: "mamba GPU: golden block 0 (official weights) reproduces act.block0.mamba_out",
+  ignore: !exists(GOLDEN),
+}, async () => {
+  const bytes = await Deno.readFile(GOLDEN);
   const st = readSafetensors(bytes);
   const h1 = st.get("act.block0.h1")!;
   const [B, L, H] = h1.shape;

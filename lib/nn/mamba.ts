@@ -130,7 +130,9 @@ export class MambaLayer {
     if (io.input.size !== M * H || io.dOutput.size !== M * H) {
       throw new Error(`MambaLayer: input/dOutput must be [${B}, ${L}, ${H}]`);
     }
-    const JB = Math.max(1, Math.min(J, Math.floor(RED_BYTES / 4 / E) - 1));
+    // columns reduced per round: red [E, JB + 1] + red2 [E] fit RED_BYTES; JB ≤ E so that every
+    // column has an invocation in the final sum
+    const JB = Math.max(1, Math.min(J, E, Math.floor(RED_BYTES / 4 / E) - 2));
     const WGF = 64;
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
