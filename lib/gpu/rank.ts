@@ -12,7 +12,7 @@
  * @module
  */
 
-import { type Op, type Runtime, type Tensor } from "./runtime.ts";
+import type { Op, Runtime, Tensor } from "./runtime.ts";
 
 /** Words per row of the history bitmask. */
 export function historyMaskWords(vocab: number): number {

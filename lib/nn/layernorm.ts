@@ -68,10 +68,12 @@ export async function layerNorm(
   const { rows, dim } = io;
   if (dim < 1 || dim > LAYERNORM_MAX_DIM) throw new Error(`layerNorm: dim ${dim} unsupported`);
   const n = rows * dim;
-  for (const [t, what] of [[io.input, "input"], [io.output, "output"], [io.dOutput, "dOutput"], [
-    io.dInput,
-    "dInput",
-  ]] as const) {
+  for (
+    const [t, what] of [[io.input, "input"], [io.output, "output"], [io.dOutput, "dOutput"], [
+      io.dInput,
+      "dInput",
+    ]] as const
+  ) {
     if (t.size < n) throw new Error(`layerNorm: ${what} has ${t.size} < ${n} elements`);
   }
   const residual = !!io.residual;
@@ -85,9 +87,14 @@ export async function layerNorm(
   const nparts = Math.ceil(rows / rpwB);
   const stats = rt.tensor([rows, 2], "f32", undefined, "ln.stats");
   const partial = rt.tensor([nparts, 2 * dim], "f32", undefined, "ln.partial");
-  const common = [rows, dim, f32(io.eps), dropoutThreshold(p), f32(1 / (1 - p)), io.dropout
-    ? io.dropout.salt >>> 0
-    : 0];
+  const common = [
+    rows,
+    dim,
+    f32(io.eps),
+    dropoutThreshold(p),
+    f32(1 / (1 - p)),
+    io.dropout ? io.dropout.salt >>> 0 : 0,
+  ];
   const res = io.residual ?? io.input;
   const dRes = io.dResidual ?? io.dInput;
   const fwdK = await rt.kernel("layernorm", "ln_forward", defines);
