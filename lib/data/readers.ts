@@ -576,18 +576,18 @@ export async function scanInteractions(path: string, options: ScanOptions): Prom
     }
     const layout = detectLayout(path, firstLine, options);
     options.onLayout?.(layout);
-    return await scanBody(file, path, layout, options);
+    return scanBody(file, path, layout, options);
   } finally {
     file.close();
   }
 }
 
-async function scanBody(
+function scanBody(
   file: Deno.FsFile,
   path: string,
   layout: ColumnLayout,
   options: ScanOptions,
-): Promise<ScanResult> {
+): ScanResult {
   const chunkSize = options.chunkSize ?? 4 * 1024 * 1024;
   const skipInvalid = options.skipInvalid ?? false;
   const onRow = options.onRow;
