@@ -165,6 +165,7 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 
 // du = D·dy (overwrite; the matmul du += dv·Bm follows) and per-row partial sums of dD, one
 // invocation per (b, h). t1 = u, t2 = D, t3 = dy, t4 = du, t5 = partial dD [B,H].
+// Unrolled by 4 so four independent loads are in flight: the loop is latency-bound otherwise.
 @compute @workgroup_size(64)
 fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg, 64u);
@@ -172,9 +173,30 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let b = i / p.nh;
   let h = i % p.nh;
   let d = t2[h];
+  let base = b * p.nl * p.nh + h;
   var acc = 0.0;
-  for (var t = 0u; t < p.nl; t++) {
-    let k = (b * p.nl + t) * p.nh + h;
+  var t = 0u;
+  for (; t + 4u <= p.nl; t += 4u) {
+    let k0 = base + t * p.nh;
+    let k1 = k0 + p.nh;
+    let k2 = k1 + p.nh;
+    let k3 = k2 + p.nh;
+    let g0 = t3[k0];
+    let g1 = t3[k1];
+    let g2 = t3[k2];
+    let g3 = t3[k3];
+    let u0 = t1[k0];
+    let u1 = t1[k1];
+    let u2 = t1[k2];
+    let u3 = t1[k3];
+    t4[k0] = d * g0;
+    t4[k1] = d * g1;
+    t4[k2] = d * g2;
+    t4[k3] = d * g3;
+    acc += g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3;
+  }
+  for (; t < p.nl; t++) {
+    let k = base + t * p.nh;
     let g = t3[k];
     t4[k] = d * g;
     acc += g * t1[k];
@@ -234,27 +256,33 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 }
 
 // Deterministic reduction of t1 = partials [slices, n] over slices, ADDED into gradients.
-// Workgroup = 64 outputs × 4 lanes; each lane sums a fixed strided subset, then lane 0 adds the
-// four lane sums in a fixed order.
+// Workgroup = 16 outputs × 16 lanes; each lane sums a fixed strided subset of the slices, then
+// lane 0 adds the 16 lane sums in a fixed order (no float atomics, bit-reproducible).
 var<workgroup> red: array<f32, 256>;
 
 fn slice_sum(j: u32, lane: u32) -> f32 {
   var acc = 0.0;
   if (j < p.n) {
-    for (var s = lane; s < p.slices; s += 4u) { acc += t1[s * p.n + j]; }
+    for (var s = lane; s < p.slices; s += 16u) { acc += t1[s * p.n + j]; }
   }
   return acc;
 }
 
+fn lanes_total(x: u32) -> f32 {
+  var sum = 0.0;
+  for (var l = 0u; l < 16u; l++) { sum += red[l * 16u + x]; }
+  return sum;
+}
+
 // mode 0: t2[j] += Σ; mode 1 (dB̃ from [S, 2P, H]): j = (2q+c)·H + h → t2[(q·H + h)·2 + c];
 // mode 2 (dC̃ from [S, H, 2P] = dyᵀx): t2[j] += Σ, negated for imaginary parts (conj(x)).
-@compute @workgroup_size(64, 4)
+@compute @workgroup_size(16, 16)
 fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let j = wid.x * 64u + lid.x;
-  red[lid.y * 64u + lid.x] = slice_sum(j, lid.y);
+  let j = wid.x * 16u + lid.x;
+  red[lid.y * 16u + lid.x] = slice_sum(j, lid.y);
   workgroupBarrier();
   if (lid.y != 0u || j >= p.n) { return; }
-  let sum = red[lid.x] + red[64u + lid.x] + red[128u + lid.x] + red[192u + lid.x];
+  let sum = lanes_total(lid.x);
   if (p.mode == 1u) {
     let r = j / p.nh;
     let h = j % p.nh;
@@ -269,12 +297,12 @@ fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 
 // The dΛ / dlog_step reduction of scan_backward's partials [B, 3P]: t2 = grad Lambda [P,2],
 // t3 = grad log_step [P].
-@compute @workgroup_size(64, 4)
+@compute @workgroup_size(16, 16)
 fn reduce_lambda(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let j = wid.x * 64u + lid.x;
-  red[lid.y * 64u + lid.x] = slice_sum(j, lid.y);
+  let j = wid.x * 16u + lid.x;
+  red[lid.y * 16u + lid.x] = slice_sum(j, lid.y);
   workgroupBarrier();
   if (lid.y != 0u || j >= p.n) { return; }
-  let sum = red[lid.x] + red[64u + lid.x] + red[128u + lid.x] + red[192u + lid.x];
+  let sum = lanes_total(lid.x);
   if (j < 2u * p.np) { t2[j] += sum; } else { t3[j - 2u * p.np] += sum; }
 }

@@ -312,3 +312,49 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     }
   }
 });
+
+Deno.test({
+  name: "s5 gpu: timing at the H100 training shape (S5_BENCH=1; B 1024, L 200, H 64, P 32)",
+  ignore: !Deno.env.get("S5_BENCH"),
+  fn: async () => {
+    const rt = new Runtime(await getGpu());
+    const [nb, nl, nh, np] = [1024, 200, 64, 32];
+    const layer = new S5Layer("s5", { hidden: nh, state: np, dtMin: 0.001, dtMax: 0.1 });
+    const specs = layer.params();
+    const pf = rt.flat(specs, "params"), gf = rt.flat(specs, "grads");
+    const rand = rng(1);
+    for (const s of specs) rt.write(pf.views.get(s.name)!, s.init(rand));
+    const n = nb * nl * nh;
+    const noise = (k: number) => Float32Array.from({ length: k }, () => rand() - 0.5);
+    const tu = rt.tensor([nb, nl, nh], "f32", noise(n));
+    const tdy = rt.tensor([nb, nl, nh], "f32", noise(n));
+    const tdt = rt.tensor([nb, nl], "f32", mixedGaps(nb * nl, rand));
+    const built = await layer.build({
+      rt,
+      param: (s) => pf.views.get(s)!,
+      grad: (s) => gf.views.get(s)!,
+      batch: nb,
+      seqLen: nl,
+      step: rt.tensor([4], "u32"),
+    }, { input: tu, dOutput: tdy, timeGaps: tdt });
+    const ops = [...built.forward, ...built.backward].filter((c) => "pipeline" in c);
+    rt.run(ops);
+    await rt.sync();
+    const reps = 20;
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) rt.run(ops);
+    await rt.sync();
+    const ms = (performance.now() - t0) / reps;
+    const prof = await rt.profile(ops as never);
+    console.log(`${rt.gpu.adapterName}: forward+backward ${ms.toFixed(2)} ms per step`);
+    if (prof) {
+      ops.forEach((o, i) =>
+        console.log(
+          `  ${("label" in o ? o.label : "").padEnd(24)} ${(prof[i] / 1e3).toFixed(1)} µs`,
+        )
+      );
+    }
+    const y = await rt.read(built.output);
+    assert.ok(y.every(Number.isFinite));
+  },
+});

@@ -98,7 +98,7 @@ export class S5Layer {
     const reduceOp = (part: Tensor, out: Tensor, n: number, s: number, mode: number): Op =>
       rt.op(reduce, [part, out], {
         params: params({ n, slices: s, mode }),
-        workgroups: Math.ceil(n / 64),
+        workgroups: Math.ceil(n / 16),
       });
 
     const forward = [
@@ -156,7 +156,7 @@ export class S5Layer {
       reduceOp(partD, G("D"), nh, nb, 0),
       rt.op(await k("reduce_lambda"), [partL, G("Lambda"), G("log_step")], {
         params: params({ n: 3 * np, slices: nb }),
-        workgroups: Math.ceil((3 * np) / 64),
+        workgroups: Math.ceil((3 * np) / 16),
       }),
     ];
     return { output: y, dInput: du, forward, backward };
