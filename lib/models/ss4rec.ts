@@ -1,0 +1,383 @@
+/**
+ * SS4Rec (Xiao et al. 2025, arXiv 2502.08132) exactly as its official code computes it (SPEC §2).
+ *
+ * Glossary (SPEC notation; shapes per training step):
+ * - `itemSeq` [B, L] item ids right-padded with 0; `seqLen` [B]; `timeGaps` [B, L] Δt in seconds
+ *   (the gap from each item to the next interaction, the last one reaching the target's time).
+ * - `x` [B, L, H]: E_item[itemSeq] — no positional embedding, no input LN (*code*).
+ * - block i (n_layers of them), ONE LayerNorm_i used twice (*code*):
+ *   `h = LN_i(dropout(S5(x, Δt)) + x)` (time-aware SSM), `x = LN_i(dropout(Mamba(h)) + h)`
+ *   (relation-aware SSM).
+ * - `out` [B, H] = x[b, seqLen[b] − 1]; `logits` [B, V] = out · E_itemᵀ (tied embeddings).
+ * - loss: CE over all V ids (PAD included as a class, *code*) or BPR with one sampled negative.
+ *
+ * Parameter names are the official state_dict names, so the golden file and PyTorch users'
+ * checkpoints load directly. The top-level `LayerNorm.*` is unused by the official forward pass;
+ * it is kept (with zero gradient) so the count matches SPEC's 309,184 for V = 3,417.
+ *
+ * `model_type` ablations: `full`; `s5_only` (no Mamba sublayer); `mamba_only` (no S5 sublayer);
+ * `no_time` (every real gap replaced by one constant, 1 s, so S5 becomes a time-invariant SSM).
+ *
+ * @module
+ */
+
+import type { Batch, SequenceBatch } from "../data/batch.ts";
+import { matmul } from "../gpu/ops.ts";
+import { historyMaskWords, packHistoryMask, rankOp } from "../gpu/rank.ts";
+import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { addInPlace, gatherLast } from "../nn/elementwise.ts";
+import { embedding } from "../nn/embedding.ts";
+import { layerNorm } from "../nn/layernorm.ts";
+import { bpr, crossEntropy } from "../train/loss.ts";
+import type { BuildContext, ParamSpec } from "../nn/module.ts";
+import { ParamStore } from "../nn/params.ts";
+import { S5Layer } from "../nn/s5.ts";
+import { MambaLayer } from "../nn/mamba.ts";
+import { randn } from "../reference/gradcheck.ts";
+import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
+
+/** Model switches (SPEC §2; RecBole key names in the config). */
+export interface SS4RecOptions {
+  /** V: item ids including padding 0. */
+  numItems: number;
+  hiddenSize: number;
+  numLayers: number;
+  dropoutProb: number;
+  /** S5 state size P (d_P). */
+  dP: number;
+  dtMin: number;
+  dtMax: number;
+  /** Mamba state size N, conv width, expansion. */
+  dState: number;
+  dConv: number;
+  expand: number;
+  modelType: "full" | "s5_only" | "mamba_only" | "no_time";
+  lossType: "CE" | "BPR";
+  s5ClipEigs: boolean;
+  layerNormEps?: number;
+}
+
+/** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
+export const NO_TIME_GAP = 1;
+
+/** SS4Rec on the GPU. */
+export class SS4Rec implements RecModel {
+  readonly name = "SS4Rec";
+  readonly store: ParamStore;
+  readonly step: Tensor;
+  readonly s5: S5Layer[] = [];
+  readonly mamba: MambaLayer[] = [];
+
+  /** Declares the parameters and allocates the flat stores (call {@linkcode ParamStore.initialise} or load). */
+  constructor(readonly rt: Runtime, readonly o: SS4RecOptions) {
+    const H = o.hiddenSize;
+    for (let i = 0; i < o.numLayers; i++) {
+      this.s5.push(
+        new S5Layer(`model.${i}.S5.seq`, {
+          hidden: H,
+          state: o.dP,
+          dtMin: o.dtMin,
+          dtMax: o.dtMax,
+          clipEigs: o.s5ClipEigs,
+        }),
+      );
+      this.mamba.push(
+        new MambaLayer(`model.${i}.S6`, {
+          hidden: H,
+          state: o.dState,
+          conv: o.dConv,
+          expand: o.expand,
+        }),
+      );
+    }
+    this.store = new ParamStore(rt, ss4recParams(o, this.s5, this.mamba));
+    this.step = rt.tensor([4], "u32", [0, 0, 0, 0], "step");
+  }
+
+  #ctx(batch: number, seqLen: number): BuildContext {
+    return {
+      rt: this.rt,
+      param: (n) => this.store.param(n),
+      grad: (n) => this.store.grad(n),
+      batch,
+      seqLen,
+      step: this.step,
+    };
+  }
+
+  /**
+   * The encoder shared by training and evaluation: embedding, blocks, and their backward.
+   * Returns the final activations [B, L, H] and the gradient tensor the head fills.
+   */
+  async #encoder(ctx: BuildContext, inputs: { itemSeq: Tensor; timeGaps: Tensor }) {
+    const { rt, batch: B, seqLen: L } = ctx;
+    const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
+    const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
+    const activations = new Map<string, Tensor>();
+    const x0 = act("item_emb"), dx0 = act("d_item_emb");
+    const emb = await embedding(rt, {
+      table: this.store.param("item_embedding.weight"),
+      gradTable: this.store.grad("item_embedding.weight"),
+      ids: inputs.itemSeq,
+      output: x0,
+      dOutput: dx0,
+      tokens: rows,
+      dim: H,
+      vocab: V,
+    });
+    activations.set("item_emb", x0);
+    const forward: Command[] = [...emb.forward];
+    const blockBackward: Command[][] = [];
+    let x = x0, dx = dx0;
+    for (let i = 0; i < this.o.numLayers; i++) {
+      const ln = {
+        gamma: this.store.param(`model.${i}.LayerNorm.weight`),
+        beta: this.store.param(`model.${i}.LayerNorm.bias`),
+        gradGamma: this.store.grad(`model.${i}.LayerNorm.weight`),
+        gradBeta: this.store.grad(`model.${i}.LayerNorm.bias`),
+        rows,
+        dim: H,
+        eps: this.o.layerNormEps ?? 1e-12,
+      };
+      const back: Command[] = [];
+      // out = LN_i(dropout(layer(input)) + input); backward: LN (gives d(layer out) and the
+      // residual's share of d(input)), the layer, then the layer's share added to d(input).
+      const sublayer = async (
+        layer: S5Layer | MambaLayer,
+        input: Tensor,
+        dInput: Tensor,
+        name: string,
+        salt: number,
+      ) => {
+        const dBranch = act(`block${i}.d_${name}`);
+        const built = await layer.build(ctx, {
+          input,
+          dOutput: dBranch,
+          timeGaps: inputs.timeGaps,
+        });
+        const out = act(`block${i}.${name === "s5_out" ? "h1" : "out"}`);
+        const dOut = act(`block${i}.d_${name === "s5_out" ? "h1" : "out"}`);
+        const norm = await layerNorm(ctx, {
+          ...ln,
+          input: built.output,
+          residual: input,
+          output: out,
+          dOutput: dOut,
+          dInput: dBranch,
+          dResidual: dInput,
+          dropout: { p: this.o.dropoutProb, salt },
+        });
+        forward.push(...built.forward, ...norm.forward);
+        back.unshift(
+          ...norm.backward,
+          ...built.backward,
+          await addInPlace(rt, dInput, built.dInput),
+        );
+        activations.set(`block${i}.${name}`, built.output);
+        activations.set(`block${i}.${name === "s5_out" ? "h1" : "out"}`, out);
+        return { out, dOut };
+      };
+      if (this.o.modelType !== "mamba_only") {
+        ({ out: x, dOut: dx } = await sublayer(this.s5[i], x, dx, "s5_out", 2 * i));
+      }
+      if (this.o.modelType !== "s5_only") {
+        ({ out: x, dOut: dx } = await sublayer(this.mamba[i], x, dx, "mamba_out", 2 * i + 1));
+      }
+      blockBackward.push(back);
+    }
+    const backward = blockBackward.reverse().flat();
+    backward.push(...emb.backward);
+    return { output: x, dOutput: dx, forward, backward, activations };
+  }
+
+  /** Builds the training step (see {@linkcode RecModel.buildTrain}). */
+  async buildTrain(
+    options: { batch: number; maxLen: number; mode: TrainMode },
+  ): Promise<TrainGraph> {
+    const { batch: B, maxLen: L, mode } = options;
+    const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
+    const ctx = this.#ctx(B, L);
+    const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
+    const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
+    const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
+    const target = rt.tensor([mode === "sequence" ? B * L : B], "i32", undefined, "target");
+    const enc = await this.#encoder(ctx, { itemSeq, timeGaps });
+    const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+    const E = this.store.param("item_embedding.weight");
+    const dE = this.store.grad("item_embedding.weight");
+    // The head: representations [n, H] -> logits = rep·Eᵀ -> loss -> dE += dlogitsᵀ·rep and
+    // d rep = dlogits·E. Sequence mode scores every position, in row chunks so the [n, V] logits
+    // stay under a fixed size (each chunk's loss is its own mean; Adam is insensitive to the scale).
+    const head: Command[] = [];
+    let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
+    let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
+    if (mode === "prefix") {
+      const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
+      const dRep = rt.tensor([B, H], "f32", undefined, "d_seq_output");
+      last = await gatherLast(rt, {
+        input: enc.output,
+        lengths: seqLen,
+        output: rep,
+        dOutput: dRep,
+        dInput: enc.dOutput,
+        batch: B,
+        seqLen: L,
+        dim: H,
+      });
+      reps = [{ rep, dRep, target, n: B }];
+      enc.activations.set("seq_output", rep);
+    } else {
+      const rows = B * L;
+      const chunk = Math.min(rows, Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255));
+      reps = [];
+      for (let r0 = 0; r0 < rows; r0 += chunk) {
+        const n = Math.min(chunk, rows - r0);
+        reps.push({
+          rep: rowsView(enc.output, r0, n, H),
+          dRep: rowsView(enc.dOutput, r0, n, H),
+          target: rowsView(target, r0, n, 1),
+          n,
+        });
+      }
+    }
+    const maxRows = Math.max(...reps.map((r) => r.n));
+    const logitsAll = rt.tensor([maxRows, V], "f32", undefined, "logits");
+    const dLogitsAll = rt.tensor([maxRows, V], "f32", undefined, "d_logits");
+    enc.activations.set("logits", logitsAll);
+    for (const [j, { rep, dRep, target: t, n }] of reps.entries()) {
+      const logits = rowsView(logitsAll, 0, n, V), dLogits = rowsView(dLogitsAll, 0, n, V);
+      const io = { logits, targets: t, dLogits, rows: n, vocab: V, accumulator: lossSum };
+      const loss = this.o.lossType === "BPR"
+        ? await bpr(ctx, { ...io, salt: 100 + j })
+        : await crossEntropy(rt, io);
+      head.push(
+        await matmul(rt, { a: rep, b: E, c: logits }, { m: n, n: V, k: H, transB: true }),
+        ...loss.forward,
+        ...loss.backward,
+        await matmul(rt, { a: dLogits, b: rep, c: dE }, {
+          m: V,
+          n: H,
+          k: n,
+          transA: true,
+          beta: 1,
+        }),
+        await matmul(rt, { a: dLogits, b: E, c: dRep }, { m: n, n: H, k: V }),
+      );
+    }
+    const commands: Command[] = [
+      { clear: this.store.gradAll },
+      ...enc.forward,
+      ...(last ? last.forward : []),
+      ...head,
+      ...(last ? last.backward : []),
+      ...enc.backward,
+    ];
+    const noTime = this.o.modelType === "no_time";
+    return {
+      batch: B,
+      maxLen: L,
+      mode,
+      commands,
+      lossSum,
+      activations: enc.activations,
+      upload(batch: Batch | SequenceBatch) {
+        rt.write(itemSeq, batch.itemSeq);
+        rt.write(seqLen, batch.seqLen);
+        rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
+        rt.write(target, "targets" in batch ? batch.targets : batch.target);
+      },
+    };
+  }
+
+  /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
+  async buildEval(
+    options: { batch: number; maxLen: number; maskHistory: boolean },
+  ): Promise<EvalGraph> {
+    const { batch: B, maxLen: L } = options;
+    const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
+    const ctx = this.#ctx(B, L);
+    const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
+    const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
+    const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
+    const target = rt.tensor([B], "i32", undefined, "target");
+    const enc = await this.#encoder(ctx, { itemSeq, timeGaps });
+    const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
+    const last = await gatherLast(rt, {
+      input: enc.output,
+      lengths: seqLen,
+      output: rep,
+      batch: B,
+      seqLen: L,
+      dim: H,
+    });
+    const scores = rt.tensor([B, V], "f32", undefined, "scores");
+    const ranks = rt.tensor([B], "u32", undefined, "ranks");
+    const historyMask = options.maskHistory
+      ? rt.tensor([B * historyMaskWords(V)], "u32", undefined, "history_mask")
+      : undefined;
+    const E = this.store.param("item_embedding.weight");
+    const noTime = this.o.modelType === "no_time";
+    return {
+      batch: B,
+      maxLen: L,
+      step: this.step,
+      ranks,
+      scores,
+      commands: [
+        ...enc.forward,
+        ...last.forward,
+        await matmul(rt, { a: rep, b: E, c: scores }, { m: B, n: V, k: H, transB: true }),
+        await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
+      ],
+      upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }) {
+        rt.write(itemSeq, batch.itemSeq);
+        rt.write(seqLen, batch.seqLen);
+        rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
+        rt.write(target, batch.target);
+        if (historyMask) {
+          const rows = Array.from(
+            { length: B },
+            (_, b) =>
+              history && b + 1 < history.offsets.length
+                ? history.items.subarray(history.offsets[b], history.offsets[b + 1])
+                : new Int32Array(0),
+          );
+          rt.write(historyMask, packHistoryMask(rows, V));
+        }
+      },
+    };
+  }
+}
+
+/** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */
+function rowsView(t: Tensor, r0: number, n: number, width: number): Tensor {
+  return new Tensor(t.buffer, t.offset + r0 * width * 4, [n, width], t.dtype, t.name);
+}
+
+/** Gaps of `no_time`: {@linkcode NO_TIME_GAP} at every real position, 0 on padding. */
+function constantGaps(seqLen: Int32Array, L: number): Float32Array {
+  const out = new Float32Array(seqLen.length * L);
+  for (let b = 0; b < seqLen.length; b++) out.fill(NO_TIME_GAP, b * L, b * L + seqLen[b]);
+  return out;
+}
+
+/** The parameter list in official state_dict order, with the official initialisation. */
+function ss4recParams(o: SS4RecOptions, s5: S5Layer[], mamba: MambaLayer[]): ParamSpec[] {
+  const H = o.hiddenSize;
+  const normal = (n: number) => (rand: () => number) => randn(n, rand, 0.02);
+  const ones = (n: number) => () => new Float64Array(n).fill(1);
+  const zeros = (n: number) => () => new Float64Array(n);
+  const specs: ParamSpec[] = [
+    { name: "item_embedding.weight", shape: [o.numItems, H], init: normal(o.numItems * H) },
+    { name: "LayerNorm.weight", shape: [H], init: ones(H) },
+    { name: "LayerNorm.bias", shape: [H], init: zeros(H) },
+  ];
+  for (let i = 0; i < o.numLayers; i++) {
+    specs.push(...s5[i].params(), ...mamba[i].params());
+    specs.push(
+      { name: `model.${i}.LayerNorm.weight`, shape: [H], init: ones(H) },
+      { name: `model.${i}.LayerNorm.bias`, shape: [H], init: zeros(H) },
+    );
+  }
+  return specs;
+}

@@ -1,0 +1,245 @@
+/**
+ * The training loop: epochs of GPU steps without host sync, validation every epoch, early
+ * stopping on the validation metric, atomic checkpoints, and a NaN/Inf guard that stops the run
+ * with the first non-finite tensor named while the last good checkpoint stays intact.
+ *
+ * The loop only wires parts together: batches come from `lib/data`, steps from the model's
+ * {@linkcode TrainGraph}, the update from {@linkcode Adam}, metrics from `lib/metrics.ts`.
+ *
+ * @module
+ */
+
+import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
+import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
+import { epochPermutation } from "../data/shuffle.ts";
+import { type Runtime, Tensor } from "../gpu/runtime.ts";
+import { metricsFromRanks } from "../metrics.ts";
+import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "../models/model.ts";
+import { Adam } from "./adam.ts";
+import { Progress } from "./progress.ts";
+
+/** Everything the loop needs to know, already resolved from the config. */
+export interface TrainerOptions {
+  epochs: number;
+  batchSize: number;
+  evalBatchSize: number;
+  maxLen: number;
+  learningRate: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this value (null = no clipping, the official setting). */
+  clipGradNorm: number | null;
+  /** Stop after this many evaluations that fail to reach the best (ties reach it). */
+  stoppingStep: number;
+  /** Metric key of `metricsFromRanks`, e.g. `ndcg@10`. */
+  validMetric: string;
+  topk: number[];
+  seed: number;
+  mode: TrainMode;
+  timestampPrecision: "float64" | "float32";
+  maskHistory: boolean;
+  /** Stop after this many training steps in total (0 = no limit; used by quick checks). */
+  maxSteps?: number;
+}
+
+/** One line of `metrics.jsonl`. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  valid: Record<string, number>;
+  seconds: number;
+  stepsPerSecond: number;
+}
+
+/** Hooks the caller (the train task) uses for output: logs, checkpoints, reports. */
+export interface TrainerHooks {
+  log(line: string): void;
+  /** Called after every epoch with the record and whether it is the best so far. */
+  epochEnd(record: EpochRecord, best: boolean, state: TrainerState): Promise<void>;
+}
+
+/** Resumable state of a run (saved in checkpoints). */
+export interface TrainerState {
+  epoch: number;
+  step: number;
+  bestEpoch: number;
+  bestScore: number;
+  badEvals: number;
+  history: EpochRecord[];
+}
+
+/** Raised when a loss or parameter becomes NaN/Inf; names the first offending tensor. */
+export class NonFiniteError extends Error {
+  override name = "NonFiniteError";
+}
+
+/** The user's history (time-sorted items) for the rows of an evaluation split, for masking. */
+function historyOf(ds: SequentialDataset, set: SampleSet, rows: ArrayLike<number>) {
+  const offsets = new Int32Array(rows.length + 1);
+  for (let i = 0; i < rows.length; i++) offsets[i + 1] = offsets[i] + set.pos[rows[i]];
+  const items = new Int32Array(offsets[rows.length]);
+  for (let i = 0; i < rows.length; i++) {
+    const s = rows[i], off = ds.userOffsets[set.user[s]];
+    items.set(ds.items.subarray(off, off + set.pos[s]), offsets[i]);
+  }
+  return { offsets, items };
+}
+
+/**
+ * Full-ranking evaluation of `set` (SPEC §5): ranks are computed on the GPU, copied into one
+ * buffer for the whole split, and read back once.
+ */
+export async function evaluate(
+  rt: Runtime,
+  ds: SequentialDataset,
+  graph: EvalGraph,
+  set: SampleSet,
+  options: { topk: number[]; timestampPrecision: "float64" | "float32"; maskHistory: boolean },
+): Promise<{ metrics: Record<string, number>; ranks: Uint32Array }> {
+  const n = set.user.length;
+  const all: Tensor = rt.tensor([Math.max(n, 1)], "u32", undefined, "ranks");
+  for (let start = 0; start < n; start += graph.batch) {
+    const rows = new Int32Array(Math.min(graph.batch, n - start)).map((_, i) => start + i);
+    const batch = makeBatch(ds, set, rows, {
+      maxLen: graph.maxLen,
+      batchSize: graph.batch,
+      timestampPrecision: options.timestampPrecision,
+    });
+    graph.upload(batch, options.maskHistory ? historyOf(ds, set, rows) : undefined);
+    const part = new Tensor(all.buffer, start * 4, [rows.length], "u32");
+    const got = new Tensor(graph.ranks.buffer, graph.ranks.offset, [rows.length], "u32");
+    rt.write(graph.step, [0, 0, 0, 0]); // training flag off: no dropout
+    rt.run([...graph.commands, { copy: got, to: part }]);
+  }
+  const ranks = (await rt.read(all) as Uint32Array).slice(0, n);
+  rt.free(all);
+  return { metrics: metricsFromRanks(ranks, options.topk), ranks };
+}
+
+/** Trains `model` on `ds` until the epoch budget or early stopping ends it. */
+export async function trainModel(
+  rt: Runtime,
+  ds: SequentialDataset,
+  model: RecModel,
+  options: TrainerOptions,
+  hooks: TrainerHooks,
+  resume?: { state: TrainerState; adam: (adam: Adam) => void },
+): Promise<TrainerState> {
+  const mode = options.mode;
+  const graph: TrainGraph = await model.buildTrain({
+    batch: options.batchSize,
+    maxLen: options.maxLen,
+    mode,
+  });
+  const evalGraph = await model.buildEval({
+    batch: options.evalBatchSize,
+    maxLen: options.maxLen,
+    maskHistory: options.maskHistory,
+  });
+  const adam = new Adam(rt, model.store, {
+    lr: options.learningRate,
+    weightDecay: options.weightDecay,
+    clipGradNorm: options.clipGradNorm,
+  });
+  const state: TrainerState = resume?.state ?? {
+    epoch: 0,
+    step: 0,
+    bestEpoch: -1,
+    bestScore: -Infinity,
+    badEvals: 0,
+    history: [],
+  };
+  if (resume) resume.adam(adam);
+  const windows = mode === "sequence" ? sequenceWindows(ds, { maxLen: options.maxLen }) : null;
+  const numSamples = windows ? windows.user.length : ds.train.user.length;
+  const stepsPerEpoch = Math.ceil(numSamples / options.batchSize);
+  const batchOpts = {
+    maxLen: options.maxLen,
+    batchSize: options.batchSize,
+    timestampPrecision: options.timestampPrecision,
+  };
+  while (state.epoch < options.epochs) {
+    const epoch = state.epoch;
+    const t0 = performance.now();
+    const perm = epochPermutation(numSamples, { seed: options.seed, epoch });
+    rt.run([{ clear: graph.lossSum }]);
+    const bar = new Progress(`epoch ${epoch + 1}`, stepsPerEpoch);
+    let shownLoss: number | undefined;
+    let pendingRead = false;
+    let steps = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const idx = perm.subarray(s * options.batchSize, (s + 1) * options.batchSize);
+      graph.upload(
+        windows
+          ? makeSequenceBatch(ds, windows, idx, batchOpts)
+          : makeBatch(ds, ds.train, idx, batchOpts),
+      );
+      state.step++;
+      rt.write(model.step, [state.step, options.seed, 1, 0]);
+      rt.run([...graph.commands, ...adam.commands]);
+      steps++;
+      // A running loss for the bar without stalling the queue: at most one read in flight.
+      if (!pendingRead && s % 20 === 19) {
+        pendingRead = true;
+        rt.read(graph.lossSum).then((v) => {
+          shownLoss = v[0] / Math.max(v[1], 1);
+          pendingRead = false;
+        });
+      }
+      bar.update(s + 1, shownLoss);
+      if (options.maxSteps && state.step >= options.maxSteps) break;
+    }
+    const [lossTotal, rows] = await rt.read(graph.lossSum) as Float32Array;
+    bar.done();
+    const trainLoss = lossTotal / Math.max(rows, 1);
+    const seconds = (performance.now() - t0) / 1000;
+    if (!Number.isFinite(trainLoss)) {
+      const bad = await firstNonFinite(model);
+      throw new NonFiniteError(
+        `training loss became ${trainLoss} in epoch ${epoch + 1}` +
+          (bad ? `; first non-finite parameter: ${bad}` : "") +
+          "; the last good checkpoint is kept (try s5_clip_eigs: true or clip_grad_norm)",
+      );
+    }
+    const valid = (await evaluate(rt, ds, evalGraph, ds.valid, options)).metrics;
+    const score = valid[options.validMetric];
+    const best = score >= state.bestScore;
+    if (best) {
+      state.bestScore = score;
+      state.bestEpoch = epoch;
+      state.badEvals = 0;
+    } else state.badEvals++;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      trainLoss,
+      valid,
+      seconds,
+      stepsPerSecond: steps / seconds,
+    };
+    state.history.push(record);
+    state.epoch++;
+    const shown = options.topk.flatMap((k) => [`hr@${k}`, `ndcg@${k}`]).filter((k) => k in valid)
+      .map((k) => `${k} ${valid[k].toFixed(4)}`).join("  ");
+    hooks.log(
+      `epoch ${epoch + 1}: loss ${trainLoss.toFixed(4)}  valid ${shown}  ` +
+        `(${seconds.toFixed(1)} s, ${(steps / seconds).toFixed(1)} steps/s)${
+          best ? "  *best" : ""
+        }`,
+    );
+    await hooks.epochEnd(record, best, state);
+    if (options.maxSteps && state.step >= options.maxSteps) break;
+    if (state.badEvals >= options.stoppingStep) {
+      hooks.log(`early stop: ${options.validMetric} did not improve for ${state.badEvals} epochs`);
+      break;
+    }
+  }
+  return state;
+}
+
+/** Name of the first parameter tensor holding a NaN/Inf, or null. */
+export async function firstNonFinite(model: RecModel): Promise<string | null> {
+  const params = await model.store.export("params");
+  for (const [name, t] of params) {
+    for (const v of t.data as Float32Array) if (!Number.isFinite(v)) return name;
+  }
+  return null;
+}
