@@ -165,3 +165,17 @@ Deno.test("leave-one-out for short users follows RecBole (n=1,2,3,4)", () => {
   assertEquals(name(ds.valid), ["d2"]);
   assertEquals(name(ds.test), ["c2", "d3"]);
 });
+
+Deno.test("fractional timestamps take the comparator path with the same tie rule", () => {
+  const rows: [string, string, number][] = [
+    ["u", "i3", 20.5],
+    ["u", "i1", 10.25],
+    ["u", "i2", 20.5],
+    ["u", "i4", 10.25],
+  ];
+  const ds = buildDataset(tableOf(rows), {
+    userInterNumInterval: null,
+    itemInterNumInterval: null,
+  });
+  assertEquals(Array.from(ds.items, (i) => ds.rawItemIds[i]), ["i1", "i4", "i3", "i2"]);
+});
