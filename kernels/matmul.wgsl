@@ -1,6 +1,10 @@
 // C[b] = alpha * op(A[b]) · op(B[b]) + beta * C[b], row-major, f32; optional split-K.
 // op(A) is [M,K] (stored [K,M] when TRANS_A); op(B) is [K,N] (stored [N,K] when TRANS_B).
 //
+// v3: v2's tiling with the register tile written out as named vec4 variables (TN = 4, TM = 4 or
+// 8): on the H100 (Naga -> SPIR-V -> NVIDIA) v2's `array<vec4f, N>` accumulators indexed in loops
+// ran at 1.9 TFLOP/s, below v1, consistent with them living in local memory instead of registers.
+//
 // v2: register tiling. A workgroup of WG_X x WG_Y threads owns a BM x BN tile of C (BM = WG_Y*TM,
 // BN = WG_X*TN) and walks K in steps of BK, staging both operand tiles in shared memory k-major
 // (As[k][m], Bs[k][n]) so the inner loop reads vec4 runs of rows and columns. Each thread keeps
@@ -16,7 +20,7 @@
 // `splitk_reduce` then sums the partials in a fixed order (deterministic) and applies alpha/beta.
 //
 // Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C (bool); WG_X, WG_Y, TM, TN, BK (u32; TM, TN, BK
-// multiples of 4).
+// multiples of 4; v3 requires TN = 4 and TM in {4, 8}).
 
 struct Params {
   m: u32, n: u32, k: u32,
@@ -158,6 +162,28 @@ fn load_b(t: u32, base: u32, k0: u32, n0: u32, k_end: u32) {
   }
 }
 
+fn fma_row(acc: vec4f, a: f32, b: vec4f) -> vec4f { return fma(vec4f(a), b, acc); }
+
+// Row `row` of this workgroup's tile, columns col..col+3: alpha/beta epilogue, vec4 when aligned.
+fn store4(bc: u32, row: u32, col: u32, acc: vec4f) {
+  if (row >= p.m || col >= p.n) { return; }
+  var v = p.alpha * acc;
+  let idx = bc + row * p.n + col;
+  if (VEC_C && col + 3u < p.n) {
+    if (p.beta != 0.0) { v += p.beta * C[idx >> 2u]; }
+    C[idx >> 2u] = v;
+    return;
+  }
+  for (var c = 0u; c < 4u; c++) {
+    if (col + c < p.n) {
+      let e = idx + c;
+      var s = v[c];
+      if (p.beta != 0.0) { s += p.beta * C[e >> 2u][e & 3u]; }
+      C[e >> 2u][e & 3u] = s;
+    }
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
@@ -172,23 +198,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let k_begin = split * p.k_chunk;
   let k_end = min(p.k, k_begin + p.k_chunk);
 
-  var acc: array<vec4f, TM * TN4>;
+  var c0 = vec4f(0.0);
+  var c1 = vec4f(0.0);
+  var c2 = vec4f(0.0);
+  var c3 = vec4f(0.0);
+  var c4 = vec4f(0.0);
+  var c5 = vec4f(0.0);
+  var c6 = vec4f(0.0);
+  var c7 = vec4f(0.0);
   for (var k0 = k_begin; k0 < k_end; k0 += BK) {
     load_a(t, ba, m0, k0, k_end);
     load_b(t, bb, k0, n0, k_end);
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
-      var a: array<vec4f, TM4>;
-      var b: array<vec4f, TN4>;
-      for (var i = 0u; i < TM4; i++) { a[i] = As[kk * BM4 + i * WG_Y + ty]; }
-      for (var j = 0u; j < TN4; j++) { b[j] = Bs[kk * BN4 + j * WG_X + tx]; }
-      for (var i = 0u; i < TM4; i++) {
-        for (var ii = 0u; ii < 4u; ii++) {
-          let av = a[i][ii];
-          for (var j = 0u; j < TN4; j++) {
-            acc[(i * 4u + ii) * TN4 + j] = fma(vec4f(av), b[j], acc[(i * 4u + ii) * TN4 + j]);
-          }
-        }
+      let b = Bs[kk * BN4 + tx];
+      let a0 = As[kk * BM4 + ty];
+      c0 = fma_row(c0, a0.x, b);
+      c1 = fma_row(c1, a0.y, b);
+      c2 = fma_row(c2, a0.z, b);
+      c3 = fma_row(c3, a0.w, b);
+      if (TM == 8u) {
+        let a1 = As[kk * BM4 + WG_Y + ty];
+        c4 = fma_row(c4, a1.x, b);
+        c5 = fma_row(c5, a1.y, b);
+        c6 = fma_row(c6, a1.z, b);
+        c7 = fma_row(c7, a1.w, b);
       }
     }
     workgroupBarrier();
@@ -197,30 +231,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   // z indexes (batch, split) pairs; with splits = 1 this is the batch's C, otherwise the
   // workspace slice of this partial product (stride_c = M*N, alpha 1, beta 0)
   let bc = wid.z * p.stride_c;
-  for (var i = 0u; i < TM4; i++) {
-    for (var ii = 0u; ii < 4u; ii++) {
-      let row = m0 + (i * WG_Y + ty) * 4u + ii;
-      if (row >= p.m) { continue; }
-      for (var j = 0u; j < TN4; j++) {
-        let col = n0 + (j * WG_X + tx) * 4u;
-        if (col >= p.n) { continue; }
-        var v = p.alpha * acc[(i * 4u + ii) * TN4 + j];
-        let idx = bc + row * p.n + col;
-        if (VEC_C && col + 3u < p.n) {
-          if (p.beta != 0.0) { v += p.beta * C[idx >> 2u]; }
-          C[idx >> 2u] = v;
-        } else {
-          for (var c = 0u; c < 4u; c++) {
-            if (col + c < p.n) {
-              let e = idx + c;
-              var s = v[c];
-              if (p.beta != 0.0) { s += p.beta * C[e >> 2u][e & 3u]; }
-              C[e >> 2u][e & 3u] = s;
-            }
-          }
-        }
-      }
-    }
+  let col = n0 + tx * 4u;
+  let r0 = m0 + ty * 4u;
+  store4(bc, r0, col, c0);
+  store4(bc, r0 + 1u, col, c1);
+  store4(bc, r0 + 2u, col, c2);
+  store4(bc, r0 + 3u, col, c3);
+  if (TM == 8u) {
+    let r1 = m0 + (WG_Y + ty) * 4u;
+    store4(bc, r1, col, c4);
+    store4(bc, r1 + 1u, col, c5);
+    store4(bc, r1 + 2u, col, c6);
+    store4(bc, r1 + 3u, col, c7);
   }
 }
 

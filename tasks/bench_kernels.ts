@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   );
   if (!gpu.hasTimestamps) say("no timestamp-query on this adapter: times are n/a\n");
 
-  const versions = ["v1", "v2", "current"];
+  const versions = ["v1", "v2", "v3", "current"];
   say(`## Matmul (fp32), GFLOP/s (and effective GB/s of A + B + C)\n`);
   say(`| shape | M x N x K | ${versions.join(" | ")} | tile / splits (current) | % roofline |`);
   say(`|---|---|${versions.map(() => "---|").join("")}---|---|`);
@@ -145,7 +145,8 @@ async function main(): Promise<void> {
         ? [await v1Op(rt, s, a, b, c)]
         : await matmulOps(rt, { a, b, c }, {
           ...s,
-          kernel: v === "v2" ? "lab/matmul_v2" : "matmul",
+          kernel: v === "current" ? "matmul" : `lab/matmul_${v}`,
+          tile: v === "v2" ? undefined : tile,
         });
       const ns = await time(rt, cmds, reps);
       if (ns === null) cells.push("n/a");
@@ -168,17 +169,16 @@ async function main(): Promise<void> {
       const tiles: MatmulTile[] = [
         { wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
         { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 },
-        { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 16 },
-        { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
+        { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 32 },
         { wgX: 16, wgY: 8, tm: 8, tn: 4, bk: 16 },
-        { wgX: 8, wgY: 32, tm: 4, tn: 4, bk: 16 },
-        { wgX: 16, wgY: 16, tm: 4, tn: 8, bk: 16 },
-        { wgX: 8, wgY: 16, tm: 8, tn: 8, bk: 16 },
-        { wgX: 4, wgY: 64, tm: 4, tn: 4, bk: 16 },
+        { wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 16 },
+        { wgX: 8, wgY: 32, tm: 8, tn: 4, bk: 16 },
+        { wgX: 16, wgY: 32, tm: 4, tn: 4, bk: 16 },
+        tile,
       ];
       const splitOpts = s.k >= 1024 ? [undefined, 1, 32, 128, 256] : [undefined];
       // one workspace for the whole sweep of this shape (the largest split count)
-      const workspace = s.k >= 1024 ? rt.tensor([256 * s.m * s.n]) : undefined;
+      const workspace = s.k >= 1024 ? rt.tensor([1200 * s.m * s.n]) : undefined;
       for (const t of tiles) {
         if (t.bk > s.k && s.k > 8) continue;
         const tt = s.k <= 8 ? { ...t, bk: 4 } : t;

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
 import { type Command, f32, Runtime, type Tensor } from "../lib/gpu/runtime.ts";
-import { chooseSplitK, chooseTile, matmul, matmulOps, type MatmulOptions } from "../lib/gpu/ops.ts";
+import {
+  chooseSplitK,
+  chooseTile,
+  matmul,
+  matmulOps,
+  type MatmulOptions,
+  type MatmulTile,
+} from "../lib/gpu/ops.ts";
 import { randn, relErr, rng } from "../lib/reference/gradcheck.ts";
 import { matmulRef } from "../lib/reference/linalg.ts";
 
@@ -71,19 +78,27 @@ Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", as
 
 Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
   const rt = new Runtime(await getGpu());
-  const tilesToTry = [
-    { wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
-    { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 },
-    { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
-    { wgX: 4, wgY: 64, tm: 4, tn: 4, bk: 4 },
-    { wgX: 8, wgY: 8, tm: 4, tn: 8, bk: 32 },
+  // [tile, kernel]: v3 (current) takes tn = 4, tm 4 or 8; v2 (lab) any multiple of 4
+  const tilesToTry: [MatmulTile, string | undefined][] = [
+    [{ wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 }, undefined],
+    [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 }, undefined],
+    [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, undefined],
+    [{ wgX: 1, wgY: 64, tm: 4, tn: 4, bk: 4 }, undefined],
+    [{ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 32 }, undefined],
+    [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v2"],
+    [{ wgX: 8, wgY: 8, tm: 4, tn: 8, bk: 32 }, "lab/matmul_v2"],
   ];
   let worst = 0;
-  for (const tile of tilesToTry) {
+  for (const [tile, kernel] of tilesToTry) {
     // (m, n, k) multiples of 4 take the vec4 paths; the odd ones the scalar paths
     for (const [m, n, k] of [[136, 72, 40], [67, 45, 23]]) {
       for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
-        const err = await check(rt, { m, n, k, transA, transB, tile, beta: 1 }, "single", m + k);
+        const err = await check(
+          rt,
+          { m, n, k, transA, transB, tile, kernel, beta: 1 },
+          "single",
+          m + k,
+        );
         worst = Math.max(worst, err);
         assert.ok(
           err < 1e-5,
@@ -115,7 +130,7 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
   }
   // the heuristics pick split-K for the weight-gradient shape and big tiles for the forward one
   const tFwd = chooseTile(204800, 256, 64);
-  assert.equal(tFwd.tm * tFwd.tn, 64);
+  assert.equal(tFwd.tm * tFwd.tn, 32);
   const tDw = chooseTile(256, 64, 204800);
   assert.ok(chooseSplitK(256, 64, 204800, 1, tDw) > 16);
   assert.equal(chooseSplitK(204800, 64, 128, 1, chooseTile(204800, 64, 128)), 1);

@@ -64,18 +64,20 @@ function tiles(m: number, n: number, batch: number, t: MatmulTile): number {
 }
 
 /**
- * The tile for a shape: big register tiles (8x4 / 8x8 outputs per thread) when the output has
- * enough tiles to fill the GPU, 4x4 otherwise; narrow tiles for very small N so no work is
- * wasted on padding columns; a short K step when K itself is tiny (dt_proj, K = 4).
+ * The tile for a shape (kernels/matmul.wgsl, v3: 4 columns and 4 or 8 rows per thread): a
+ * workgroup spans exactly N when N <= 128 is a multiple of 4 (x_proj's N = 68 wastes nothing),
+ * 64 columns otherwise; 8 rows per thread when that still leaves ~2 waves of workgroups on the
+ * H100, 4 otherwise; a short K step when K itself is tiny (dt_proj, K = 4).
  */
 export function chooseTile(m: number, n: number, k: number, batch = 1): MatmulTile {
   const bk = k <= 8 ? roundUp(Math.max(k, 1), 4) : 16;
-  let t: MatmulTile;
-  if (n <= 16) t = { wgX: 4, wgY: 64, tm: 4, tn: 4, bk };
-  else if (n <= 64) t = { wgX: 16, wgY: 16, tm: 8, tn: 4, bk };
-  else t = { wgX: 16, wgY: 16, tm: 8, tn: 8, bk };
-  if (n > 16 && tiles(m, n, batch, t) < TARGET_WORKGROUPS) {
-    t = { wgX: 16, wgY: 16, tm: 4, tn: 4, bk };
+  const wgX = n % 4 === 0 && n <= 128 ? n / 4 : 16;
+  let wgY = Math.max(1, Math.floor(256 / wgX));
+  let t: MatmulTile = { wgX, wgY, tm: 8, tn: 4, bk };
+  if (tiles(m, n, batch, t) < TARGET_WORKGROUPS) {
+    // short M (weight gradients): do not make threads that only see padding rows
+    wgY = Math.max(1, Math.min(wgY, Math.ceil(m / 4)));
+    t = { wgX, wgY, tm: 4, tn: 4, bk };
   }
   return t;
 }
@@ -124,6 +126,9 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
   need(tensors.c, sc * (batch - 1) + m * n, "C");
   const tile = o.tile ?? chooseTile(m, n, k, batch);
   if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4) throw new Error("matmul: tm, tn, bk must be x4");
+  if (!o.kernel && (tile.tn !== 4 || (tile.tm !== 4 && tile.tm !== 8))) {
+    throw new Error("matmul: the current kernel (v3) needs tn = 4 and tm = 4 or 8");
+  }
   // vec4 access needs every address the kernel forms to be a multiple of 4 elements: the
   // contiguous dimension and the batch stride (binding offsets are already 256-byte aligned)
   const aligned = (t: Tensor, ...xs: number[]) =>
