@@ -70,8 +70,11 @@ export interface Config {
   item_inter_num_interval: string | null;
   /** prefix: one sample per prefix (RecBole); sequence: one window per chunk of a user's history. */
   train_mode: "prefix" | "sequence";
-  /** Evaluation ranking: full = over all items (the only mode; no sampled negatives). */
-  model_type: "full";
+  /**
+   * SS4Rec variant: full (S5 + Mamba), s5_only, mamba_only, or no_time (every gap one constant).
+   * The official code reads this key but ignores it; here it works. Ranking is always full.
+   */
+  model_type: "full" | "s5_only" | "mamba_only" | "no_time";
   /** float32 rounds absolute timestamps before taking gaps (RecBole parity). */
   timestamp_precision: "float64" | "float32";
   /** Clamp Re(Lambda) <= -1e-4 in S5 (off in the official code). */
@@ -135,7 +138,7 @@ export const CONFIG_SCHEMA: Readonly<Record<keyof Config, KeySpec>> = {
   user_inter_num_interval: { kind: "interval", nullable: true },
   item_inter_num_interval: { kind: "interval", nullable: true },
   train_mode: { kind: { oneOf: ["prefix", "sequence"] } },
-  model_type: { kind: { oneOf: ["full"] } },
+  model_type: { kind: { oneOf: ["full", "s5_only", "mamba_only", "no_time"] } },
   timestamp_precision: { kind: { oneOf: ["float64", "float32"] } },
   s5_clip_eigs: { kind: "bool" },
   mask_history: { kind: "bool" },

@@ -15,7 +15,8 @@ import { epochPermutation } from "../data/shuffle.ts";
 import { type Runtime, Tensor } from "../gpu/runtime.ts";
 import { metricsFromRanks } from "../metrics.ts";
 import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "../models/model.ts";
-import { Adam } from "./adam.ts";
+import { GradNorm } from "../gpu/reduce.ts";
+import { Adam, type AdamState } from "./adam.ts";
 import { Progress } from "./progress.ts";
 
 /** Everything the loop needs to know, already resolved from the config. */
@@ -54,7 +55,7 @@ export interface EpochRecord {
 export interface TrainerHooks {
   log(line: string): void;
   /** Called after every epoch with the record and whether it is the best so far. */
-  epochEnd(record: EpochRecord, best: boolean, state: TrainerState): Promise<void>;
+  epochEnd(record: EpochRecord, best: boolean, state: TrainerState, adam: Adam): Promise<void>;
 }
 
 /** Resumable state of a run (saved in checkpoints). */
@@ -122,7 +123,7 @@ export async function trainModel(
   model: RecModel,
   options: TrainerOptions,
   hooks: TrainerHooks,
-  resume?: { state: TrainerState; adam: (adam: Adam) => void },
+  resume?: { state: TrainerState; optimizer: AdamState },
 ): Promise<TrainerState> {
   const mode = options.mode;
   const graph: TrainGraph = await model.buildTrain({
@@ -135,11 +136,18 @@ export async function trainModel(
     maxLen: options.maxLen,
     maskHistory: options.maskHistory,
   });
-  const adam = new Adam(rt, model.store, {
+  // Clipping (off in the official config) is fused into Adam through the norm's coefficient.
+  const clip = options.clipGradNorm
+    ? await new GradNorm(rt, model.store.gradAll, { maxNorm: options.clipGradNorm }).init()
+    : null;
+  const adam = await new Adam(rt, model.store.all, model.store.gradAll, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
-    clipGradNorm: options.clipGradNorm,
-  });
+    step: model.step,
+    gradScale: clip?.out,
+    scaleIndex: 1,
+  }).init();
+  const update = [...(clip ? clip.ops() : []), ...adam.ops()];
   const state: TrainerState = resume?.state ?? {
     epoch: 0,
     step: 0,
@@ -148,7 +156,7 @@ export async function trainModel(
     badEvals: 0,
     history: [],
   };
-  if (resume) resume.adam(adam);
+  if (resume) adam.load(resume.optimizer);
   const windows = mode === "sequence" ? sequenceWindows(ds, { maxLen: options.maxLen }) : null;
   const numSamples = windows ? windows.user.length : ds.train.user.length;
   const stepsPerEpoch = Math.ceil(numSamples / options.batchSize);
@@ -175,7 +183,7 @@ export async function trainModel(
       );
       state.step++;
       rt.write(model.step, [state.step, options.seed, 1, 0]);
-      rt.run([...graph.commands, ...adam.commands]);
+      rt.run([...graph.commands, ...update]);
       steps++;
       // A running loss for the bar without stalling the queue: at most one read in flight.
       if (!pendingRead && s % 20 === 19) {
@@ -225,7 +233,7 @@ export async function trainModel(
           best ? "  *best" : ""
         }`,
     );
-    await hooks.epochEnd(record, best, state);
+    await hooks.epochEnd(record, best, state, adam);
     if (options.maxSteps && state.step >= options.maxSteps) break;
     if (state.badEvals >= options.stoppingStep) {
       hooks.log(`early stop: ${options.validMetric} did not improve for ${state.badEvals} epochs`);
