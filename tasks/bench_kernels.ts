@@ -187,11 +187,12 @@ async function main(): Promise<void> {
           const cmds = await matmulOps(rt, { a, b, c, workspace }, { ...s, tile: tt, splitK: sk });
           const ns = await time(rt, cmds, Math.max(3, reps >> 1));
           const sp = sk ?? chooseSplitK(s.m, s.n, s.k, 1, tt);
-          sweepRows.push(
-            `| ${s.name} | ${tileName(tt)} | ${sp} | ${
-              ns === null ? "n/a" : fmtRate(flops / ns)
-            } |`,
-          );
+          const row = `| ${s.name} | ${tileName(tt)} | ${sp} | ${
+            ns === null ? "n/a" : fmtRate(flops / ns)
+          } |`;
+          sweepRows.push(row);
+          // also streamed to stderr at once: a run cut short by a time limit keeps what it measured
+          console.error(`sweep ${row}`);
         }
       }
       if (workspace) rt.free(workspace);
