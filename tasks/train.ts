@@ -128,7 +128,7 @@ export async function trainMain(args: string[]): Promise<number> {
   const gpu = await getGpu();
   const rt = new Runtime(gpu);
   console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}`);
-  const model = createModel(rt, cfg, ds.numItems);
+  const model = createModel(rt, cfg, ds);
   const dataName = cfg.data_path.split("/").slice(-2, -1)[0] || "data";
   const runDir = opts.resume ?? opts.runDir ??
     `${cfg.checkpoint_dir}/${

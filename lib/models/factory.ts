@@ -32,10 +32,14 @@ export function ss4recOptions(cfg: Config, numItems: number): SS4RecOptions {
 }
 
 /** The model named by `cfg.model` (parameters allocated, not yet initialised). */
-export function createModel(rt: Runtime, cfg: Config, numItems: number): RecModel {
+export function createModel(
+  rt: Runtime,
+  cfg: Config,
+  ds: { numItems: number; numUsers: number },
+): RecModel {
   switch (cfg.model.toLowerCase()) {
     case "ss4rec":
-      return new SS4Rec(rt, ss4recOptions(cfg, numItems));
+      return new SS4Rec(rt, ss4recOptions(cfg, ds.numItems));
     default:
       throw new Error(
         `config: model '${cfg.model}' is not trainable here (expected SS4Rec or NCF)`,
