@@ -22,7 +22,7 @@
  */
 
 import type { Batch, SequenceBatch } from "../data/batch.ts";
-import { matmul } from "../gpu/ops.ts";
+import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryMask, rankOp } from "../gpu/rank.ts";
 import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { addInPlace, gatherLast } from "../nn/elementwise.ts";
@@ -254,14 +254,15 @@ export class SS4Rec implements RecModel {
         await matmul(rt, { a: rep, b: E, c: logits }, { m: n, n: V, k: H, transB: true }),
         ...loss.forward,
         ...loss.backward,
-        await matmul(rt, { a: dLogits, b: rep, c: dE }, {
+        // dE = dlogitsᵀ·rep has K = rows: split-K keeps a big GPU busy (deterministic reduce)
+        ...await matmulOps(rt, { a: dLogits, b: rep, c: dE }, {
           m: V,
           n: H,
           k: n,
           transA: true,
           beta: 1,
         }),
-        await matmul(rt, { a: dLogits, b: E, c: dRep }, { m: n, n: H, k: V }),
+        ...await matmulOps(rt, { a: dLogits, b: E, c: dRep }, { m: n, n: H, k: V }),
       );
     }
     const commands: Command[] = [
