@@ -3,7 +3,10 @@
 // Conv: pre[t, e] = cb[e] + Σ_k cw[e, k]·x[t − (K−1) + k, e] (x[< 0] = 0), xc = silu(pre),
 // x = columns 0..E−1 of xz [M, 2E]. Rows are m = b·L + t.
 //
-// Defines: E, N, R, K (conv width), WG (workgroup size). Params: nb = B, len = L.
+// Also bc_reduce, the sum over channel blocks of scan_bwd's ∂(dt_r, Bt, Ct) partials.
+//
+// Defines: E, N, R, K (conv width), WG (workgroup size); NEB (channel blocks, bc_reduce only).
+// Params: nb = B, len = L.
 // Bindings are generic (b1..b8, all read_write) because the three entries bind different tensors:
 //   conv_fwd:     b1 xz [M, 2E], b2 cw [E, 1, K], b3 cb [E], b4 xc [M, E] (overwritten)
 //   conv_bwd:     b1 xz, b2 cw, b3 cb, b4 dxc [M, E] (total ∂loss/∂xc), b5 dxz [M, 2E] (columns
@@ -11,6 +14,7 @@
 //   param_reduce: b1 part [B, E, JP]; ADDS Σ_b into b2 dA_log [E, N], b3 dD [E],
 //                 b4 d dt_proj.weight [E, R], b5 d dt_proj.bias [E], b6 d conv1d.weight [E, 1, K],
 //                 b7 d conv1d.bias [E]
+//   bc_reduce:    b1 bcp [M, NEB, R+2N] (mamba.wgsl:scan_bwd), b2 dxdbl [M, R+2N] (overwritten)
 // JP = N + R + 2 + K + 1 partial columns per (b, e), in that order.
 
 struct Params { nb: u32, len: u32 }
@@ -105,4 +109,17 @@ fn param_reduce(@builtin(global_invocation_id) gid: vec3u) {
   } else {
     b7[e] += s;
   }
+}
+
+// One invocation per (m, j): dxdbl[m, j] = Σ_blk bcp[m, blk, j] (fixed order: deterministic).
+@compute @workgroup_size(WG)
+fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let J = R + 2u * N;
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.nb * p.len * J) { return; }
+  let m = i / J;
+  let j = i % J;
+  var s = 0.0;
+  for (var q = 0u; q < NEB; q++) { s += b1[(m * NEB + q) * J + j]; }
+  b2[i] = s;
 }

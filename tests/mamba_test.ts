@@ -40,6 +40,7 @@ async function runGpu(
   dOut: Float64Array,
   chunk: number | undefined,
   scale: Record<string, Float64Array>,
+  scan?: { EB?: number; NG?: number; NBUF?: number },
 ): Promise<GpuRun> {
   const layer = new MambaLayer("m", {
     hidden: d.H,
@@ -48,6 +49,7 @@ async function runGpu(
     expand: d.E / d.H,
     dtRank: d.R,
     chunk,
+    scan,
   });
   const specs = layer.params();
   const P = rt.flat(specs, "params"), G = rt.flat(specs, "grads");
@@ -128,23 +130,32 @@ Deno.test("mamba reference: gradcheck of h and every parameter", () => {
 
 Deno.test("mamba GPU: forward/backward match the float64 reference (odd shapes, L = 1, chunks)", async () => {
   const rt = new Runtime(await getGpu());
-  const cases: [MambaDims, number | undefined][] = [
+  type Scan = { EB?: number; NG?: number; NBUF?: number };
+  const cases: [MambaDims, number | undefined, Scan?][] = [
     [{ B: 1, L: 1, H: 8, E: 16, N: 4, R: 1, K: 4 }, undefined],
     [{ B: 3, L: 5, H: 8, E: 16, N: 4, R: 3, K: 4 }, undefined],
     [{ B: 3, L: 17, H: 16, E: 32, N: 32, R: 1, K: 4 }, undefined],
     [{ B: 1, L: 40, H: 8, E: 16, N: 32, R: 1, K: 4 }, undefined],
     [{ B: 3, L: 40, H: 16, E: 32, N: 4, R: 1, K: 4 }, 7],
+    // several channel blocks per row (E / EB > 1), single-buffered step reductions, odd NG
+    [{ B: 2, L: 19, H: 32, E: 64, N: 8, R: 2, K: 4 }, 5],
+    [{ B: 2, L: 19, H: 16, E: 32, N: 12, R: 2, K: 4 }, 6, { EB: 8, NG: 3, NBUF: 1 }],
   ];
-  for (const [d, chunk] of cases) {
+  for (const [d, chunk, scan] of cases) {
     const r = rng(d.B * 1000 + d.L);
     const p = mambaRandomParams(d, (n, s) => f32r(randn(n, r, s)));
     const h = f32r(randn(d.B * d.L * d.H, r));
     const dOut = f32r(randn(d.B * d.L * d.H, r));
     const fwd = mambaForward(h, p, d);
     const ref = mambaBackward(h, p, d, dOut, fwd.cache);
-    const gpu = await runGpu(rt, d, p, h, dOut, chunk, ref.grads);
+    const gpu = await runGpu(rt, d, p, h, dOut, chunk, ref.grads, scan);
     const errs = compare(gpu, ref, fwd.out, JSON.stringify(d));
-    console.log(JSON.stringify(d), chunk ?? 16, Math.max(...Object.values(errs)).toExponential(1));
+    console.log(
+      JSON.stringify(d),
+      chunk ?? 16,
+      JSON.stringify(scan ?? {}),
+      Math.max(...Object.values(errs)).toExponential(1),
+    );
   }
 });
 

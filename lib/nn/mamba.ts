@@ -14,7 +14,8 @@
  *
  * Dispatches. Forward: in_proj matmul → conv1d+SiLU → x_proj matmul → scan_fwd (dt_proj, softplus,
  * scan, D skip and gate fused) → out_proj matmul. Backward: out_proj dW and dy matmuls → scan_bwd
- * (writes ∂xc from the scan, ∂z, ∂xdbl, per-(b, e) partials of ∂A_log, ∂D, ∂dt_proj) → x_proj dW
+ * (writes ∂xc from the scan, ∂z, per-channel-block partials of ∂xdbl, per-(b, e) partials of
+ * ∂A_log, ∂D, ∂dt_proj) → bc_reduce (∂xdbl = Σ of the block partials) → x_proj dW
  * and ∂xc += ∂xdbl·W matmuls → conv_bwd (∂x, partials of ∂conv) → param_reduce (Σ_b of all
  * partials, added to the gradient views) → in_proj dW and ∂h matmuls. Nine matmuls (`matmulOps`: split-K where it pays, e.g. the dW products with k = B·L), five kernels, no
  * host sync, no float atomics.
@@ -46,10 +47,44 @@ export interface MambaOptions {
   dtRank?: number;
   /** Checkpoint interval of the backward scan's state recomputation (default 16). */
   chunk?: number;
+  /** Tuning override of the scans' workgroup shape (tests, benchmarks); default {@linkcode mambaScanShape}. */
+  scan?: { EB?: number; NG?: number; NBUF?: number };
 }
 
-/** Workgroup memory the backward scan's per-step reductions may use (WebGPU's default limit). */
-const RED_BYTES = 16384;
+/** Largest of 32, 16, …, 1 that divides `n` and is at most `cap`. */
+function pow2Divisor(n: number, cap: number): number {
+  for (let d = 32; d > 1; d /= 2) if (d <= cap && n % d === 0) return d;
+  return 1;
+}
+
+/**
+ * Workgroup shape of the scans (kernels/mamba.wgsl): EB channels per workgroup, NG states per
+ * invocation, NBUF per-step reduction buffers (2 when workgroup memory allows), and the workgroup
+ * memory scan_bwd needs, in bytes.
+ */
+export function mambaScanShape(
+  E: number,
+  N: number,
+  R: number,
+  CH: number,
+  limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number },
+): { EB: number; NG: number; NBUF: number; T: number; bytes: number } {
+  for (let EB = pow2Divisor(E, 32); EB >= 1; EB = EB > 1 ? pow2Divisor(E, EB / 2) : 0) {
+    for (const NBUF of [2, 1]) {
+      const NG = pow2Divisor(N, 8), T = EB * (N / NG), EP = EB + 1;
+      const floats = CH * 3 * EB + CH * 2 * N + CH * R + EB * R + NBUF * 2 * N * EP +
+        NBUF * 3 * T + CH * EP;
+      const fwd = CH * 3 * EB + CH * 2 * N + CH * T;
+      const bytes = 4 * Math.max(floats, fwd);
+      if (
+        bytes <= limits.maxComputeWorkgroupStorageSize &&
+        T <= limits.maxComputeInvocationsPerWorkgroup
+      ) return { EB, NG, NBUF, T, bytes };
+    }
+    if (EB === 1) break;
+  }
+  throw new Error(`MambaLayer: no scan workgroup shape fits (E = ${E}, N = ${N}, chunk ${CH})`);
+}
 
 /** A Mamba block whose parameters are `${prefix}.in_proj.weight`, … in PyTorch layouts. */
 export class MambaLayer {
@@ -65,6 +100,8 @@ export class MambaLayer {
   readonly K: number;
   /** Checkpoint interval (steps) of the state recomputation in backward. */
   readonly chunk: number;
+  /** Workgroup-shape override of the scans. */
+  readonly scan: { EB?: number; NG?: number; NBUF?: number };
   /** The activations and scratch tensors of the last `build` (tests poison them). */
   scratch: Tensor[] = [];
 
@@ -76,6 +113,7 @@ export class MambaLayer {
     this.K = options.conv;
     this.R = options.dtRank ?? Math.ceil(options.hidden / 16);
     this.chunk = options.chunk ?? 16;
+    this.scan = options.scan ?? {};
   }
 
   /**
@@ -121,19 +159,13 @@ export class MambaLayer {
     const CH = Math.min(this.chunk, L);
     const NC = Math.ceil(L / CH);
     const lim = rt.device.limits;
-    if (E > lim.maxComputeInvocationsPerWorkgroup || E > lim.maxComputeWorkgroupSizeX) {
-      throw new Error(`MambaLayer: E = ${E} exceeds the workgroup size limit of scan_bwd`);
-    }
+    const { EB, NG, NBUF } = { ...mambaScanShape(E, N, R, CH, lim), ...this.scan };
     if (B > lim.maxComputeWorkgroupsPerDimension) {
       throw new Error(`MambaLayer: batch ${B} exceeds maxComputeWorkgroupsPerDimension`);
     }
     if (io.input.size !== M * H || io.dOutput.size !== M * H) {
       throw new Error(`MambaLayer: input/dOutput must be [${B}, ${L}, ${H}]`);
     }
-    // columns reduced per round: red [E, JB + 1] + red2 [E] fit RED_BYTES; JB ≤ E so that every
-    // column has an invocation in the final sum
-    const JB = Math.max(1, Math.min(J, E, Math.floor(RED_BYTES / 4 / E) - 2));
-    const WGF = 64;
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
     const t = (shape: number[], name: string) => rt.tensor(shape, "f32", undefined, name);
@@ -146,14 +178,16 @@ export class MambaLayer {
     const dy = t([M, E], "mamba.dy"), dxc = t([M, E], "mamba.dxc");
     const dxz = t([M, 2 * E], "mamba.dxz"), dxdbl = t([M, J], "mamba.dxdbl");
     const part = t([B, E, JP], "mamba.part");
+    const bcp = t([M, E / EB, J], "mamba.bcp");
     const dh = t([B, L, H], "mamba.dh");
 
-    const scanDefs = { E, N, R, K, CH, JB, WGF };
-    const convDefs = { E, N, R, K, WG: 64 };
+    const scanDefs = { E, N, R, K, CH, EB, NG, NBUF };
+    const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
-    const [scanF, scanB, convF, convB, reduce] = await Promise.all([
+    const [scanF, scanB, bcReduce, convF, convB, reduce] = await Promise.all([
       rt.kernel("mamba", "scan_fwd", scanDefs),
       rt.kernel("mamba", "scan_bwd", scanDefs),
+      rt.kernel("conv1d", "bc_reduce", convDefs),
       rt.kernel("conv1d", "conv_fwd", convDefs),
       rt.kernel("conv1d", "conv_bwd", convDefs),
       rt.kernel("conv1d", "param_reduce", convDefs),
@@ -178,7 +212,7 @@ export class MambaLayer {
       }),
       rt.op(scanF, [xz, xc, xdbl, ...ssmParams, y, ckpt], {
         params,
-        workgroups: [Math.ceil(E / WGF), B, 1],
+        workgroups: [E / EB, B, 1],
       }),
       ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
         m: M,
@@ -196,10 +230,11 @@ export class MambaLayer {
         beta: 1,
       }),
       ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy }, { m: M, n: E, k: H }),
-      rt.op(scanB, [xz, xc, xdbl, ...ssmParams, dy, ckpt, dxc, dxz, dxdbl, part], {
+      rt.op(scanB, [xz, xc, xdbl, ...ssmParams, dy, ckpt, dxc, dxz, part, bcp], {
         params,
-        workgroups: [B, 1, 1],
+        workgroups: [E / EB, B, 1],
       }),
+      rt.op(bcReduce, [bcp, dxdbl], { params, workgroups: grid(M * J, 64) }),
       ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight") }, {
         m: J,
         n: E,
@@ -239,7 +274,7 @@ export class MambaLayer {
         k: 2 * E,
       }),
     ];
-    this.scratch = [xz, xc, xdbl, y, ckpt, out, dy, dxc, dxz, dxdbl, part, dh];
+    this.scratch = [xz, xc, xdbl, y, ckpt, out, dy, dxc, dxz, dxdbl, part, bcp, dh];
     return { output: out, dInput: dh, forward, backward };
   }
 }
@@ -254,6 +289,7 @@ export function mambaActivationBytes(
   const R = options.dtRank ?? Math.ceil(H / 16);
   const M = batch * seqLen, J = R + 2 * N;
   const nc = Math.ceil(seqLen / Math.min(options.chunk ?? 16, seqLen));
+  const blocks = E / pow2Divisor(E, 32); // bcp, assuming the default scan shape
   return 4 * (2 * (M * 2 * E) + 4 * (M * E) + 2 * (M * J) + batch * nc * N * E +
-    2 * M * H + batch * E * (N + R + 3 + K));
+    2 * M * H + batch * E * (N + R + 3 + K) + M * blocks * J);
 }
