@@ -1,13 +1,23 @@
 // LayerNorm over the last dimension, optionally fused with the block's "dropout + residual add":
 //   z = a * drop(i) + res      (drop = 1 without DROPOUT or when not training; res = 0 without RESIDUAL)
 //   y = (z - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(var + eps)  (biased variance)
-// Defines: RESIDUAL (bool), DROPOUT (bool). With a define off the corresponding binding is still
-// statically used and must be bound (the builder passes a harmless alias).
-// One 64-thread workgroup normalises `rpw` consecutive rows; thread l owns columns l, l+64, ...
-// (dim <= 64 * MAXK). Rows are recomputed, not stored: the backward re-derives z from a, res and
-// the counter-based dropout mask, and reads only (mean, rstd) per row.
-// Gamma/beta gradients: each backward workgroup writes its column sums to partial[part, 2*dim]
-// (no float atomics); ln_reduce then adds the part sums, in a fixed order, into the grad views.
+// Defines: RESIDUAL (bool), DROPOUT (bool), LANES (threads per row: 1, 2, 4, 8, 16 or 32),
+// K (columns per lane: ceil(units / LANES), a unit being a float, or a vec4 in the *4 entries).
+// With a define off the corresponding binding is still statically used and must be bound (the
+// builder passes a harmless alias).
+//
+// Layout: a 256-thread workgroup holds RPW = 256 / LANES rows side by side; lane j of a row owns
+// the units j, j + LANES, ... (a warp reads whole rows: coalesced). The row's sums go through a
+// small workgroup array: each lane writes its partial, one barrier, and every lane of the row adds
+// the LANES partials in the same fixed order (deterministic, identical in every lane). With
+// LANES = 1 a thread owns a whole row in registers and there is no barrier at all in the forward.
+// The *4 entries (dim % 4 == 0, 16-byte aligned views) read and write vec4s.
+//
+// Rows are recomputed, not stored: the backward re-derives z from a, res and the counter-based
+// dropout mask, and reads only (mean, rstd) per row. Each backward workgroup walks `rpw` groups of
+// RPW rows, keeps its gamma/beta column sums in registers, adds them over its rows in a fixed
+// order and writes them to partial[column, part] (no float atomics); ln_reduce then adds the part
+// sums, in a fixed order, into the gradient views.
 
 struct Params {
   rows: u32, dim: u32, eps: f32, thr: u32,
@@ -21,28 +31,47 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> b5: array<f32>;      // fwd: y      bwd: dy
 @group(0) @binding(6) var<storage, read_write> b6: array<f32>;      // fwd: stats  bwd: dA
 @group(0) @binding(7) var<storage, read_write> b7: array<f32>;      // bwd: dRes
-@group(0) @binding(8) var<storage, read_write> partial: array<f32>; // bwd: [nparts, 2*dim]
+@group(0) @binding(8) var<storage, read_write> partial: array<f32>; // bwd: [2*dim, nparts]
 // per-step scalars u32 [step, seed, training, 0]: fwd binding 7, bwd binding 9
 @group(0) @binding(7) var<storage, read_write> step_f: array<u32>;
 @group(0) @binding(9) var<storage, read_write> step_b: array<u32>;
+// vec4 views of the same slots (the *4 entries)
+@group(0) @binding(1) var<storage, read_write> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> res4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> gamma4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> beta4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> stats_b: array<vec2f>;
+@group(0) @binding(5) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> dy4: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> stats_f: array<vec2f>;
+@group(0) @binding(6) var<storage, read_write> da4: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> dres4: array<vec4f>;
 // ln_reduce: binding 1 = partial, 2 = gradGamma, 3 = gradBeta (aliases of the slots above)
 
-const WG: u32 = 64u;
-const MAXK: u32 = 8u;
+const RPW: u32 = 256u / LANES;
 
-var<workgroup> red: array<vec2f, 64>;
+var<workgroup> redA: array<vec2f, 256>;
+var<workgroup> redB: array<vec2f, 256>;
 
-// Sum of v over the workgroup (tree, fixed order: deterministic). Called in uniform control flow.
-fn wsum(v: vec2f, l: u32) -> vec2f {
-  red[l] = v;
+// Row sums: lane l's value v summed over the LANES lanes of its row. Uniform control flow only.
+fn row_sum_a(v: vec2f, l: u32) -> vec2f {
+  if (LANES == 1u) { return v; }
+  redA[l] = v;
   workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (l < s) { red[l] += red[l + s]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
+  let b = l - l % LANES;
+  var s = redA[b];
+  for (var j = 1u; j < LANES; j++) { s += redA[b + j]; }
+  return s;
+}
+
+fn row_sum_b(v: vec2f, l: u32) -> vec2f {
+  if (LANES == 1u) { return v; }
+  redB[l] = v;
   workgroupBarrier();
-  return r;
+  let b = l - l % LANES;
+  var s = redB[b];
+  for (var j = 1u; j < LANES; j++) { s += redB[b + j]; }
+  return s;
 }
 
 fn pcg(v: u32) -> u32 {
@@ -51,116 +80,269 @@ fn pcg(v: u32) -> u32 {
   return (word >> 22u) ^ word;
 }
 
-fn rand_u32(seed: u32, salt: u32, idx: u32) -> u32 {
-  return pcg(idx ^ pcg(seed + pcg(salt)));
+// randU32(seed, salt, i) = pcg(i ^ key) with key = pcg(seed + pcg(salt)), computed once per thread
+fn drop_key(seed: u32) -> u32 { return pcg(seed + pcg(p.salt)); }
+
+fn dropping(training: u32) -> bool { return DROPOUT && training != 0u && p.thr != 0u; }
+
+fn mask1(on: bool, key: u32, i: u32) -> f32 {
+  if (!on) { return 1.0; }
+  return select(0.0, p.scale, pcg(i ^ key) >= p.thr);
 }
 
-fn drop_scale(training: u32, seed: u32, i: u32) -> f32 {
-  if (!DROPOUT || training == 0u || p.thr == 0u) { return 1.0; }
-  return select(0.0, p.scale, rand_u32(seed, p.salt, i) >= p.thr);
+fn mask4(on: bool, key: u32, i: u32) -> vec4f {
+  if (!on) { return vec4f(1.0); }
+  return vec4f(mask1(on, key, i), mask1(on, key, i + 1u), mask1(on, key, i + 2u),
+               mask1(on, key, i + 3u));
 }
 
 fn wg_index(wid: vec3u, nwg: vec3u) -> u32 { return wid.x + wid.y * nwg.x; }
 
-@compute @workgroup_size(64)
+// ---------------------------------------------------------------- scalar entries (any dim)
+
+@compute @workgroup_size(256)
 fn ln_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
   let l = lid.x;
-  let base = wg_index(wid, nwg) * p.rpw;
-  let training = step_f[2];
-  let seed = step_f[1];
+  let lane = l % LANES;
+  let row = wg_index(wid, nwg) * RPW + l / LANES;
+  let ok = row < p.rows;
+  let on = dropping(step_f[2]);
+  let key = drop_key(step_f[1]);
   let fd = f32(p.dim);
-  for (var i = 0u; i < p.rpw; i++) {
-    let row = base + i;
-    if (row >= p.rows) { break; }
-    var z: array<f32, MAXK>;
-    var s = 0.0;
-    for (var k = 0u; k < MAXK; k++) {
-      let h = l + k * WG;
-      if (h < p.dim) {
-        let idx = row * p.dim + h;
-        var v = a[idx] * drop_scale(training, seed, idx);
-        if (RESIDUAL) { v += res[idx]; }
-        z[k] = v;
-        s += v;
-      }
+  let base = row * p.dim;
+  var z: array<f32, K>;
+  var s = 0.0;
+  for (var k = 0u; k < K; k++) {
+    let h = lane + k * LANES;
+    var v = 0.0;
+    if (ok && h < p.dim) {
+      v = a[base + h] * mask1(on, key, base + h);
+      if (RESIDUAL) { v += res[base + h]; }
     }
-    let mean = wsum(vec2f(s, 0.0), l).x / fd;
-    var q = 0.0;
-    for (var k = 0u; k < MAXK; k++) {
-      if (l + k * WG < p.dim) { let d = z[k] - mean; q += d * d; }
+    z[k] = v;
+    s += v;
+  }
+  let mean = row_sum_a(vec2f(s, 0.0), l).x / fd;
+  var q = 0.0;
+  for (var k = 0u; k < K; k++) {
+    if (lane + k * LANES < p.dim) { let d = z[k] - mean; q += d * d; }
+  }
+  let rstd = inverseSqrt(row_sum_b(vec2f(q, 0.0), l).x / fd + p.eps);
+  if (!ok) { return; }
+  for (var k = 0u; k < K; k++) {
+    let h = lane + k * LANES;
+    if (h < p.dim) { b5[base + h] = (z[k] - mean) * rstd * gamma[h] + b4[h]; }
+  }
+  if (lane == 0u) { b6[2u * row] = mean; b6[2u * row + 1u] = rstd; }
+}
+
+// Column sums of (dg, db) over the RPW rows of the workgroup into partial[c, part]. Uniform flow.
+fn write_partials(dg: array<f32, K>, db: array<f32, K>, l: u32, part: u32) {
+  let lane = l % LANES;
+  for (var k = 0u; k < K; k++) {
+    redA[l] = vec2f(dg[k], db[k]);
+    workgroupBarrier();
+    let h = lane + k * LANES;
+    if (l < LANES && h < p.dim) {
+      var s = redA[lane];
+      for (var j = 1u; j < RPW; j++) { s += redA[j * LANES + lane]; }
+      partial[h * p.nparts + part] = s.x;
+      partial[(p.dim + h) * p.nparts + part] = s.y;
     }
-    let rstd = inverseSqrt(wsum(vec2f(q, 0.0), l).x / fd + p.eps);
-    for (var k = 0u; k < MAXK; k++) {
-      let h = l + k * WG;
-      if (h < p.dim) { b5[row * p.dim + h] = (z[k] - mean) * rstd * gamma[h] + b4[h]; }
-    }
-    if (l == 0u) { b6[2u * row] = mean; b6[2u * row + 1u] = rstd; }
+    workgroupBarrier();
   }
 }
 
 // bindings: 1 a, 2 res, 3 gamma, 4 stats, 5 dy, 6 dA (overwritten), 7 dRes (overwritten; written
 // only with RESIDUAL), 8 partial, 9 step
-@compute @workgroup_size(64)
+@compute @workgroup_size(256)
 fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_id) lid: vec3u) {
-  let l = lid.x;
   let part = wg_index(wid, nwg);
   if (part >= p.nparts) { return; }
-  let base = part * p.rpw;
-  let training = step_b[2];
-  let seed = step_b[1];
+  let l = lid.x;
+  let lane = l % LANES;
+  let on = dropping(step_b[2]);
+  let key = drop_key(step_b[1]);
   let fd = f32(p.dim);
-  var dg: array<f32, MAXK>;
-  var db: array<f32, MAXK>;
-  for (var i = 0u; i < p.rpw; i++) {
-    let row = base + i;
-    if (row >= p.rows) { break; }
-    let mean = b4[2u * row];
-    let rstd = b4[2u * row + 1u];
-    var xh: array<f32, MAXK>;
-    var g: array<f32, MAXK>;
-    var m: array<f32, MAXK>;
+  var dg: array<f32, K>;
+  var db: array<f32, K>;
+  for (var it = 0u; it < p.rpw; it++) {
+    let row = (part * p.rpw + it) * RPW + l / LANES;
+    let ok = row < p.rows;
+    let base = row * p.dim;
+    var mean = 0.0;
+    var rstd = 0.0;
+    if (ok) { mean = b4[2u * row]; rstd = b4[2u * row + 1u]; }
+    var xh: array<f32, K>;
+    var g: array<f32, K>;
     var sg = vec2f(0.0);
-    for (var k = 0u; k < MAXK; k++) {
-      let h = l + k * WG;
-      if (h < p.dim) {
-        let idx = row * p.dim + h;
-        m[k] = drop_scale(training, seed, idx);
-        var v = a[idx] * m[k];
-        if (RESIDUAL) { v += res[idx]; }
+    for (var k = 0u; k < K; k++) {
+      let h = lane + k * LANES;
+      xh[k] = 0.0;
+      g[k] = 0.0;
+      if (ok && h < p.dim) {
+        var v = a[base + h] * mask1(on, key, base + h);
+        if (RESIDUAL) { v += res[base + h]; }
         xh[k] = (v - mean) * rstd;
-        let d = b5[idx];
+        let d = b5[base + h];
         g[k] = d * gamma[h];
         sg += vec2f(g[k], g[k] * xh[k]);
         dg[k] += d * xh[k];
         db[k] += d;
       }
     }
-    let t = wsum(sg, l) / fd;
-    for (var k = 0u; k < MAXK; k++) {
-      let h = l + k * WG;
-      if (h < p.dim) {
-        let idx = row * p.dim + h;
-        let dz = rstd * (g[k] - t.x - xh[k] * t.y);
-        b6[idx] = dz * m[k];
-        if (RESIDUAL) { b7[idx] = dz; }
+    // alternate the two arrays: one barrier per row group
+    var t: vec2f;
+    if (it % 2u == 0u) { t = row_sum_a(sg, l); } else { t = row_sum_b(sg, l); }
+    t /= fd;
+    if (ok) {
+      for (var k = 0u; k < K; k++) {
+        let h = lane + k * LANES;
+        if (h < p.dim) {
+          let dz = rstd * (g[k] - t.x - xh[k] * t.y);
+          b6[base + h] = dz * mask1(on, key, base + h);
+          if (RESIDUAL) { b7[base + h] = dz; }
+        }
       }
     }
   }
-  for (var k = 0u; k < MAXK; k++) {
-    let h = l + k * WG;
-    if (h < p.dim) {
-      partial[part * 2u * p.dim + h] = dg[k];
-      partial[part * 2u * p.dim + p.dim + h] = db[k];
+  workgroupBarrier();
+  write_partials(dg, db, l, part);
+}
+
+// ---------------------------------------------------------------- vec4 entries (dim % 4 == 0)
+
+@compute @workgroup_size(256)
+fn ln_forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_id) lid: vec3u) {
+  let l = lid.x;
+  let lane = l % LANES;
+  let row = wg_index(wid, nwg) * RPW + l / LANES;
+  let ok = row < p.rows;
+  let on = dropping(step_f[2]);
+  let key = drop_key(step_f[1]);
+  let fd = f32(p.dim);
+  let d4 = p.dim / 4u;
+  let base = row * d4;
+  var z: array<vec4f, K>;
+  var s = vec4f(0.0);
+  for (var k = 0u; k < K; k++) {
+    let c = lane + k * LANES;
+    var v = vec4f(0.0);
+    if (ok && c < d4) {
+      v = a4[base + c] * mask4(on, key, 4u * (base + c));
+      if (RESIDUAL) { v += res4[base + c]; }
     }
+    z[k] = v;
+    s += v;
+  }
+  let mean = row_sum_a(vec2f((s.x + s.y) + (s.z + s.w), 0.0), l).x / fd;
+  var q = vec4f(0.0);
+  for (var k = 0u; k < K; k++) {
+    if (lane + k * LANES < d4) { let d = z[k] - mean; q += d * d; }
+  }
+  let rstd = inverseSqrt(row_sum_b(vec2f((q.x + q.y) + (q.z + q.w), 0.0), l).x / fd + p.eps);
+  if (!ok) { return; }
+  for (var k = 0u; k < K; k++) {
+    let c = lane + k * LANES;
+    if (c < d4) { y4[base + c] = (z[k] - mean) * rstd * gamma4[c] + beta4[c]; }
+  }
+  if (lane == 0u) { stats_f[row] = vec2f(mean, rstd); }
+}
+
+var<workgroup> sdg: array<vec4f, 256>;
+var<workgroup> sdb: array<vec4f, 256>;
+
+// Column sums of (dg, db) over the RPW rows: per k one staging barrier, then 8·LANES threads each
+// add one scalar column over the RPW rows in a fixed order. Uniform control flow.
+fn write_partials4(dg: array<vec4f, K>, db: array<vec4f, K>, l: u32, part: u32) {
+  let e = l % 4u;
+  let ln = (l / 4u) % LANES;
+  let which = l / (4u * LANES);
+  for (var k = 0u; k < K; k++) {
+    sdg[l] = dg[k];
+    sdb[l] = db[k];
+    workgroupBarrier();
+    let h = 4u * (ln + k * LANES) + e;
+    if (which < 2u && h < p.dim) {
+      var s = 0.0;
+      if (which == 0u) {
+        for (var j = 0u; j < RPW; j++) { s += sdg[j * LANES + ln][e]; }
+      } else {
+        for (var j = 0u; j < RPW; j++) { s += sdb[j * LANES + ln][e]; }
+      }
+      partial[(which * p.dim + h) * p.nparts + part] = s;
+    }
+    workgroupBarrier();
   }
 }
+
+@compute @workgroup_size(256)
+fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_id) lid: vec3u) {
+  let part = wg_index(wid, nwg);
+  if (part >= p.nparts) { return; }
+  let l = lid.x;
+  let lane = l % LANES;
+  let on = dropping(step_b[2]);
+  let key = drop_key(step_b[1]);
+  let fd = f32(p.dim);
+  let d4 = p.dim / 4u;
+  var dg: array<vec4f, K>;
+  var db: array<vec4f, K>;
+  for (var it = 0u; it < p.rpw; it++) {
+    let row = (part * p.rpw + it) * RPW + l / LANES;
+    let ok = row < p.rows;
+    let base = row * d4;
+    var st = vec2f(0.0);
+    if (ok) { st = stats_b[row]; }
+    var xh: array<vec4f, K>;
+    var g: array<vec4f, K>;
+    var sg = vec4f(0.0);
+    var sgx = vec4f(0.0);
+    for (var k = 0u; k < K; k++) {
+      let c = lane + k * LANES;
+      xh[k] = vec4f(0.0);
+      g[k] = vec4f(0.0);
+      if (ok && c < d4) {
+        var v = a4[base + c] * mask4(on, key, 4u * (base + c));
+        if (RESIDUAL) { v += res4[base + c]; }
+        xh[k] = (v - st.x) * st.y;
+        let d = dy4[base + c];
+        g[k] = d * gamma4[c];
+        sg += g[k];
+        sgx += g[k] * xh[k];
+        dg[k] += d * xh[k];
+        db[k] += d;
+      }
+    }
+    let loc = vec2f((sg.x + sg.y) + (sg.z + sg.w), (sgx.x + sgx.y) + (sgx.z + sgx.w));
+    var t: vec2f;
+    if (it % 2u == 0u) { t = row_sum_a(loc, l); } else { t = row_sum_b(loc, l); }
+    t /= fd;
+    if (ok) {
+      for (var k = 0u; k < K; k++) {
+        let c = lane + k * LANES;
+        if (c < d4) {
+          let dz = st.y * (g[k] - t.x - xh[k] * t.y);
+          da4[base + c] = dz * mask4(on, key, 4u * (base + c));
+          if (RESIDUAL) { dres4[base + c] = dz; }
+        }
+      }
+    }
+  }
+  workgroupBarrier();
+  write_partials4(dg, db, l, part);
+}
+
+// ---------------------------------------------------------------- gamma / beta reduce
 
 var<workgroup> red1: array<f32, 256>;
 
 // One 256-thread workgroup per column c of [gamma | beta]: grad += sum over parts (fixed order).
-// bindings: 1 partial, 2 gradGamma, 3 gradBeta
+// bindings: 1 partial [2*dim, nparts], 2 gradGamma, 3 gradBeta
 @compute @workgroup_size(256)
 fn ln_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_id) lid: vec3u) {
@@ -169,15 +351,21 @@ fn ln_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   let valid = c < 2u * p.dim;
   var s = 0.0;
   if (valid) {
-    for (var q = l; q < p.nparts; q += 256u) { s += a[q * 2u * p.dim + c]; }
+    for (var q = l; q < p.nparts; q += 256u) { s += a[c * p.nparts + q]; }
   }
   red1[l] = s;
   workgroupBarrier();
-  for (var w = 128u; w > 0u; w >>= 1u) {
-    if (l < w) { red1[l] += red1[l + w]; }
-    workgroupBarrier();
+  if (l < 16u) {
+    var t = red1[16u * l];
+    for (var j = 1u; j < 16u; j++) { t += red1[16u * l + j]; }
+    s = t;
   }
+  workgroupBarrier();
+  if (l < 16u) { red1[l] = s; }
+  workgroupBarrier();
   if (l == 0u && valid) {
-    if (c < p.dim) { res[c] += red1[0]; } else { gamma[c - p.dim] += red1[0]; }
+    var t = red1[0];
+    for (var j = 1u; j < 16u; j++) { t += red1[j]; }
+    if (c < p.dim) { res[c] += t; } else { gamma[c - p.dim] += t; }
   }
 }

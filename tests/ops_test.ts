@@ -7,7 +7,7 @@ import * as embr from "../lib/reference/embedding.ts";
 import * as lossr from "../lib/reference/loss.ts";
 import * as rankr from "../lib/reference/rank.ts";
 import { activation, add, addInPlace, dropout, gatherLast } from "../lib/nn/elementwise.ts";
-import { layerNorm } from "../lib/nn/layernorm.ts";
+import { layerNorm, type LayerNormTuning } from "../lib/nn/layernorm.ts";
 import { embedding } from "../lib/nn/embedding.ts";
 import { bpr, crossEntropy } from "../lib/train/loss.ts";
 import { metricsOp, packHistoryMask, rankOp } from "../lib/gpu/rank.ts";
@@ -267,6 +267,58 @@ const lnTwiceRow: OpRow<{ rows: number; dim: number }> = {
     return { gradGamma: gg, gradBeta: gb };
   },
   tol: { gradGamma: 2e-5, gradBeta: 2e-5 },
+};
+
+// Every kernel variant regardless of the adapter's defaults: lanes per row, vec4 or scalar, row
+// groups per backward workgroup (several, and a last part with rows past the end).
+const lnTunedRow: OpRow<LnShape & LayerNormTuning> = {
+  ...lnRow,
+  name: "layerNorm kernel variants (lanes, vec4, groups per part)",
+  shapes: [
+    { rows: 1000, dim: 64, residual: true, p: 0.2, eps: 1e-12, lanes: 16, vec4: true },
+    { rows: 999, dim: 64, residual: true, p: 0.2, eps: 1e-12, lanes: 16, groupsPerPart: 3 },
+    { rows: 1001, dim: 64, residual: true, p: 0.1, eps: 1e-12, lanes: 4, groupsPerPart: 2 },
+    { rows: 301, dim: 64, residual: false, p: 0.3, eps: 1e-5, lanes: 1, vec4: true },
+    { rows: 130, dim: 64, residual: true, p: 0.2, eps: 1e-12, lanes: 32, vec4: false },
+    { rows: 77, dim: 128, residual: true, p: 0.2, eps: 1e-12, lanes: 8, groupsPerPart: 2 },
+    { rows: 40, dim: 512, residual: true, p: 0.2, eps: 1e-12, lanes: 32 },
+    { rows: 50, dim: 36, residual: true, p: 0.2, eps: 1e-12, lanes: 2, vec4: true },
+    { rows: 60, dim: 200, residual: true, p: 0.2, eps: 1e-12, lanes: 16, vec4: false },
+  ],
+  gpu: async (rt, s, i) => {
+    const n = s.rows * s.dim;
+    const step = stepTensor(rt, i.seed[0], true);
+    const gradGamma = upload(rt, i.g0), gradBeta = upload(rt, i.b0);
+    const out = poisoned(rt, [n]), dA = poisoned(rt, [n]), dRes = poisoned(rt, [n]);
+    const b = await layerNorm({ rt, step }, {
+      gamma: upload(rt, i.gamma),
+      beta: upload(rt, i.beta),
+      gradGamma,
+      gradBeta,
+      input: upload(rt, i.a),
+      residual: s.residual ? upload(rt, i.res) : undefined,
+      output: out,
+      dOutput: upload(rt, i.dy),
+      dInput: dA,
+      dResidual: s.residual ? dRes : undefined,
+      dropout: s.p ? { p: s.p, salt: 11 } : undefined,
+      rows: s.rows,
+      dim: s.dim,
+      eps: s.eps,
+      lanes: s.lanes,
+      vec4: s.vec4,
+      groupsPerPart: s.groupsPerPart,
+    });
+    rt.run([...b.forward, ...b.backward]);
+    const o: Record<string, ArrayLike<number>> = {
+      y: await rt.read(out),
+      dA: await rt.read(dA),
+      gradGamma: await rt.read(gradGamma),
+      gradBeta: await rt.read(gradBeta),
+    };
+    if (s.residual) o.dRes = await rt.read(dRes);
+    return o;
+  },
 };
 
 // ---------------------------------------------------------------- embedding, gather-last
@@ -583,6 +635,7 @@ const ROWS = [
   dropoutRow,
   lnRow,
   lnTwiceRow,
+  lnTunedRow,
   embRow,
   gatherLastRow,
   ceRow,
