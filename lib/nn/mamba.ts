@@ -182,7 +182,8 @@ export class MambaLayer {
     const bcp = t([M, E / EB, J], "mamba.bcp");
     const dh = t([B, L, H], "mamba.dh");
 
-    const scanDefs = { E, N, R, K, CH, EB, NG, NBUF };
+    const WGF = 64;
+    const scanDefs = { E, N, R, K, CH, EB, NG, NBUF, WGF };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
     const [scanF, scanB, bcReduce, convF, convB, reduce] = await Promise.all([
@@ -213,7 +214,7 @@ export class MambaLayer {
       }),
       rt.op(scanF, [xz, xc, xdbl, ...ssmParams, y, ckpt], {
         params,
-        workgroups: [E / EB, B, 1],
+        workgroups: [Math.ceil(E / WGF), B, 1],
       }),
       ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
         m: M,
