@@ -1,34 +1,42 @@
 // Embedding lookup and its deterministic scatter-add backward (no float atomics).
 //
 // Forward: out[r, h] = table[ids[r], h] (zero row for ids outside [0, vocab)).
-// Backward, five dispatches over one u32 workspace ws (layout below), all on the GPU:
-//   emb_hist    counts[id] += 1 for every token with 0 < id < vocab (integer atomics; padding id 0
-//               gets no lookup gradient: padding_idx semantics)
-//   emb_scan    one workgroup: offsets = exclusive prefix sum of counts, cursor = offsets, and
-//               counts reset to 0 for the next step (so no clear command is needed)
-//   emb_scatter perm[atomicAdd(cursor[id], 1)] = r: tokens grouped by id, in arbitrary order
-//   emb_sort    sorted[offsets[id] + #{s in segment: perm[s] < perm[slot]}] = perm[slot]: each
-//               segment put in ascending token order, so the sums below do not depend on the
-//               atomic order (deterministic bits). O(n_id^2) per segment, fine for the few hundred
-//               occurrences of the most popular items in a batch.
-//   emb_reduce  one workgroup per item id: dTable[id, h] += sum of dOut[r, h] over its segment
-//               (4 row-strided lanes per column, combined in fixed order).
-// ws layout (u32): counts [V] | offsets [V + 1] | cursor [V] | perm [n] | sorted [n].
+// Backward, six dispatches over one u32 workspace ws (layout below), all on the GPU, O(n + V)
+// work whatever the id distribution (a single id may own every token):
+//   emb_count   cnt[blk, id] += 1 for every token with 0 < id < vocab, blk = r / tblk (integer
+//               atomics; padding id 0 gets no lookup gradient: padding_idx semantics)
+//   emb_colscan thread per id: cnt[., id] -> exclusive prefix over the blocks; tot[id] = total
+//   emb_scan    one workgroup: offsets = exclusive prefix of tot over ids, chunk offsets of the
+//               segments cut into chunks of at most `ch` tokens, and chunk -> id
+//   emb_place   workgroup per block: a stable counting sort, sorted[offsets[id] + cnt[blk, id] +
+//               rank among the earlier same-id tokens of the block] = r (rounds of 256 tokens,
+//               ranks from a workgroup array, cursors advanced by atomicMax), so every segment lists its tokens in ascending
+//               order (deterministic bits); the block's cnt row is zeroed for the next step
+//   emb_partial thread per (chunk, h): partial[chunk, h] = sum of dOut[r, h] over the chunk
+//   emb_final   thread per (id, h): dTable[id, h] += sum of the id's chunk partials, in order
+// Chunking keeps both sums at most ch (about sqrt(n)) long, so a hot id costs no more than many
+// cold ones.
+// ws layout (u32): cnt [nblk * vocab] | offsets [vocab + 1] | choff [vocab + 1] | chunk_id [maxch]
+//                  | sorted [n]; tot shares the offsets slots until emb_scan.
 
 struct Params { n: u32, dim: u32, vocab: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
+// the backward's params (its own uniform; gather-last and the forward use `p`)
+struct EmbParams { n: u32, dim: u32, vocab: u32, tblk: u32, nblk: u32, ch: u32, maxch: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> q: EmbParams;
 @group(0) @binding(1) var<storage, read_write> ids: array<i32>;
 @group(0) @binding(1) var<storage, read_write> ws1: array<u32>;
 @group(0) @binding(2) var<storage, read_write> f2: array<f32>;          // table | dOut
 @group(0) @binding(2) var<storage, read_write> wsa: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> ws2: array<u32>;
-@group(0) @binding(3) var<storage, read_write> f3: array<f32>;          // out | dTable
+@group(0) @binding(3) var<storage, read_write> f3: array<f32>;          // out | partial | dTable
 
 fn lin(gid: vec3u, nwg: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nwg.x * wg; }
-fn off_offsets() -> u32 { return p.vocab; }
-fn off_cursor() -> u32 { return 2u * p.vocab + 1u; }
-fn off_perm() -> u32 { return 3u * p.vocab + 1u; }
-fn off_sorted() -> u32 { return 3u * p.vocab + 1u + p.n; }
+fn off_offsets() -> u32 { return q.nblk * q.vocab; }
+fn off_choff() -> u32 { return q.nblk * q.vocab + q.vocab + 1u; }
+fn off_chunk() -> u32 { return q.nblk * q.vocab + 2u * q.vocab + 2u; }
+fn off_sorted() -> u32 { return q.nblk * q.vocab + 2u * q.vocab + 2u + q.maxch; }
+fn valid_id(id: i32) -> bool { return id > 0 && u32(id) < q.vocab; }
 
 // bindings: 1 ids, 2 table, 3 out
 @compute @workgroup_size(256)
@@ -45,30 +53,61 @@ fn emb_gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 
 // bindings: 1 ids, 2 ws (atomic)
 @compute @workgroup_size(256)
-fn emb_hist(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn emb_count(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let r = lin(gid, nwg, 256u);
-  if (r >= p.n) { return; }
+  if (r >= q.n) { return; }
   let id = ids[r];
-  if (id <= 0 || u32(id) >= p.vocab) { return; }
-  atomicAdd(&wsa[u32(id)], 1u);
+  if (!valid_id(id)) { return; }
+  atomicAdd(&wsa[(r / q.tblk) * q.vocab + u32(id)], 1u);
 }
 
-var<workgroup> scan: array<u32, 256>;
+// bindings: 1 ws. Thread per id; four independent loads in flight per step.
+@compute @workgroup_size(256)
+fn emb_colscan(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let v = lin(gid, nwg, 256u);
+  if (v >= q.vocab) { return; }
+  var run = 0u;
+  var b = 0u;
+  for (; b + 4u <= q.nblk; b += 4u) {
+    let i = b * q.vocab + v;
+    let c0 = ws1[i];
+    let c1 = ws1[i + q.vocab];
+    let c2 = ws1[i + 2u * q.vocab];
+    let c3 = ws1[i + 3u * q.vocab];
+    ws1[i] = run;
+    ws1[i + q.vocab] = run + c0;
+    ws1[i + 2u * q.vocab] = run + c0 + c1;
+    ws1[i + 3u * q.vocab] = run + c0 + c1 + c2;
+    run += c0 + c1 + c2 + c3;
+  }
+  for (; b < q.nblk; b++) {
+    let i = b * q.vocab + v;
+    let c = ws1[i];
+    ws1[i] = run;
+    run += c;
+  }
+  ws1[off_offsets() + v] = run;
+}
 
-// bindings: 1 ws. One workgroup; thread t owns a contiguous chunk of ids.
+var<workgroup> scan: array<vec2u, 256>;
+
+// bindings: 1 ws. One workgroup; thread t owns a contiguous range of ids.
 @compute @workgroup_size(256)
 fn emb_scan(@builtin(local_invocation_id) lid: vec3u) {
   let t = lid.x;
-  let chunk = (p.vocab + 255u) / 256u;
-  let lo = min(t * chunk, p.vocab);
-  let hi = min(lo + chunk, p.vocab);
-  var s = 0u;
-  for (var v = lo; v < hi; v++) { s += ws1[v]; }
+  let per = (q.vocab + 255u) / 256u;
+  let lo = min(t * per, q.vocab);
+  let hi = min(lo + per, q.vocab);
+  var s = vec2u(0u);
+  for (var v = lo; v < hi; v++) {
+    let c = ws1[off_offsets() + v];
+    s += vec2u(c, (c + q.ch - 1u) / q.ch);
+  }
   scan[t] = s;
   workgroupBarrier();
-  // Hillis-Steele inclusive scan over the 256 chunk sums
+  // Hillis-Steele inclusive scan over the 256 range sums
   for (var d = 1u; d < 256u; d <<= 1u) {
-    var x = 0u;
+    var x = vec2u(0u);
     if (t >= d) { x = scan[t - d]; }
     workgroupBarrier();
     scan[t] += x;
@@ -76,71 +115,83 @@ fn emb_scan(@builtin(local_invocation_id) lid: vec3u) {
   }
   var run = scan[t] - s;
   for (var v = lo; v < hi; v++) {
-    let c = ws1[v];
-    ws1[off_offsets() + v] = run;
-    ws1[off_cursor() + v] = run;
-    ws1[v] = 0u;
-    run += c;
+    let c = ws1[off_offsets() + v];
+    let nch = (c + q.ch - 1u) / q.ch;
+    ws1[off_offsets() + v] = run.x;
+    ws1[off_choff() + v] = run.y;
+    for (var k = 0u; k < nch; k++) { ws1[off_chunk() + run.y + k] = v; }
+    run += vec2u(c, nch);
   }
-  if (t == 255u) { ws1[off_offsets() + p.vocab] = scan[255]; }
+  if (t == 255u) {
+    ws1[off_offsets() + q.vocab] = scan[255].x;
+    ws1[off_choff() + q.vocab] = scan[255].y;
+  }
 }
 
-// bindings: 1 ids, 2 ws (atomic)
+var<workgroup> sid: array<u32, 256>;
+
+// bindings: 1 ids, 2 ws. Workgroup per block of tblk tokens, in rounds of 256.
 @compute @workgroup_size(256)
-fn emb_scatter(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let r = lin(gid, nwg, 256u);
-  if (r >= p.n) { return; }
-  let id = ids[r];
-  if (id <= 0 || u32(id) >= p.vocab) { return; }
-  let slot = atomicAdd(&wsa[off_cursor() + u32(id)], 1u);
-  atomicStore(&wsa[off_perm() + slot], r);
+fn emb_place(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_id) lid: vec3u) {
+  let blk = wid.x + wid.y * nwg.x;
+  if (blk >= q.nblk) { return; }
+  let l = lid.x;
+  let row = blk * q.vocab;
+  for (var r0 = blk * q.tblk; r0 < min(blk * q.tblk + q.tblk, q.n); r0 += 256u) {
+    let r = r0 + l;
+    var id = 0xFFFFFFFFu;
+    if (r < q.n) {
+      let v = ids[r];
+      if (valid_id(v)) { id = u32(v); }
+    }
+    sid[l] = id;
+    workgroupBarrier();
+    var rank = 0u;
+    var base = 0u;
+    if (id != 0xFFFFFFFFu) {
+      for (var j = 0u; j < l; j++) { rank += select(0u, 1u, sid[j] == id); }
+      base = atomicLoad(&wsa[row + id]);
+      let slot = atomicLoad(&wsa[off_offsets() + id]) + base + rank;
+      atomicStore(&wsa[off_sorted() + slot], r);
+    }
+    storageBarrier();
+    // the block's cursor moves past this round's tokens of the id (max: order-free, exact)
+    if (id != 0xFFFFFFFFu) { atomicMax(&wsa[row + id], base + rank + 1u); }
+    storageBarrier();
+  }
+  // zero this block's counts for the next step (only this workgroup touches the row)
+  for (var v = l; v < q.vocab; v += 256u) { atomicStore(&wsa[row + v], 0u); }
 }
 
-// bindings: 1 ids, 2 ws
+// bindings: 1 ws, 2 dOut [n, dim], 3 partial [maxch, dim]. Thread per (chunk, h).
 @compute @workgroup_size(256)
-fn emb_sort(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let s = lin(gid, nwg, 256u);
-  if (s >= ws2[off_offsets() + p.vocab]) { return; }
-  let r = ws2[off_perm() + s];
-  let id = u32(ids[r]);
-  let lo = ws2[off_offsets() + id];
-  let hi = ws2[off_offsets() + id + 1u];
-  var rank = 0u;
-  for (var q = lo; q < hi; q++) {
-    if (ws2[off_perm() + q] < r) { rank++; }
-  }
-  ws2[off_sorted() + lo + rank] = r;
+fn emb_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = lin(gid, nwg, 256u);
+  let c = i / q.dim;
+  let h = i - c * q.dim;
+  if (c >= ws1[off_choff() + q.vocab]) { return; }
+  let v = ws1[off_chunk() + c];
+  let lo = ws1[off_offsets() + v] + (c - ws1[off_choff() + v]) * q.ch;
+  let hi = min(lo + q.ch, ws1[off_offsets() + v + 1u]);
+  var s = 0.0;
+  for (var k = lo; k < hi; k++) { s += f2[ws1[off_sorted() + k] * q.dim + h]; }
+  f3[c * q.dim + h] = s;
 }
 
-var<workgroup> part: array<array<f32, 64>, 4>;
-
-// bindings: 1 ws, 2 dOut [n, dim], 3 dTable [vocab, dim] (accumulated). Workgroup (64, 4) per id.
-@compute @workgroup_size(64, 4)
-fn emb_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-              @builtin(local_invocation_id) lid: vec3u) {
-  let id = wid.x + wid.y * nwg.x;
-  var lo = 0u;
-  var hi = 0u;
-  if (id > 0u && id < p.vocab) {
-    lo = ws1[off_offsets() + id];
-    hi = ws1[off_offsets() + id + 1u];
-  }
-  // uniform loop over column blocks: every thread reaches the barriers
-  for (var h0 = 0u; h0 < p.dim; h0 += 64u) {
-    let h = h0 + lid.x;
-    var s = 0.0;
-    if (h < p.dim) {
-      for (var q = lo + lid.y; q < hi; q += 4u) {
-        s += f2[ws1[off_sorted() + q] * p.dim + h];
-      }
-    }
-    part[lid.y][lid.x] = s;
-    workgroupBarrier();
-    if (lid.y == 0u && h < p.dim && hi > lo) {
-      f3[id * p.dim + h] += ((part[0][lid.x] + part[1][lid.x]) + part[2][lid.x]) + part[3][lid.x];
-    }
-    workgroupBarrier();
-  }
+// bindings: 1 ws, 2 partial, 3 dTable [vocab, dim] (accumulated). Thread per (id, h).
+@compute @workgroup_size(256)
+fn emb_final(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = lin(gid, nwg, 256u);
+  if (i >= q.vocab * q.dim) { return; }
+  let v = i / q.dim;
+  let h = i - v * q.dim;
+  let c0 = ws1[off_choff() + v];
+  let c1 = ws1[off_choff() + v + 1u];
+  if (c0 == c1) { return; }
+  var s = f2[c0 * q.dim + h];
+  for (var c = c0 + 1u; c < c1; c++) { s += f2[c * q.dim + h]; }
+  f3[i] += s;
 }
 
 // ---- gather-last: out[b, h] = x[b, clamp(len_b, 1, L) - 1, h] ----

@@ -8,7 +8,7 @@ import * as lossr from "../lib/reference/loss.ts";
 import * as rankr from "../lib/reference/rank.ts";
 import { activation, add, addInPlace, dropout, gatherLast } from "../lib/nn/elementwise.ts";
 import { layerNorm, type LayerNormTuning } from "../lib/nn/layernorm.ts";
-import { embedding } from "../lib/nn/embedding.ts";
+import { embedding, type EmbeddingTuning } from "../lib/nn/embedding.ts";
 import { bpr, crossEntropy } from "../lib/train/loss.ts";
 import { metricsOp, packHistoryMask, rankOp } from "../lib/gpu/rank.ts";
 import {
@@ -382,6 +382,53 @@ const embRow: OpRow<EmbShape> = {
   tol: { out: 0, dTable: 1e-6, secondDelta: 2e-5, firstDelta: 2e-5 },
 };
 
+// The counting sort over several blocks and segments cut into several chunks, with a hot id owning
+// most tokens; the backward must give the same bits when run again on the same gradient.
+const embTunedRow: OpRow<EmbShape & EmbeddingTuning & { hot: number }> = {
+  name: "embedding backward: blocks, chunks, a hot id, bitwise reruns",
+  shapes: [
+    { n: 3000, vocab: 40, dim: 8, blockTokens: 256, chunk: 16, hot: 0.9 },
+    { n: 2049, vocab: 3417, dim: 64, blockTokens: 512, chunk: 7, hot: 0.3 },
+    { n: 700, vocab: 6, dim: 33, blockTokens: 256, chunk: 1, hot: 0 },
+    { n: 5000, vocab: 100, dim: 16, hot: 0.99 },
+  ],
+  make: (s, r) => {
+    const ids = randInt(s.n, r, 0, s.vocab + 2); // some ids past the vocab: no gradient
+    for (let k = 0; k < s.n; k++) if (r() < s.hot) ids[k] = 3;
+    for (let k = 0; k < s.n; k += 11) ids[k] = 0;
+    return { ids, dOut: randF32(s.n * s.dim, r), g0: randF32(s.vocab * s.dim, r) };
+  },
+  gpu: async (rt, s, i) => {
+    const gradTable = upload(rt, i.g0);
+    const b = await embedding(rt, {
+      table: rt.tensor([s.vocab, s.dim]),
+      gradTable,
+      ids: upload(rt, i.ids),
+      output: poisoned(rt, [s.n, s.dim]),
+      dOutput: upload(rt, i.dOut),
+      tokens: s.n,
+      dim: s.dim,
+      vocab: s.vocab,
+      blockTokens: s.blockTokens,
+      chunk: s.chunk,
+    });
+    rt.run(b.backward);
+    const first = await rt.read(gradTable);
+    rt.write(gradTable, i.g0);
+    rt.run(b.backward);
+    const again = await rt.read(gradTable);
+    assert.ok(first.every((v, k) => Object.is(v, again[k])), "rerun changed bits");
+    return { dTable: first };
+  },
+  reference: (s, i) => ({
+    dTable: ew.addForward(
+      i.g0 as Float64Array,
+      embr.embeddingBackward(i.ids, i.dOut as Float64Array, s.vocab, s.dim),
+    ),
+  }),
+  tol: { dTable: 2e-6 },
+};
+
 interface GlShape {
   batch: number;
   seqLen: number;
@@ -637,6 +684,7 @@ const ROWS = [
   lnTwiceRow,
   lnTunedRow,
   embRow,
+  embTunedRow,
   gatherLastRow,
   ceRow,
   bprRow,

@@ -38,16 +38,33 @@ export interface EmbeddingIO {
 export interface BuiltEmbedding {
   forward: Command[];
   backward: Command[];
-  /** u32 workspace: counts [V] | offsets [V+1] | cursor [V] | perm [n] | sorted [n]. */
+  /**
+   * u32 workspace: cnt [nblk·V] | offsets [V+1] | chunk offsets [V+1] | chunk ids [maxch] |
+   * sorted [n] (see kernels/embedding.wgsl).
+   */
   workspace: Tensor;
 }
 
+/** Tuning of the backward (defaults suit B·L = 204,800 tokens; tests force small values). */
+export interface EmbeddingTuning {
+  /** Tokens per counting-sort block (a multiple of 256; default 1,024, more when V is large). */
+  blockTokens?: number;
+  /** Longest run of tokens one thread sums (default ceil(sqrt(n)), at least 32). */
+  chunk?: number;
+}
+
 /**
- * Builds the gather forward and the five-dispatch deterministic scatter-add backward. The
- * workspace's counts must start at zero (fresh allocations are) and are left at zero by the
- * backward's scan, so no clear command is needed between steps.
+ * Builds the gather forward and the six-dispatch deterministic scatter-add backward: a stable
+ * counting sort of the token positions by id (per-block counts, a scan, a per-block placement with
+ * in-workgroup ranks), then per-(chunk, h) sums over segments cut into chunks of at most `chunk`
+ * tokens and a per-(id, h) sum of the chunk sums in order. Work is O(n + V) and each thread's sum
+ * is at most ~sqrt(n) long whatever the id skew. The workspace's counts start at zero (fresh
+ * allocations are) and are left at zero by the backward, so no clear command is needed.
  */
-export async function embedding(rt: Runtime, io: EmbeddingIO): Promise<BuiltEmbedding> {
+export async function embedding(
+  rt: Runtime,
+  io: EmbeddingIO & EmbeddingTuning,
+): Promise<BuiltEmbedding> {
   const { tokens: n, dim, vocab } = io;
   if (io.table.size < vocab * dim || io.gradTable.size < vocab * dim) {
     throw new Error("embedding: table or gradTable smaller than [vocab, dim]");
@@ -55,23 +72,40 @@ export async function embedding(rt: Runtime, io: EmbeddingIO): Promise<BuiltEmbe
   if (io.ids.size < n || io.output.size < n * dim || io.dOutput.size < n * dim) {
     throw new Error("embedding: ids / output / dOutput smaller than the token count");
   }
-  const workspace = rt.tensor([3 * vocab + 1 + 2 * n], "u32", undefined, "emb.workspace");
-  const params = [n, dim, vocab, 0];
+  // blocks: the counts matrix [nblk, V] stays under ~4M entries (16 MB)
+  const tblk = io.blockTokens ??
+    256 * Math.max(4, Math.ceil(Math.ceil(n / 256) * vocab / (4 << 20)));
+  if (tblk % 256 !== 0 || tblk < 256) throw new Error("embedding: blockTokens % 256 != 0");
+  const nblk = Math.max(1, Math.ceil(n / tblk));
+  const ch = io.chunk ?? Math.max(32, Math.ceil(Math.sqrt(n)));
+  const maxch = Math.floor(n / ch) + Math.min(vocab, n) + 1;
+  const workspace = rt.tensor(
+    [nblk * vocab + 2 * (vocab + 1) + maxch + n],
+    "u32",
+    undefined,
+    "emb.workspace",
+  );
+  const partial = rt.tensor([maxch, dim], "f32", undefined, "emb.partial");
+  const q = [n, dim, vocab, tblk, nblk, ch, maxch, 0];
   const k = (e: string) => rt.kernel("embedding", e);
   const forward: Command[] = [
     rt.op(await k("emb_gather"), [io.ids, io.table, io.output], {
-      params,
+      params: [n, dim, vocab, 0],
       workgroups: grid(n * dim),
     }),
   ];
   const backward: Command[] = [
-    rt.op(await k("emb_hist"), [io.ids, workspace], { params, workgroups: grid(n) }),
-    rt.op(await k("emb_scan"), [workspace], { params, workgroups: 1 }),
-    rt.op(await k("emb_scatter"), [io.ids, workspace], { params, workgroups: grid(n) }),
-    rt.op(await k("emb_sort"), [io.ids, workspace], { params, workgroups: grid(n) }),
-    rt.op(await k("emb_reduce"), [workspace, io.dOutput, io.gradTable], {
-      params,
-      workgroups: grid(vocab, 1),
+    rt.op(await k("emb_count"), [io.ids, workspace], { params: q, workgroups: grid(n) }),
+    rt.op(await k("emb_colscan"), [workspace], { params: q, workgroups: grid(vocab) }),
+    rt.op(await k("emb_scan"), [workspace], { params: q, workgroups: 1 }),
+    rt.op(await k("emb_place"), [io.ids, workspace], { params: q, workgroups: grid(nblk, 1) }),
+    rt.op(await k("emb_partial"), [workspace, io.dOutput, partial], {
+      params: q,
+      workgroups: grid(maxch * dim),
+    }),
+    rt.op(await k("emb_final"), [workspace, partial, io.gradTable], {
+      params: q,
+      workgroups: grid(vocab * dim),
     }),
   ];
   return { forward, backward, workspace };
