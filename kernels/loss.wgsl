@@ -2,11 +2,15 @@
 // 0 < target < vocab; other rows (target 0: padding, partial last batch) get no loss and no
 // gradient, and means are over the `count` valid rows. PAD column 0 is a normal class.
 //
-// Cross-entropy:
-//   ce_forward   one workgroup per row: max-subtracted log-sum-exp, loss[b] = lse - logit[target]
+// Define KC: logits cached in registers per thread (columns l + 256·k, k < KC); min(ceil(V/256), 32).
+// Cross-entropy, fused (the default; logits read once, dlogits written in the same pass):
+//   ce_count     one workgroup: stats[1] = count of valid rows (needed by the 1/count)
+//   ce_fused     one workgroup per row: lse from merged (max, sum) pairs, loss[b] = lse - logit[t],
+//                dlogits = (softmax - onehot) / count (overwritten; 0 on padding rows)
 //   loss_reduce  one workgroup: stats = [sum/count, count]; acc += [sum, count] (a running
 //                accumulator the host reads once per epoch)
-//   ce_backward  dlogits = (softmax - onehot) / count (overwritten; 0 on padding rows)
+// Cross-entropy, separate: ce_forward (loss and lse per row), loss_reduce, then
+//   ce_backward  dlogits = (softmax - onehot) / count, one thread per element
 // BPR with one negative per row, sampled from the counter RNG uniformly in 1..V-1 minus the target:
 //   bpr_forward  loss[b] = -log sigmoid(s_pos - s_neg) = softplus(s_neg - s_pos); negatives[b]
 //   loss_reduce  as above
@@ -52,7 +56,49 @@ fn wsum(v: f32, l: u32) -> f32 {
   return r;
 }
 
-// bindings: 1 logits, 2 targets, 3 loss [rows], 4 lse [rows]
+var<workgroup> red2: array<vec2f, 256>;
+
+// (max, sum of exp(x - max)) pairs merged: deterministic for a fixed order of merges
+fn merge(a: vec2f, b: vec2f) -> vec2f {
+  let m = max(a.x, b.x);
+  return vec2f(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// log-sum-exp of row `base` over the workgroup: each thread reads its columns l + 256·k once,
+// keeps e_k = exp(x_k - m) for k < KC in `xv` (m: the thread's own max; columns past 256·KC are
+// read again later), merges (max, sum) locally, then 16 × 16 merges in the workgroup (2 barriers).
+// Returns (lse, m); lse is the same in every thread, and softmax_k = e_k · exp(m - lse).
+fn row_lse(base: u32, l: u32, xv: ptr<function, array<f32, KC>>) -> vec2f {
+  var m = -3.4028235e38;
+  for (var k = 0u; k < KC; k++) {
+    let j = l + 256u * k;
+    var v = -3.4028235e38;
+    if (j < p.vocab) { v = x1[base + j]; }
+    (*xv)[k] = v;
+    m = max(m, v);
+  }
+  for (var j = l + 256u * KC; j < p.vocab; j += 256u) { m = max(m, x1[base + j]); }
+  var s = 0.0;
+  for (var k = 0u; k < KC; k++) {
+    var e = 0.0;
+    if (l + 256u * k < p.vocab) { e = exp((*xv)[k] - m); }
+    (*xv)[k] = e;
+    s += e;
+  }
+  for (var j = l + 256u * KC; j < p.vocab; j += 256u) { s += exp(x1[base + j] - m); }
+  red2[l] = vec2f(m, s);
+  workgroupBarrier();
+  var t = red2[16u * (l % 16u)];
+  for (var i = 1u; i < 16u; i++) { t = merge(t, red2[16u * (l % 16u) + i]); }
+  workgroupBarrier();
+  if (l < 16u) { red2[l] = t; }
+  workgroupBarrier();
+  var r = red2[0];
+  for (var i = 1u; i < 16u; i++) { r = merge(r, red2[i]); }
+  return vec2f(r.x + log(r.y), m);
+}
+
+// bindings: 1 logits, 2 targets, 3 loss [rows], 4 lse [rows]; one workgroup per row
 @compute @workgroup_size(256)
 fn ce_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
               @builtin(local_invocation_id) lid: vec3u) {
@@ -60,17 +106,74 @@ fn ce_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   if (b >= p.rows) { return; }
   let l = lid.x;
   let base = b * p.vocab;
-  var m = -3.4028235e38;
-  for (var j = l; j < p.vocab; j += 256u) { m = max(m, x1[base + j]); }
-  m = wmax(m, l);
-  var s = 0.0;
-  for (var j = l; j < p.vocab; j += 256u) { s += exp(x1[base + j] - m); }
-  s = wsum(s, l);
+  var xv: array<f32, KC>;
+  let lse = row_lse(base, l, &xv).x;
   if (l == 0u) {
-    let lse = m + log(s);
     x4[b] = lse;
     let t = tg[b];
     x3[b] = select(0.0, lse - x1[base + u32(max(t, 0))], valid(t));
+  }
+}
+
+// Forward and backward in one pass over the row (logits read once, dlogits written once):
+// loss[b] = lse - logit[target]; dlogits = (softmax - onehot) / count, 0 on padding rows. The
+// count of valid rows comes from ce_count, dispatched before.
+// bindings: 1 logits, 2 targets, 3 loss [rows], 4 stats [2] (count in [1]), 5 dlogits
+@compute @workgroup_size(256)
+fn ce_fused(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+            @builtin(local_invocation_id) lid: vec3u) {
+  let b = wid.x + wid.y * nwg.x;
+  if (b >= p.rows) { return; }
+  let l = lid.x;
+  let base = b * p.vocab;
+  var xv: array<f32, KC>;
+  let lm = row_lse(base, l, &xv);
+  let lse = lm.x;
+  let t = tg[b];
+  let c = x4[1];
+  let on = valid(t) && c > 0.0;
+  if (l == 0u) { x3[b] = select(0.0, lse - x1[base + u32(max(t, 0))], valid(t)); }
+  let inv = select(0.0, 1.0 / c, on);
+  let scale = exp(lm.y - lse);
+  let tj = u32(max(t, 0));
+  for (var k = 0u; k < KC; k++) {
+    let j = l + 256u * k;
+    if (j < p.vocab) {
+      var g = 0.0;
+      if (on) { g = (xv[k] * scale - select(0.0, 1.0, j == tj)) * inv; }
+      x5[base + j] = g;
+    }
+  }
+  for (var j = l + 256u * KC; j < p.vocab; j += 256u) {
+    var g = 0.0;
+    if (on) { g = (exp(x1[base + j] - lse) - select(0.0, 1.0, j == tj)) * inv; }
+    x5[base + j] = g;
+  }
+}
+
+@group(0) @binding(1) var<storage, read_write> tg1: array<i32>;
+@group(0) @binding(2) var<storage, read_write> cnt2: array<f32>;
+
+// bindings: 1 targets, 2 stats [2]: stats[1] = count of valid rows (read by ce_fused)
+@compute @workgroup_size(256)
+fn ce_count(@builtin(local_invocation_id) lid: vec3u) {
+  let l = lid.x;
+  var c = 0u;
+  for (var b = l; b < p.rows; b += 256u) {
+    let t = tg1[b];
+    if (t > 0 && u32(t) < p.vocab) { c += 1u; }
+  }
+  red[l] = f32(c);
+  workgroupBarrier();
+  var s = 0.0;
+  for (var i = 0u; i < 16u; i++) { s += red[16u * (l % 16u) + i]; }
+  workgroupBarrier();
+  if (l < 16u) { red[l] = s; }
+  workgroupBarrier();
+  if (l == 0u) {
+    var total = 0.0;
+    for (var i = 0u; i < 16u; i++) { total += red[i]; }
+    cnt2[1] = total;
   }
 }
 

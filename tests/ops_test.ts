@@ -527,6 +527,38 @@ const ceRow: OpRow<LossShape> = {
   tol: { loss: 2e-6, stats: 2e-6, acc: 2e-6, dLogits: 5e-6 },
 };
 
+// The separate forward/backward path, and a vocab past the 8,192 logits cached in registers.
+const ceVariantsRow: OpRow<LossShape & { fused: boolean }> = {
+  ...ceRow,
+  name: "softmax cross-entropy: separate backward, long rows",
+  shapes: [
+    { rows: 5, vocab: 257, fused: false },
+    { rows: 7, vocab: 3417, fused: false },
+    { rows: 3, vocab: 9001, fused: true },
+    { rows: 4, vocab: 9001, fused: false },
+  ],
+  gpu: async (rt, s, i) => {
+    const dLogits = poisoned(rt, [s.rows, s.vocab]);
+    const accumulator = upload(rt, i.acc0);
+    const b = await crossEntropy(rt, {
+      logits: upload(rt, i.logits),
+      targets: upload(rt, i.targets),
+      dLogits,
+      rows: s.rows,
+      vocab: s.vocab,
+      accumulator,
+      fused: s.fused,
+    });
+    rt.run([...b.forward, ...b.backward]);
+    return {
+      loss: await rt.read(b.loss),
+      stats: await rt.read(b.stats),
+      acc: await rt.read(accumulator),
+      dLogits: await rt.read(dLogits),
+    };
+  },
+};
+
 const bprRow: OpRow<LossShape> = {
   name: "BPR with a GPU-sampled negative",
   shapes: LOSS_SHAPES,
@@ -687,6 +719,7 @@ const ROWS = [
   embTunedRow,
   gatherLastRow,
   ceRow,
+  ceVariantsRow,
   bprRow,
   rankRow,
 ] as OpRow<unknown>[];

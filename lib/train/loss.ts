@@ -21,7 +21,7 @@ export interface LossIO {
   logits: Tensor;
   /** i32 [rows]; 0 = padding row. */
   targets: Tensor;
-  /** [rows, vocab] d(mean loss)/d logits, overwritten by the backward. */
+  /** [rows, vocab] d(mean loss)/d logits, overwritten by the backward (by the fused CE forward). */
   dLogits: Tensor;
   rows: number;
   vocab: number;
@@ -33,7 +33,10 @@ export interface LossIO {
 export interface BuiltLoss {
   /** Per-row loss and the reduce into `stats` / `accumulator`. */
   forward: Command[];
-  /** Writes `dLogits`; must run after `forward` in the same step. */
+  /**
+   * Writes `dLogits`; must run after `forward` in the same step. Empty for the fused
+   * cross-entropy, whose forward writes `dLogits` itself.
+   */
   backward: Command[];
   /** f32 [rows] per-row loss (0 on padding rows). */
   loss: Tensor;
@@ -50,29 +53,67 @@ function check(io: LossIO): void {
   if (io.targets.size < io.rows) throw new Error("loss: targets smaller than rows");
 }
 
+/** Options of {@linkcode crossEntropy}. */
+export interface CrossEntropyOptions {
+  /**
+   * Default true: the forward also writes `dLogits` (one pass over the logits: the count of valid
+   * rows is taken from the targets first) and `backward` is empty. false: the forward writes only
+   * the loss and `backward` writes `dLogits` from a second read of the logits.
+   */
+  fused?: boolean;
+}
+
+/** Logits cached in registers per thread of the row kernels (columns l + 256·k, k < KC). */
+function cachedColumns(vocab: number): number {
+  return Math.max(1, Math.min(32, Math.ceil(vocab / 256)));
+}
+
 /**
  * Softmax cross-entropy: loss_b = logsumexp(logits_b) − logits_b[t_b] (max-subtracted);
- * dLogits = (softmax − onehot)/count on valid rows, 0 on padding rows.
+ * dLogits = (softmax − onehot)/count on valid rows, 0 on padding rows. One 256-thread workgroup per
+ * row holds the row in registers (up to 8,192 columns), so the fused default reads the logits once
+ * and writes dLogits once: ce_count, ce_fused, loss_reduce.
  */
-export async function crossEntropy(rt: Runtime, io: LossIO): Promise<BuiltLoss> {
+export async function crossEntropy(
+  rt: Runtime,
+  io: LossIO & CrossEntropyOptions,
+): Promise<BuiltLoss> {
   check(io);
   const { rows, vocab } = io;
+  const fused = io.fused ?? true;
   const loss = rt.tensor([rows], "f32", undefined, "ce.loss");
-  const lse = rt.tensor([rows], "f32", undefined, "ce.lse");
   const stats = rt.tensor([2], "f32", undefined, "ce.stats");
   const accumulator = io.accumulator ?? rt.tensor([2], "f32", [0, 0], "ce.acc");
   const params = [rows, vocab, 0, 0];
-  const k = (e: string) => rt.kernel("loss", e);
+  const k = (e: string) => rt.kernel("loss", e, { KC: cachedColumns(vocab) });
+  const reduce = rt.op(await k("loss_reduce"), [loss, io.targets, stats, accumulator], {
+    params,
+    workgroups: 1,
+  });
+  if (fused) {
+    return {
+      forward: [
+        rt.op(await k("ce_count"), [io.targets, stats], { params, workgroups: 1 }),
+        rt.op(await k("ce_fused"), [io.logits, io.targets, loss, stats, io.dLogits], {
+          params,
+          workgroups: grid(rows, 1),
+        }),
+        reduce,
+      ],
+      backward: [],
+      loss,
+      stats,
+      accumulator,
+    };
+  }
+  const lse = rt.tensor([rows], "f32", undefined, "ce.lse");
   return {
     forward: [
       rt.op(await k("ce_forward"), [io.logits, io.targets, loss, lse], {
         params,
         workgroups: grid(rows, 1),
       }),
-      rt.op(await k("loss_reduce"), [loss, io.targets, stats, accumulator], {
-        params,
-        workgroups: 1,
-      }),
+      reduce,
     ],
     backward: [
       rt.op(await k("ce_backward"), [io.logits, io.targets, lse, stats, io.dLogits], {
@@ -111,7 +152,7 @@ export async function bpr(
   const stats = rt.tensor([2], "f32", undefined, "bpr.stats");
   const accumulator = io.accumulator ?? rt.tensor([2], "f32", [0, 0], "bpr.acc");
   const params = [rows, vocab, io.salt >>> 0, 0];
-  const k = (e: string) => rt.kernel("loss", e);
+  const k = (e: string) => rt.kernel("loss", e, { KC: 1 });
   return {
     forward: [
       rt.op(await k("bpr_forward"), [io.logits, io.targets, loss, negatives, ctx.step], {
