@@ -527,7 +527,7 @@ const ceRow: OpRow<LossShape> = {
   tol: { loss: 2e-6, stats: 2e-6, acc: 2e-6, dLogits: 5e-6 },
 };
 
-// The separate forward/backward path, and a vocab past the 8,192 logits cached in registers.
+// The separate forward/backward path, and vocabs past the 4,096 logits cached in registers.
 const ceVariantsRow: OpRow<LossShape & { fused: boolean }> = {
   ...ceRow,
   name: "softmax cross-entropy: separate backward, long rows",
@@ -535,6 +535,7 @@ const ceVariantsRow: OpRow<LossShape & { fused: boolean }> = {
     { rows: 5, vocab: 257, fused: false },
     { rows: 7, vocab: 3417, fused: false },
     { rows: 3, vocab: 9001, fused: true },
+    { rows: 2, vocab: 4097, fused: true },
     { rows: 4, vocab: 9001, fused: false },
   ],
   gpu: async (rt, s, i) => {

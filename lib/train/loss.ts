@@ -63,15 +63,10 @@ export interface CrossEntropyOptions {
   fused?: boolean;
 }
 
-/** Logits cached in registers per thread of the row kernels (columns l + 256·k, k < KC). */
-function cachedColumns(vocab: number): number {
-  return Math.max(1, Math.min(32, Math.ceil(vocab / 256)));
-}
-
 /**
  * Softmax cross-entropy: loss_b = logsumexp(logits_b) − logits_b[t_b] (max-subtracted);
  * dLogits = (softmax − onehot)/count on valid rows, 0 on padding rows. One 256-thread workgroup per
- * row holds the row in registers (up to 8,192 columns), so the fused default reads the logits once
+ * row holds the row in registers (up to 4,096 columns; longer rows read the rest twice), so the fused default reads the logits once
  * and writes dLogits once: ce_count, ce_fused, loss_reduce.
  */
 export async function crossEntropy(
@@ -85,7 +80,7 @@ export async function crossEntropy(
   const stats = rt.tensor([2], "f32", undefined, "ce.stats");
   const accumulator = io.accumulator ?? rt.tensor([2], "f32", [0, 0], "ce.acc");
   const params = [rows, vocab, 0, 0];
-  const k = (e: string) => rt.kernel("loss", e, { KC: cachedColumns(vocab) });
+  const k = (e: string) => rt.kernel("loss", e);
   const reduce = rt.op(await k("loss_reduce"), [loss, io.targets, stats, accumulator], {
     params,
     workgroups: 1,
@@ -152,7 +147,7 @@ export async function bpr(
   const stats = rt.tensor([2], "f32", undefined, "bpr.stats");
   const accumulator = io.accumulator ?? rt.tensor([2], "f32", [0, 0], "bpr.acc");
   const params = [rows, vocab, io.salt >>> 0, 0];
-  const k = (e: string) => rt.kernel("loss", e, { KC: 1 });
+  const k = (e: string) => rt.kernel("loss", e);
   return {
     forward: [
       rt.op(await k("bpr_forward"), [io.logits, io.targets, loss, negatives, ctx.step], {
