@@ -7,6 +7,7 @@
 import type { Config } from "../config.ts";
 import type { Runtime } from "../gpu/runtime.ts";
 import type { RecModel } from "./model.ts";
+import { NCF } from "./ncf.ts";
 import { SS4Rec, type SS4RecOptions } from "./ss4rec.ts";
 
 /** SS4Rec options from a config and the dataset's item count. */
@@ -40,6 +41,16 @@ export function createModel(
   switch (cfg.model.toLowerCase()) {
     case "ss4rec":
       return new SS4Rec(rt, ss4recOptions(cfg, ds.numItems));
+    case "ncf":
+    case "neumf":
+      return new NCF(rt, {
+        numItems: ds.numItems,
+        numUsers: ds.numUsers,
+        mfEmbeddingSize: cfg.mf_embedding_size,
+        mlpEmbeddingSize: cfg.mlp_embedding_size,
+        mlpHiddenSize: cfg.mlp_hidden_size,
+        dropoutProb: cfg.dropout_prob,
+      });
     default:
       throw new Error(
         `config: model '${cfg.model}' is not trainable here (expected SS4Rec or NCF)`,

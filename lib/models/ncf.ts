@@ -1,0 +1,437 @@
+/**
+ * NeuMF (He et al. 2017, "Neural Collaborative Filtering") as RecBole's `NeuMF` computes it, on the
+ * GPU, with this project's leave-one-out protocol and full-ranking evaluation (SPEC §4–5).
+ *
+ * Network (RecBole names and layouts, so state_dicts map one to one):
+ * - `user_mf_embedding` [U+1, M], `item_mf_embedding` [V, M], `user_mlp_embedding` [U+1, E],
+ *   `item_mlp_embedding` [V, E]. Users are this project's dense ids 0..U−1 shifted by one: row 0 is
+ *   the padding user, as in RecBole, whose n_users counts its [PAD] user.
+ * - GMF: u_mf ⊙ i_mf [M]. MLP (RecBole `MLPLayers`, `mlp_layers.mlp_layers.{3l+1}`): per layer
+ *   dropout → Linear → ReLU over concat(u_mlp, i_mlp).
+ * - `predict_layer` Linear(M + D → 1) on concat(gmf, mlp_out); sigmoid; pointwise BCE
+ *   (BCEWithLogits, mean over the 2B pointwise samples).
+ *
+ * Training: each prefix sample of the training split gives one positive (the Batch's `user` and
+ * `target`; the item sequence is ignored) and one negative drawn on the GPU uniformly over 1..V−1
+ * minus the target, with the counter RNG of dropout / BPR (`ncf_pairs`, salt
+ * {@linkcode NEG_SALT}). RecBole's sampler instead excludes every item the user has interacted
+ * with; and a user's first interaction is never a target here (it has no prefix).
+ *
+ * Initialisation (RecBole `NeuMF._init_weights` touches only embeddings): embeddings normal(0,
+ * 0.01); every Linear keeps PyTorch's default, weight and bias uniform(±1/√fan_in) (MLPLayers'
+ * init_method is None in NeuMF, and predict_layer is a plain nn.Linear).
+ *
+ * Evaluation scores all V items for the row's user by linearity: GMF = (u_mf ⊙ w_p[:M]) · E_mfᵀ is
+ * a matmul; layer 1 splits into a_u = W1[:, :E]·u + b1 and b_i = W1[:, E:]·i (b_i for all items
+ * once per eval step, stored transposed [H1, V]); the fused `mlp_pairs` kernel computes
+ * Σ_j w_p[M+j]·relu(b2[j] + W2[j]·relu(a_u + b_i)) + b_p for all B·V pairs. Ranking uses the logits
+ * (sigmoid is monotone; ranking sigmoid outputs would only add f32 saturation ties). The fused
+ * scorer supports exactly two hidden layers (RecBole's default [128, 64]) with D % 4 = 0.
+ *
+ * @module
+ */
+
+import type { Batch, SequenceBatch } from "../data/batch.ts";
+import { matmul, matmulOps } from "../gpu/ops.ts";
+import { historyMaskWords, packHistoryMask, rankOp } from "../gpu/rank.ts";
+import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { dropout } from "../nn/elementwise.ts";
+import { embedding } from "../nn/embedding.ts";
+import type { BuildContext, ParamSpec } from "../nn/module.ts";
+import { ParamStore } from "../nn/params.ts";
+import { randn } from "../reference/gradcheck.ts";
+import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
+
+/** NeuMF options (RecBole key names in the config). */
+export interface NCFOptions {
+  /** V: item ids including padding 0. */
+  numItems: number;
+  /** U: dense users 0..U−1 (the tables have U + 1 rows). */
+  numUsers: number;
+  /** M: mf_embedding_size. */
+  mfEmbeddingSize: number;
+  /** E: mlp_embedding_size. */
+  mlpEmbeddingSize: number;
+  /** mlp_hidden_size, e.g. [128, 64]. */
+  mlpHiddenSize: number[];
+  dropoutProb: number;
+}
+
+/** The salt of the negative sampler (dropout sites use salts 0..layers−1). */
+export const NEG_SALT = 1000;
+
+/** The RecBole parameter name of layer l's Linear. */
+export function linearName(l: number, what: "weight" | "bias"): string {
+  return `mlp_layers.mlp_layers.${3 * l + 1}.${what}`;
+}
+
+/** NeuMF on the GPU. */
+export class NCF implements RecModel {
+  readonly name = "NCF";
+  readonly store: ParamStore;
+  readonly step: Tensor;
+
+  /** Declares the parameters and allocates the flat stores (call initialise or load). */
+  constructor(readonly rt: Runtime, readonly o: NCFOptions) {
+    if (o.numItems < 3) throw new Error("NCF: needs at least 3 item ids (PAD, target, negative)");
+    if (o.mlpHiddenSize.length !== 2) {
+      throw new Error(
+        `NCF: mlp_hidden_size must have exactly 2 layers here (fused full-ranking scorer), got [${o.mlpHiddenSize}]`,
+      );
+    }
+    if (o.mlpHiddenSize[1] % 4 !== 0) {
+      throw new Error(
+        `NCF: the last mlp_hidden_size (${o.mlpHiddenSize[1]}) must be a multiple of 4`,
+      );
+    }
+    this.store = new ParamStore(rt, ncfParams(o));
+    this.step = rt.tensor([4], "u32", [0, 0, 0, 0], "step");
+  }
+
+  #ctx(batch: number): BuildContext {
+    return {
+      rt: this.rt,
+      param: (n) => this.store.param(n),
+      grad: (n) => this.store.grad(n),
+      batch,
+      seqLen: 1,
+      step: this.step,
+    };
+  }
+
+  async #k(entry: string) {
+    return await this.rt.kernel("ncf", entry);
+  }
+
+  /** Builds the training step (see {@linkcode RecModel.buildTrain}); the sequence is ignored. */
+  async buildTrain(
+    options: { batch: number; maxLen: number; mode: TrainMode },
+  ): Promise<TrainGraph> {
+    if (options.mode !== "prefix") throw new Error("NCF: train_mode must be prefix");
+    const { batch: B, maxLen: L } = options;
+    const rt = this.rt, o = this.o, s = this.store;
+    const V = o.numItems, U1 = o.numUsers + 1, M = o.mfEmbeddingSize, E = o.mlpEmbeddingSize;
+    const hidden = o.mlpHiddenSize, D = hidden[hidden.length - 1], W = M + D, N = 2 * B;
+    const ctx = this.#ctx(B);
+    const t = (shape: number[], name: string, dtype: "f32" | "i32" = "f32") =>
+      rt.tensor(shape, dtype, undefined, name);
+    const user = t([B], "user", "i32"), target = t([B], "target", "i32");
+    const uid = t([N], "uid", "i32"), iid = t([N], "iid", "i32");
+    const activations = new Map<string, Tensor>();
+    const forward: Command[] = [
+      rt.op(await this.#k("ncf_pairs"), [user, target, this.step, uid, iid], {
+        params: [B, V, NEG_SALT, o.numUsers],
+        workgroups: grid(B),
+      }),
+    ];
+    const backward: Command[] = [];
+    const embBackward: Command[] = [];
+    const lookup = async (table: string, ids: Tensor, vocab: number, dim: number) => {
+      const out = t([N, dim], table), dOut = t([N, dim], `d_${table}`);
+      const e = await embedding(rt, {
+        table: s.param(`${table}.weight`),
+        gradTable: s.grad(`${table}.weight`),
+        ids,
+        output: out,
+        dOutput: dOut,
+        tokens: N,
+        dim,
+        vocab,
+      });
+      forward.push(...e.forward);
+      embBackward.push(...e.backward);
+      activations.set(table, out);
+      return { out, dOut };
+    };
+    const umf = await lookup("user_mf_embedding", uid, U1, M);
+    const imf = await lookup("item_mf_embedding", iid, V, M);
+    const umlp = await lookup("user_mlp_embedding", uid, U1, E);
+    const imlp = await lookup("item_mlp_embedding", iid, V, E);
+    // MLP input x0 = [u_mlp, i_mlp]
+    const x0 = t([N, 2 * E], "mlp_input"), dx0 = t([N, 2 * E], "d_mlp_input");
+    forward.push(
+      rt.op(await this.#k("concat2"), [umlp.out, imlp.out, x0], {
+        params: [N, E, E, 0],
+        workgroups: grid(N * 2 * E),
+      }),
+    );
+    activations.set("mlp_input", x0);
+    const ins = [2 * E, ...hidden];
+    let x = x0, dx = dx0;
+    const layerBackward: Command[][] = [];
+    for (let l = 0; l < hidden.length; l++) {
+      const din = ins[l], dout = ins[l + 1];
+      const Wl = s.param(linearName(l, "weight")), bl = s.param(linearName(l, "bias"));
+      const dWl = s.grad(linearName(l, "weight")), dbl = s.grad(linearName(l, "bias"));
+      const xd = t([N, din], `mlp${l}.dropped`), dxd = t([N, din], `mlp${l}.d_dropped`);
+      const y = t([N, dout], `mlp${l}.out`), dy = t([N, dout], `mlp${l}.d_out`);
+      const dpre = t([N, dout], `mlp${l}.d_pre`);
+      const drop = await dropout(ctx, {
+        input: x,
+        output: xd,
+        dOutput: dxd,
+        dInput: dx,
+        p: o.dropoutProb,
+        salt: l,
+      });
+      forward.push(
+        ...drop.forward,
+        await matmul(rt, { a: xd, b: Wl, c: y }, { m: N, n: dout, k: din, transB: true }),
+        rt.op(await this.#k("bias_act"), [y, bl], {
+          params: [N, dout, 1, 0],
+          workgroups: grid(N * dout),
+        }),
+      );
+      layerBackward.push([
+        rt.op(await this.#k("relu_backward"), [y, dy, dpre], {
+          params: [N * dout],
+          workgroups: grid(N * dout),
+        }),
+        await this.#colsum(dpre, dbl, N, dout, dout, 0),
+        ...await matmulOps(rt, { a: dpre, b: xd, c: dWl }, {
+          m: dout,
+          n: din,
+          k: N,
+          transA: true,
+          beta: 1,
+        }),
+        await matmul(rt, { a: dpre, b: Wl, c: dxd }, { m: N, n: din, k: dout }),
+        ...drop.backward,
+      ]);
+      activations.set(`mlp${l}.out`, y);
+      x = y;
+      dx = dy;
+    }
+    // head: z = [gmf, mlp_out] -> logits -> BCE; backward to dz, then to the branches
+    const z = t([N, W], "head_input"), dz = t([N, W], "d_head_input");
+    const logits = t([N], "logits"), loss = t([B], "loss"), g = t([N], "d_logits");
+    const stats = t([2], "loss_stats");
+    const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+    const wp = s.param("predict_layer.weight"), bp = s.param("predict_layer.bias");
+    const pos = new Tensor(iid.buffer, iid.offset, [B], "i32", "iid_pos");
+    forward.push(
+      rt.op(await this.#k("gmf_concat"), [umf.out, imf.out, x, z], {
+        params: [N, M, D],
+        workgroups: grid(N * W),
+      }),
+      rt.op(await this.#k("head_forward"), [z, wp, bp, iid, logits, loss], {
+        params: [B, W],
+        workgroups: grid(B),
+      }),
+      rt.op(await rt.kernel("loss", "loss_reduce"), [loss, pos, stats, lossSum], {
+        params: [B, V, 0, 0],
+        workgroups: 1,
+      }),
+    );
+    activations.set("head_input", z);
+    activations.set("logits", logits);
+    backward.push(
+      rt.op(await this.#k("head_dlogit"), [logits, iid, stats, g], {
+        params: [B],
+        workgroups: grid(N),
+      }),
+      rt.op(await this.#k("head_dz"), [g, wp, dz], { params: [N, W], workgroups: grid(N * W) }),
+      await matmul(rt, { a: g, b: z, c: s.grad("predict_layer.weight") }, {
+        m: 1,
+        n: W,
+        k: N,
+        transA: true,
+        beta: 1,
+      }),
+      await this.#colsum(g, s.grad("predict_layer.bias"), N, 1, 1, 0),
+      rt.op(await this.#k("gmf_concat_backward"), [dz, umf.out, imf.out, umf.dOut, imf.dOut, dx], {
+        params: [N, M, D],
+        workgroups: grid(N * W),
+      }),
+      ...layerBackward.reverse().flat(),
+      rt.op(await this.#k("split2"), [dx0, umlp.dOut, imlp.dOut], {
+        params: [N, E, E],
+        workgroups: grid(N * 2 * E),
+      }),
+      ...embBackward,
+    );
+    return {
+      batch: B,
+      maxLen: L,
+      mode: "prefix",
+      commands: [{ clear: s.gradAll }, ...forward, ...backward],
+      lossSum,
+      activations,
+      upload(batch: Batch | SequenceBatch) {
+        if (!("user" in batch) || !("target" in batch)) {
+          throw new Error("NCF: needs prefix batches (user, target)");
+        }
+        rt.write(user, batch.user);
+        rt.write(target, batch.target);
+      },
+    };
+  }
+
+  /** out[c] += Σ_r x[r·ld + off + c] (deterministic column sums). */
+  async #colsum(x: Tensor, out: Tensor, rows: number, cols: number, ld: number, off: number) {
+    return this.rt.op(await this.#k("colsum"), [x, out], {
+      params: [rows, cols, ld, off],
+      workgroups: grid(cols, 1),
+    });
+  }
+
+  /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
+  async buildEval(
+    options: { batch: number; maxLen: number; maskHistory: boolean },
+  ): Promise<EvalGraph> {
+    const { batch: B, maxLen: L } = options;
+    const rt = this.rt, o = this.o, s = this.store;
+    const V = o.numItems, U1 = o.numUsers + 1, M = o.mfEmbeddingSize, E = o.mlpEmbeddingSize;
+    const [H1, D] = o.mlpHiddenSize;
+    const t = (shape: number[], name: string, dtype: "f32" | "i32" = "f32") =>
+      rt.tensor(shape, dtype, undefined, name);
+    const user = t([B], "user", "i32"), target = t([B], "target", "i32");
+    const uid = t([B], "uid", "i32");
+    const umf = t([B, M], "user_mf"), umlp = t([B, E], "user_mlp");
+    const uw = t([B, M], "user_mf_scaled");
+    const xu = t([B, 2 * E], "mlp_input_user"), au = t([B, H1], "mlp0_user");
+    // items padded to Vp = 4·⌈V/4⌉ rows (zeros: fresh buffers are zeroed) for the vec4 reads
+    const Vp = Math.ceil(V / 4) * 4;
+    const xi = t([Vp, 2 * E], "mlp_input_items"), biT = t([H1, Vp], "mlp0_items_t");
+    const w2t = t([H1, D], "mlp1_weight_t"), pack = t([2 * D + 1], "head_pack");
+    const scores = t([B, V], "scores");
+    const ranks = rt.tensor([B], "u32", undefined, "ranks");
+    const historyMask = options.maskHistory
+      ? rt.tensor([B * historyMaskWords(V)], "u32", undefined, "history_mask")
+      : undefined;
+    const gather = await rt.kernel("embedding", "emb_gather");
+    const gatherOp = (table: Tensor, out: Tensor, vocab: number, dim: number) =>
+      rt.op(gather, [uid, table, out], { params: [B, dim, vocab, 0], workgroups: grid(B * dim) });
+    const wp = s.param("predict_layer.weight");
+    const W1 = s.param(linearName(0, "weight")), W2 = s.param(linearName(1, "weight"));
+    const commands: Command[] = [
+      rt.op(await this.#k("user_ids"), [user, uid], {
+        params: [B, 0, 0, o.numUsers],
+        workgroups: grid(B),
+      }),
+      gatherOp(s.param("user_mf_embedding.weight"), umf, U1, M),
+      gatherOp(s.param("user_mlp_embedding.weight"), umlp, U1, E),
+      // GMF: scores = (u_mf ⊙ w_p[:M]) · E_mfᵀ
+      rt.op(await this.#k("scale_cols"), [umf, wp, uw], {
+        params: [B, M],
+        workgroups: grid(B * M),
+      }),
+      await matmul(rt, { a: uw, b: s.param("item_mf_embedding.weight"), c: scores }, {
+        m: B,
+        n: V,
+        k: M,
+        transB: true,
+      }),
+      // layer 1, user half (+ b1): au = [u_mlp, 0] · W1ᵀ + b1
+      rt.op(await this.#k("concat2"), [umlp, umlp, xu], {
+        params: [B, E, E, 2],
+        workgroups: grid(B * 2 * E),
+      }),
+      await matmul(rt, { a: xu, b: W1, c: au }, { m: B, n: H1, k: 2 * E, transB: true }),
+      rt.op(await this.#k("bias_act"), [au, s.param(linearName(0, "bias"))], {
+        params: [B, H1, 0, 0],
+        workgroups: grid(B * H1),
+      }),
+      // layer 1, item half for all items, transposed: biT = W1 · [0, E_mlp]ᵀ
+      rt.op(await this.#k("concat2"), [
+        s.param("item_mlp_embedding.weight"),
+        s.param("item_mlp_embedding.weight"),
+        xi,
+      ], {
+        params: [V, E, E, 1],
+        workgroups: grid(V * 2 * E),
+      }),
+      await matmul(rt, { a: W1, b: xi, c: biT }, { m: H1, n: Vp, k: 2 * E, transB: true }),
+      rt.op(await this.#k("transpose"), [W2, w2t], { params: [D, H1], workgroups: grid(D * H1) }),
+      rt.op(await this.#k("pack_head"), [
+        s.param(linearName(1, "bias")),
+        wp,
+        s.param("predict_layer.bias"),
+        pack,
+      ], {
+        params: [D, M],
+        workgroups: grid(2 * D + 1),
+      }),
+      await mlpPairsOp(rt, { au, biT, w2t, pack, targets: target, scores }, B, V, H1, D),
+      await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
+    ];
+    return {
+      batch: B,
+      maxLen: L,
+      step: this.step,
+      ranks,
+      scores,
+      commands,
+      upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }) {
+        rt.write(user, batch.user);
+        rt.write(target, batch.target);
+        if (historyMask) {
+          const rows = Array.from(
+            { length: B },
+            (_, b) =>
+              history && b + 1 < history.offsets.length
+                ? history.items.subarray(history.offsets[b], history.offsets[b + 1])
+                : new Int32Array(0),
+          );
+          rt.write(historyMask, packHistoryMask(rows, V));
+        }
+      },
+    };
+  }
+}
+
+/**
+ * The fused full-ranking scorer (kernels/ncf.wgsl `mlp_pairs`): scores[b, i] += Σ_j wo[j]·relu(
+ * b2[j] + Σ_k W2[j, k]·relu(au[b, k] + biT[k, i])) + bp for rows with a valid target.
+ * `biT` is [H1, 4·⌈V/4⌉] (items padded to a multiple of 4); `w2t` is W2ᵀ [H1, D]; `pack` =
+ * [b2, wo, bp] [2D + 1]; D must be a multiple of 4.
+ */
+export async function mlpPairsOp(
+  rt: Runtime,
+  io: { au: Tensor; biT: Tensor; w2t: Tensor; pack: Tensor; targets: Tensor; scores: Tensor },
+  B: number,
+  V: number,
+  H1: number,
+  D: number,
+) {
+  if (D % 4 !== 0) throw new Error(`mlpPairsOp: D = ${D} must be a multiple of 4`);
+  if (io.biT.size < H1 * Math.ceil(V / 4) * 4) throw new Error("mlpPairsOp: biT needs [H1, Vp]");
+  const k = await rt.kernel("ncf", "mlp_pairs");
+  const y = Math.min(B, 65535), zz = Math.ceil(B / 65535);
+  return rt.op(k, [io.au, io.biT, io.w2t, io.pack, io.targets, io.scores], {
+    params: [B, V, H1, D],
+    workgroups: [Math.ceil(V / 256), y, zz],
+  });
+}
+
+/** Parameters in RecBole's state_dict order with RecBole's initialisation. */
+export function ncfParams(o: NCFOptions): ParamSpec[] {
+  const U1 = o.numUsers + 1, V = o.numItems, M = o.mfEmbeddingSize, E = o.mlpEmbeddingSize;
+  const normal = (n: number) => (rand: () => number) => randn(n, rand, 0.01);
+  // PyTorch nn.Linear default: kaiming_uniform(a=√5) = U(±1/√fan_in) for the weight, same bound
+  // for the bias.
+  const uniform = (n: number, fanIn: number) => (rand: () => number) => {
+    const bound = 1 / Math.sqrt(fanIn);
+    return Float64Array.from({ length: n }, () => (2 * rand() - 1) * bound);
+  };
+  const specs: ParamSpec[] = [
+    { name: "user_mf_embedding.weight", shape: [U1, M], init: normal(U1 * M) },
+    { name: "item_mf_embedding.weight", shape: [V, M], init: normal(V * M) },
+    { name: "user_mlp_embedding.weight", shape: [U1, E], init: normal(U1 * E) },
+    { name: "item_mlp_embedding.weight", shape: [V, E], init: normal(V * E) },
+  ];
+  const ins = [2 * E, ...o.mlpHiddenSize];
+  for (let l = 0; l < o.mlpHiddenSize.length; l++) {
+    const din = ins[l], dout = ins[l + 1];
+    specs.push(
+      { name: linearName(l, "weight"), shape: [dout, din], init: uniform(dout * din, din) },
+      { name: linearName(l, "bias"), shape: [dout], init: uniform(dout, din) },
+    );
+  }
+  const W = M + o.mlpHiddenSize[o.mlpHiddenSize.length - 1];
+  specs.push(
+    { name: "predict_layer.weight", shape: [1, W], init: uniform(W, W) },
+    { name: "predict_layer.bias", shape: [1], init: uniform(1, W) },
+  );
+  return specs;
+}
