@@ -40,6 +40,8 @@ export interface TrainerOptions {
   maskHistory: boolean;
   /** Stop after this many training steps in total (0 = no limit; used by quick checks). */
   maxSteps?: number;
+  /** Stop after the first epoch that ends past this many seconds of this call (0 = no limit). */
+  timeBudgetSeconds?: number;
 }
 
 /** One line of `metrics.jsonl`. */
@@ -66,6 +68,8 @@ export interface TrainerState {
   bestScore: number;
   badEvals: number;
   history: EpochRecord[];
+  /** Why the run ended: `epochs`, `early stopping`, `max steps` or `time budget`. */
+  stoppedBy?: string;
 }
 
 /** Raised when a loss or parameter becomes NaN/Inf; names the first offending tensor. */
@@ -165,6 +169,8 @@ export async function trainModel(
     batchSize: options.batchSize,
     timestampPrecision: options.timestampPrecision,
   };
+  const started = performance.now();
+  state.stoppedBy = "epochs";
   while (state.epoch < options.epochs) {
     const epoch = state.epoch;
     const t0 = performance.now();
@@ -234,9 +240,21 @@ export async function trainModel(
         }`,
     );
     await hooks.epochEnd(record, best, state, adam);
-    if (options.maxSteps && state.step >= options.maxSteps) break;
+    if (options.maxSteps && state.step >= options.maxSteps) {
+      state.stoppedBy = "max steps";
+      break;
+    }
     if (state.badEvals >= options.stoppingStep) {
       hooks.log(`early stop: ${options.validMetric} did not improve for ${state.badEvals} epochs`);
+      state.stoppedBy = "early stopping";
+      break;
+    }
+    const budget = options.timeBudgetSeconds ?? 0;
+    if (
+      budget > 0 && state.epoch < options.epochs && (performance.now() - started) / 1000 > budget
+    ) {
+      hooks.log(`time budget of ${budget} s reached`);
+      state.stoppedBy = "time budget";
       break;
     }
   }
