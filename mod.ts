@@ -22,7 +22,7 @@ export { acquireGpu, getGpu, type Gpu } from "./lib/gpu/device.ts";
 export { grid, type Op, Runtime, Tensor } from "./lib/gpu/runtime.ts";
 export { SS4Rec, type SS4RecOptions } from "./lib/models/ss4rec.ts";
 export type { EvalGraph, RecModel, TrainGraph } from "./lib/models/model.ts";
-export { evaluate, trainModel, type TrainerOptions } from "./lib/train/trainer.ts";
+export { evaluate, type TrainerOptions, trainModel } from "./lib/train/trainer.ts";
 export { readSafetensors, writeSafetensors } from "./lib/io/safetensors.ts";
 
 const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
