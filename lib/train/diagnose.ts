@@ -281,11 +281,17 @@ export async function gradientHealth(
     graph.upload(batch);
     rt.write(model.step, [step, cfg.seed, 1, 0]);
     const sample = step % options.every === 0 || step === 1 || step === options.steps;
-    rt.run([...graph.commands, ...(sample ? stats.ops() : []), ...update]);
-    if (!sample) continue;
+    if (!sample) {
+      rt.run([...graph.commands, ...update]);
+      continue;
+    }
+    // A sampled step reads the parameters its forward used (before the update): once Adam has
+    // applied a non-finite gradient they would no longer show what caused it.
+    rt.run([...graph.commands, ...stats.ops()]);
+    const params = await model.store.export("params");
+    rt.run(update);
     const [lossSum, rows] = await rt.read(graph.lossSum) as Float32Array;
     const { regions, bad } = await stats.read();
-    const params = await model.store.export("params");
     const tensors: HealthSample["tensors"] = {};
     const layers: Record<string, number> = {};
     let total = 0;
