@@ -194,10 +194,10 @@ export async function trainModel(
       // A running loss for the bar without stalling the queue: at most one read in flight.
       if (!pendingRead && s % 20 === 19) {
         pendingRead = true;
+        // a failed read is reported by the end-of-epoch read; here it only ends the display
         rt.read(graph.lossSum).then((v) => {
           shownLoss = v[0] / Math.max(v[1], 1);
-          pendingRead = false;
-        });
+        }).catch(() => {}).finally(() => pendingRead = false);
       }
       bar.update(s + 1, shownLoss);
       if (options.maxSteps && state.step >= options.maxSteps) break;
