@@ -1,23 +1,29 @@
 // Mamba selective scan (mamba-ssm 2.2.2 `selective_scan_ref` maths), forward and backward, with the
 // dt_proj Linear + softplus, the D skip and the silu(z) gate fused in. See lib/nn/mamba.ts for the
-// glossary and lib/reference/mamba.ts for the float64 reference. Version 2 (v1, one workgroup per
-// row b with per-step reductions over all E channels, is kept in kernels/lab/mamba_v1.wgsl).
+// glossary and lib/reference/mamba.ts for the float64 reference. Version 3 (kernels/lab/mamba_v3.wgsl;
+// v1 and v2 are kept there too).
+//
+// Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
+// does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
+// states of one channel as one named vec4 (A, ∂h, ∂A likewise), and scan_bwd's recomputed chunk
+// states are 17 named vec4 values of a hand-unrolled 16-step chunk (HS). Sums over n and over e go
+// through workgroup memory once per FS steps (scan_bwd) or once per chunk (scan_fwd), never per step.
 //
 // Defines: E (inner width), N (state), R (dt rank), K (conv width), CH (checkpoint interval in
-// steps), EB (channels per workgroup, divides E), NG (states per invocation, divides N), NBUF (1 or
-// 2 per-step reduction buffers), WGF (scan_fwd workgroup size). Params: nb = B, len = L. Rows are m = b·L + t.
+// steps, ≤ HS = 16), EB (channels per workgroup, divides E), FS (scan_bwd steps per reduction
+// flush, divides 16). Params: nb = B, len = L. Rows are m = b·L + t.
 //
-// Work split of scan_bwd (scan_fwd: one invocation per (b, e)): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
-// EB·(N/NG) invocations are (ng, el), each holding the NG states n = ng·NG + j of channel e in
-// registers. The recurrences are independent per (e, n); only outputs need sums: over n (y, and in
-// backward ∂Δ, ∂xc) and over e (∂Bt, ∂Ct, ∂dt_r). Per chunk of CH steps the chunk's inputs (Δ, xc,
-// the gate factor, Bt, Ct) are staged in workgroup memory once.
+// Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
+// T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e
+// (N padded to NP = 4·NGR with A = Bt = Ct = 0, so the padding states stay 0). Per chunk of CH steps
+// the chunk's inputs (Δ, xc, gate factor, softplus′, Bt, Ct, dt_r) are staged in workgroup memory
+// once; steps past the chunk's end are staged as zeros, which makes them identity steps.
 //
 // Memory plan (no B·L·E·N tensor): scan_fwd stores the state entering every chunk of CH steps,
 // ckpt [B, ceil(L/CH), N, E] (e fastest: coalesced). scan_bwd walks the chunks in reverse,
-// recomputes the chunk's states into registers (hb [CH·NG] per invocation) from its checkpoint, then
-// runs the reverse recurrence over them. Sums over e of the workgroup's EB channels go to
-// bcp [B·L, E/EB, R+2N]; conv1d.wgsl:bc_reduce adds the E/EB block partials into dxdbl.
+// recomputes the chunk's states from its checkpoint, then runs the reverse recurrence over them.
+// Sums over e of the workgroup's EB channels go to bcp [B·L, E/EB, R+2N]; conv1d.wgsl:bc_reduce
+// adds the E/EB block partials into dxdbl.
 //
 // Bindings (all read_write so views of the flat parameter/gradient buffers may share a dispatch):
 //   1 xz [M, 2E] (z = columns E..2E−1)   2 xc [M, E]          3 xdbl [M, R+2N] = [dt_r | Bt | Ct]
@@ -45,20 +51,35 @@ struct Params { nb: u32, len: u32 }
 const J: u32 = R + 2u * N;
 // partial-sum columns per (b, e): dA_log (N) | dD | dt_proj.weight (R) | dt_proj.bias | conv w (K) | conv b
 const JS: u32 = N + R + 2u;
-const NGR: u32 = N / NG; // invocations per channel
+const NGR: u32 = (N + 3u) / 4u; // invocations per channel
 const T: u32 = EB * NGR; // workgroup size
 const NEB: u32 = E / EB; // channel blocks
 const EP: u32 = EB + 1u; // padded row (bank conflicts)
-const C2: u32 = 2u * N;
+const HS: u32 = 16u; // unrolled chunk length of scan_bwd (CH ≤ HS)
 
-// chunk inputs: sh_in[(k·3 + q)·EB + el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z) (backward only)
-var<workgroup> sh_in: array<f32, CH * 3u * EB>;
-var<workgroup> sh_bc: array<f32, CH * 2u * N>; // [k][Bt (N) | Ct (N)]
-var<workgroup> sh_dtr: array<f32, CH * R>;
+// chunk inputs: sh_in[(k·QS + q)·EB + el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
+// 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory)
+const QS: u32 = 5u;
+var<workgroup> sh_in: array<f32, HS * QS * EB>;
+var<workgroup> sh_bc: array<vec4<f32>, HS * 2u * NGR>; // [k][Bt | Ct][ng]
+var<workgroup> sh_dtr: array<f32, HS * R>;
 var<workgroup> sh_w: array<f32, EB * R>;
-var<workgroup> sb: array<f32, NBUF * C2 * EP>; // [buf][∂Bt (N) | ∂Ct (N)][el]
-var<workgroup> sn: array<f32, NBUF * 3u * NGR * EB>; // [buf][yss | ∂Δ | ∂xc][ng][el] partials over n
-var<workgroup> cgs: array<f32, CH * EP>; // [k][el] ∂loss/∂(Δ pre-activation)
+var<workgroup> sbv: array<vec4<f32>, FS * 2u * NGR * EB>; // [slot][∂Bt | ∂Ct][ng][el]
+var<workgroup> snv: array<vec4<f32>, FS * NGR * EB>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
+var<workgroup> cgs: array<f32, HS * EP>; // [k][el] ∂loss/∂(Δ pre-activation)
+var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
+var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
+
+// per-invocation constants (registers)
+var<private> pb: u32;
+var<private> pblk: u32;
+var<private> pel: u32;
+var<private> png: u32;
+var<private> pa: vec4<f32>;
+var<private> pt0: u32;
+var<private> pt1: u32;
+
+struct BwdState { dh: vec4<f32>, ga: vec4<f32> }
 
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 
@@ -80,210 +101,402 @@ fn dt_pre(m: u32, e: u32) -> f32 {
   return s;
 }
 
-// Stages Δ, xc (and gy when `bwd`), Bt, Ct (and dt_r when `bwd`) of steps t0..t1−1 of row b.
-// (`bwd` = false was the blocked forward's, kernels/lab/mamba_v2.wgsl.)
-fn load_chunk(lid: u32, b: u32, blk: u32, t0: u32, t1: u32, bwd: bool) {
-  for (var i = lid; i < CH * EB; i += T) {
+fn xd(i: u32, n: u32) -> f32 {
+  if (n < N) { return xdbl[i]; }
+  return 0.0;
+}
+
+fn alog4(e: u32, n0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (n0 < N) { v.x = -exp(alog[e * N + n0]); }
+  if (n0 + 1u < N) { v.y = -exp(alog[e * N + n0 + 1u]); }
+  if (n0 + 2u < N) { v.z = -exp(alog[e * N + n0 + 2u]); }
+  if (n0 + 3u < N) { v.w = -exp(alog[e * N + n0 + 3u]); }
+  return v;
+}
+
+// ckpt[base + n·E] for the invocation's 4 states (n ≥ N read as 0 / not written)
+fn ck_load(base: u32) -> vec4<f32> {
+  let n0 = png * 4u;
+  var v = vec4<f32>(0.0);
+  if (n0 < N) { v.x = ckpt[base]; }
+  if (n0 + 1u < N) { v.y = ckpt[base + E]; }
+  if (n0 + 2u < N) { v.z = ckpt[base + 2u * E]; }
+  if (n0 + 3u < N) { v.w = ckpt[base + 3u * E]; }
+  return v;
+}
+
+fn ck_store(base: u32, v: vec4<f32>) {
+  let n0 = png * 4u;
+  if (n0 < N) { ckpt[base] = v.x; }
+  if (n0 + 1u < N) { ckpt[base + E] = v.y; }
+  if (n0 + 2u < N) { ckpt[base + 2u * E] = v.z; }
+  if (n0 + 3u < N) { ckpt[base + 3u * E] = v.w; }
+}
+
+// Stages the inputs of steps t0 + k, k < KS, of row pb (zeros where t ≥ t1).
+fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
+  for (var i = lid; i < KS * EB; i += T) {
     let k = i / EB;
     let el = i % EB;
     let t = t0 + k;
+    var dl = 0.0;
+    var u = 0.0;
+    var gy = 0.0;
+    var ds = 0.0;
+    var gz = 0.0;
     if (t < t1) {
-      let e = blk * EB + el;
-      let m = b * p.len + t;
-      sh_in[(k * 3u) * EB + el] = softplus(dt_pre(m, e));
-      sh_in[(k * 3u + 1u) * EB + el] = xc[m * E + e];
+      let e = pblk * EB + el;
+      let m = pb * p.len + t;
+      let s = dt_pre(m, e);
+      dl = softplus(s);
+      u = xc[m * E + e];
       if (bwd) {
         let z = xz[m * 2u * E + E + e];
-        sh_in[(k * 3u + 2u) * EB + el] = yb[m * E + e] * z * sigmoid(z);
+        let dy = yb[m * E + e];
+        let sz = sigmoid(z);
+        gy = dy * z * sz;
+        gz = dy * sz * (1.0 + z * (1.0 - sz));
+        ds = 1.0;
+        if (s <= 20.0) { ds = sigmoid(s); }
       }
     }
+    sh_in[(k * QS) * EB + el] = dl;
+    sh_in[(k * QS + 1u) * EB + el] = u;
+    sh_in[(k * QS + 2u) * EB + el] = gy;
+    sh_in[(k * QS + 3u) * EB + el] = ds;
+    sh_in[(k * QS + 4u) * EB + el] = gz;
   }
-  for (var i = lid; i < CH * C2; i += T) {
-    let k = i / C2;
+  for (var i = lid; i < KS * 2u * NGR; i += T) {
+    let k = i / (2u * NGR);
+    let c = i % (2u * NGR);
+    let half = c / NGR;
+    let n0 = (c % NGR) * 4u;
     let t = t0 + k;
-    if (t < t1) { sh_bc[i] = xdbl[(b * p.len + t) * J + R + i % C2]; }
+    var v = vec4<f32>(0.0);
+    if (t < t1) {
+      let base = (pb * p.len + t) * J + R + half * N + n0;
+      v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
+    }
+    sh_bc[i] = v;
   }
   if (bwd) {
-    for (var i = lid; i < CH * R; i += T) {
+    for (var i = lid; i < KS * R; i += T) {
       let t = t0 + i / R;
-      if (t < t1) { sh_dtr[i] = xdbl[(b * p.len + t) * J + i % R]; }
+      var v = 0.0;
+      if (t < t1) { v = xdbl[(pb * p.len + t) * J + i % R]; }
+      sh_dtr[i] = v;
     }
   }
 }
 
-// One invocation per (b, e): N states in registers, sequential over t (v1; the blocked forward of
-// kernels/lab/mamba_v2.wgsl measured slower on the H100: 4.3 vs 2.9 ms at B = 1024, L = 200).
-@compute @workgroup_size(WGF)
-fn scan_fwd(@builtin(global_invocation_id) gid: vec3u) {
+// One step of the recurrence for the invocation's 4 states: h ← exp(ΔA)·h + Δ·xc·Bt.
+fn fst(k: u32, h: vec4<f32>) -> vec4<f32> {
+  let dl = sh_in[(k * QS) * EB + pel];
+  let u = sh_in[(k * QS + 1u) * EB + pel];
+  return exp(dl * pa) * h + (dl * u) * sh_bc[(k * 2u) * NGR + png];
+}
+
+@compute @workgroup_size(T)
+fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  pblk = wid.x;
+  pb = wid.y;
+  pel = lid % EB;
+  png = lid / EB;
+  let e = pblk * EB + pel;
+  pa = alog4(e, png * 4u);
+  var h = vec4<f32>(0.0);
+  let nc = nchunks();
+  for (var ci = 0u; ci < nc; ci++) {
+    let t0 = ci * CH;
+    let t1 = min(t0 + CH, p.len);
+    load_chunk(lid, t0, t1, CH, false);
+    workgroupBarrier();
+    ck_store(((pb * nc + ci) * N + png * 4u) * E + e, h);
+    for (var k = 0u; k < t1 - t0; k++) {
+      h = fst(k, h);
+      sy[(k * NGR + png) * EB + pel] = dot(sh_bc[(k * 2u + 1u) * NGR + png], h);
+    }
+    workgroupBarrier();
+    for (var i = lid; i < CH * EB; i += T) {
+      let k = i / EB;
+      let el = i % EB;
+      let t = t0 + k;
+      if (t < t1) {
+        let e2 = pblk * EB + el;
+        let m = pb * p.len + t;
+        var acc = dsk[e2] * sh_in[(k * QS + 1u) * EB + el];
+        for (var g = 0u; g < NGR; g++) { acc += sy[(k * NGR + g) * EB + el]; }
+        let z = xz[m * 2u * E + E + e2];
+        yb[m * E + e2] = acc * z * sigmoid(z);
+      }
+    }
+    workgroupBarrier();
+  }
+}
+
+// Forward with one invocation per (b, e) holding all N ≤ 32 states as 8 named vec4 values (only
+// the first NGR are live; the rest fold away). Bt, Ct rows are read from global memory (the 64
+// invocations of a workgroup share b, so the loads broadcast). Dispatch [ceil(E/64), B].
+fn bc4(base: u32, n0: u32) -> vec4<f32> {
+  return vec4<f32>(xd(base + n0, n0), xd(base + n0 + 1u, n0 + 1u), xd(base + n0 + 2u, n0 + 2u), xd(base + n0 + 3u, n0 + 3u));
+}
+
+fn ck_store_n(base: u32, n0: u32, v: vec4<f32>) {
+  if (n0 < N) { ckpt[base + n0 * E] = v.x; }
+  if (n0 + 1u < N) { ckpt[base + (n0 + 1u) * E] = v.y; }
+  if (n0 + 2u < N) { ckpt[base + (n0 + 2u) * E] = v.z; }
+  if (n0 + 3u < N) { ckpt[base + (n0 + 3u) * E] = v.w; }
+}
+
+@compute @workgroup_size(64)
+fn scan_fwd_e(@builtin(global_invocation_id) gid: vec3u) {
   let e = gid.x;
   let b = gid.y;
   if (e >= E || b >= p.nb) { return; }
-  var st: array<f32, N>;
-  var a: array<f32, N>;
-  for (var n = 0u; n < N; n++) { a[n] = -exp(alog[e * N + n]); }
-  var w: array<f32, R>;
-  for (var r = 0u; r < R; r++) { w[r] = dtw[e * R + r]; }
+  let a0 = alog4(e, 0u);
+  let a1 = alog4(e, 4u);
+  let a2 = alog4(e, 8u);
+  let a3 = alog4(e, 12u);
+  let a4 = alog4(e, 16u);
+  let a5 = alog4(e, 20u);
+  let a6 = alog4(e, 24u);
+  let a7 = alog4(e, 28u);
+  var h0 = vec4<f32>(0.0);
+  var h1 = vec4<f32>(0.0);
+  var h2 = vec4<f32>(0.0);
+  var h3 = vec4<f32>(0.0);
+  var h4 = vec4<f32>(0.0);
+  var h5 = vec4<f32>(0.0);
+  var h6 = vec4<f32>(0.0);
+  var h7 = vec4<f32>(0.0);
   let bias = dtb[e];
   let dd = dsk[e];
   let nc = nchunks();
   for (var t = 0u; t < p.len; t++) {
     if (t % CH == 0u) {
       let base = ((b * nc + t / CH) * N) * E + e;
-      for (var n = 0u; n < N; n++) { ckpt[base + n * E] = st[n]; }
+      if (NGR > 0u) { ck_store_n(base, 0u, h0); }
+      if (NGR > 1u) { ck_store_n(base, 4u, h1); }
+      if (NGR > 2u) { ck_store_n(base, 8u, h2); }
+      if (NGR > 3u) { ck_store_n(base, 12u, h3); }
+      if (NGR > 4u) { ck_store_n(base, 16u, h4); }
+      if (NGR > 5u) { ck_store_n(base, 20u, h5); }
+      if (NGR > 6u) { ck_store_n(base, 24u, h6); }
+      if (NGR > 7u) { ck_store_n(base, 28u, h7); }
     }
     let m = b * p.len + t;
     let u = xc[m * E + e];
-    var s = bias;
-    for (var r = 0u; r < R; r++) { s += xdbl[m * J + r] * w[r]; }
-    let dl = softplus(s);
+    let dl = softplus(dt_pre(m, e));
     let du = dl * u;
+    let rb = m * J + R;
     var acc = dd * u;
-    for (var n = 0u; n < N; n++) {
-      st[n] = exp(dl * a[n]) * st[n] + du * xdbl[m * J + R + n];
-      acc += xdbl[m * J + R + N + n] * st[n];
+    if (NGR > 0u) {
+      h0 = exp(dl * a0) * h0 + du * bc4(rb, 0u);
+      acc += dot(bc4(rb + N, 0u), h0);
+    }
+    if (NGR > 1u) {
+      h1 = exp(dl * a1) * h1 + du * bc4(rb, 4u);
+      acc += dot(bc4(rb + N, 4u), h1);
+    }
+    if (NGR > 2u) {
+      h2 = exp(dl * a2) * h2 + du * bc4(rb, 8u);
+      acc += dot(bc4(rb + N, 8u), h2);
+    }
+    if (NGR > 3u) {
+      h3 = exp(dl * a3) * h3 + du * bc4(rb, 12u);
+      acc += dot(bc4(rb + N, 12u), h3);
+    }
+    if (NGR > 4u) {
+      h4 = exp(dl * a4) * h4 + du * bc4(rb, 16u);
+      acc += dot(bc4(rb + N, 16u), h4);
+    }
+    if (NGR > 5u) {
+      h5 = exp(dl * a5) * h5 + du * bc4(rb, 20u);
+      acc += dot(bc4(rb + N, 20u), h5);
+    }
+    if (NGR > 6u) {
+      h6 = exp(dl * a6) * h6 + du * bc4(rb, 24u);
+      acc += dot(bc4(rb + N, 24u), h6);
+    }
+    if (NGR > 7u) {
+      h7 = exp(dl * a7) * h7 + du * bc4(rb, 28u);
+      acc += dot(bc4(rb + N, 28u), h7);
     }
     let z = xz[m * 2u * E + E + e];
     yb[m * E + e] = acc * z * sigmoid(z);
   }
 }
 
-// Workgroup (blk, b), invocation (ng, el). Per step: the (ng, el) invocations write their ∂Bt, ∂Ct
-// contributions and their partial sums over n; after one barrier invocations lid < 2N sum a
-// column over the EB channels into bcp, and the last EB invocations ("finalisers", one per channel
-// el2) finish that channel's ∂z, ∂xc, ∂Δ and parameter sums. The ∂dt_r columns are summed over
-// channels once per chunk. Parameter gradients are per-(b, e) partial sums, reduced over b by
-// conv1d.wgsl:param_reduce.
+// Reverse step k (slot k % FS) given the states before (prev) and after (hcur) step k.
+fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
+  if (pt0 + k >= pt1) { return; }
+  let dl = sh_in[(k * QS) * EB + pel];
+  let u = sh_in[(k * QS + 1u) * EB + pel];
+  let gy = sh_in[(k * QS + 2u) * EB + pel];
+  let bt = sh_bc[(k * 2u) * NGR + png];
+  let ct = sh_bc[(k * 2u + 1u) * NGR + png];
+  let g = (*st).dh + gy * ct;
+  let da = exp(dl * pa);
+  let q = da * prev;
+  (*st).ga += (g * dl) * q;
+  (*st).dh = g * da;
+  let s = k % FS;
+  sbv[((s * 2u) * NGR + png) * EB + pel] = g * (dl * u);
+  sbv[((s * 2u + 1u) * NGR + png) * EB + pel] = gy * hcur;
+  snv[(s * NGR + png) * EB + pel] = vec4<f32>(dot(ct, hcur), dot(g, pa * q + bt * u), dot(g, bt) * dl, 0.0);
+}
+
+// Finaliser state of channel el2 (invocations lid ≥ T − EB).
+struct FinState { gd: f32, gb: f32 }
+
+// Sums the FS steps k0 .. k0 + FS − 1 staged by bst: ∂Bt, ∂Ct over the block's channels (to bcp),
+// and per channel the partial sums over n (∂z, ∂xc, ∂Δ pre-activation).
+fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
+  workgroupBarrier();
+  for (var i = lid; i < FS * 2u * NGR; i += T) {
+    let s = i / (2u * NGR);
+    let c = i % (2u * NGR);
+    let t = pt0 + k0 + s;
+    if (t < pt1) {
+      var v = vec4<f32>(0.0);
+      for (var q = 0u; q < EB; q++) { v += sbv[(s * 2u * NGR + c) * EB + q]; }
+      let half = c / NGR;
+      let n0 = (c % NGR) * 4u;
+      let o = ((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0;
+      bcp[o] = v.x;
+      if (n0 + 1u < N) { bcp[o + 1u] = v.y; }
+      if (n0 + 2u < N) { bcp[o + 2u] = v.z; }
+      if (n0 + 3u < N) { bcp[o + 3u] = v.w; }
+    }
+  }
+  if (lid >= T - EB) {
+    let el2 = lid - (T - EB);
+    let e2 = pblk * EB + el2;
+    let fd = dsk[e2];
+    for (var s = 0u; s < FS; s++) {
+      let k = k0 + s;
+      let t = pt0 + k;
+      if (t < pt1) {
+        let m = pb * p.len + t;
+        var v = vec4<f32>(0.0);
+        for (var g = 0u; g < NGR; g++) { v += snv[(s * NGR + g) * EB + el2]; }
+        let u2 = sh_in[(k * QS + 1u) * EB + el2];
+        let gy2 = sh_in[(k * QS + 2u) * EB + el2];
+        let yss = v.x + fd * u2;
+        dxz[m * 2u * E + E + e2] = yss * sh_in[(k * QS + 4u) * EB + el2];
+        (*fs).gd += gy2 * u2;
+        dxc[m * E + e2] = v.z + gy2 * fd;
+        let gs = v.y * sh_in[(k * QS + 3u) * EB + el2];
+        (*fs).gb += gs;
+        cgs[k * EP + el2] = gs;
+      }
+    }
+  }
+  workgroupBarrier();
+}
+
+// Parameter gradients are per-(b, e) partial sums, reduced over b by conv1d.wgsl:param_reduce.
 @compute @workgroup_size(T)
 fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
-  let blk = wid.x;
-  let b = wid.y;
-  let el = lid % EB;
-  let ng = lid / EB;
-  let e = blk * EB + el;
-  var a: array<f32, NG>;
-  for (var j = 0u; j < NG; j++) { a[j] = -exp(alog[e * N + ng * NG + j]); }
-  // finaliser role: channel e2
-  let fin = lid >= T - EB;
-  let el2 = lid - (T - EB); // valid when fin
-  let e2 = blk * EB + (lid % EB);
-  var fw: array<f32, R>;
-  for (var r = 0u; r < R; r++) { fw[r] = dtw[e2 * R + r]; }
-  let fbias = dtb[e2];
-  let fd = dsk[e2];
-  for (var i = lid; i < EB * R; i += T) { sh_w[i] = dtw[blk * EB * R + i]; }
+  pblk = wid.x;
+  pb = wid.y;
+  pel = lid % EB;
+  png = lid / EB;
+  let e = pblk * EB + pel;
+  pa = alog4(e, png * 4u);
+  for (var i = lid; i < EB * R; i += T) {
+    sh_w[i] = dtw[pblk * EB * R + i];
+    sgw[i] = 0.0;
+  }
   let nc = nchunks();
-  var dh: array<f32, NG>; // ∂loss/∂hs[t] from steps > t, already multiplied by exp(Δ[t+1]A)
-  var gA: array<f32, NG>; // Σ_t ∂loss/∂A[e, n]
-  var hb: array<f32, CH * NG>; // hb[k·NG + j] = state before step t0 + k
-  var hc: array<f32, NG>; // state after the current step
-  var gw: array<f32, R>;
-  var gD = 0.0;
-  var gb = 0.0;
-  var buf = 0u;
+  var st = BwdState(vec4<f32>(0.0), vec4<f32>(0.0));
+  var fs = FinState(0.0, 0.0);
   for (var ci = nc; ci > 0u; ci--) {
-    let t0 = (ci - 1u) * CH;
-    let t1 = min(t0 + CH, p.len);
-    load_chunk(lid, b, blk, t0, t1, true);
+    pt0 = (ci - 1u) * CH;
+    pt1 = min(pt0 + CH, p.len);
+    load_chunk(lid, pt0, pt1, HS, true);
     workgroupBarrier();
-    let base = ((b * nc + ci - 1u) * N + ng * NG) * E + e;
-    for (var j = 0u; j < NG; j++) { hc[j] = ckpt[base + j * E]; }
-    for (var k = 0u; k < CH; k++) {
-      if (t0 + k < t1) {
-        let dl = sh_in[(k * 3u) * EB + el];
-        let du = dl * sh_in[(k * 3u + 1u) * EB + el];
-        for (var j = 0u; j < NG; j++) {
-          hb[k * NG + j] = hc[j];
-          hc[j] = exp(dl * a[j]) * hc[j] + du * sh_bc[k * C2 + ng * NG + j];
-        }
-      }
-    }
-    for (var kk = 0u; kk < CH; kk++) {
-      let k = CH - 1u - kk;
-      let t = t0 + k;
-      if (t < t1) {
-        let m = b * p.len + t;
-        let dl = sh_in[(k * 3u) * EB + el];
-        let u = sh_in[(k * 3u + 1u) * EB + el];
-        let gy = sh_in[(k * 3u + 2u) * EB + el];
-        let du = dl * u;
-        var yp = 0.0;
-        var gdl = 0.0;
-        var gu = 0.0;
-        for (var j = 0u; j < NG; j++) {
-          let n = ng * NG + j;
-          let bt = sh_bc[k * C2 + n];
-          let ct = sh_bc[k * C2 + N + n];
-          let hcur = hc[j];
-          let prev = hb[k * NG + j];
-          yp += ct * hcur;
-          let g = dh[j] + gy * ct;
-          let da = exp(dl * a[j]);
-          let q = da * prev;
-          gdl += g * (a[j] * q + bt * u);
-          gA[j] += g * dl * q;
-          gu += g * dl * bt;
-          sb[(buf * C2 + n) * EP + el] = g * du;
-          sb[(buf * C2 + N + n) * EP + el] = gy * hcur;
-          dh[j] = g * da;
-          hc[j] = prev;
-        }
-        sn[((buf * 3u) * NGR + ng) * EB + el] = yp;
-        sn[((buf * 3u + 1u) * NGR + ng) * EB + el] = gdl;
-        sn[((buf * 3u + 2u) * NGR + ng) * EB + el] = gu;
-        workgroupBarrier();
-        for (var c = lid; c < C2; c += T) {
-          var s = 0.0;
-          for (var q = 0u; q < EB; q++) { s += sb[(buf * C2 + c) * EP + q]; }
-          bcp[(m * NEB + blk) * J + R + c] = s;
-        }
-        if (fin) {
-          let u2 = sh_in[(k * 3u + 1u) * EB + el2];
-          var yss = fd * u2;
-          var sgdl = 0.0;
-          var sgu = 0.0;
-          for (var g = 0u; g < NGR; g++) {
-            yss += sn[((buf * 3u) * NGR + g) * EB + el2];
-            sgdl += sn[((buf * 3u + 1u) * NGR + g) * EB + el2];
-            sgu += sn[((buf * 3u + 2u) * NGR + g) * EB + el2];
-          }
-          let z = xz[m * 2u * E + E + e2];
-          let sz = sigmoid(z);
-          let dy = yb[m * E + e2];
-          let gy2 = dy * z * sz;
-          dxz[m * 2u * E + E + e2] = dy * yss * sz * (1.0 + z * (1.0 - sz));
-          gD += gy2 * u2;
-          dxc[m * E + e2] = sgu + gy2 * fd;
-          var s = fbias;
-          for (var r = 0u; r < R; r++) { s += sh_dtr[k * R + r] * fw[r]; }
-          var gs = sgdl;
-          if (s <= 20.0) { gs = sgdl * sigmoid(s); }
-          gb += gs;
-          for (var r = 0u; r < R; r++) { gw[r] += gs * sh_dtr[k * R + r]; }
-          cgs[k * EP + el2] = gs;
-        }
-        if (NBUF == 1u) { workgroupBarrier(); }
-        buf = (buf + 1u) % NBUF;
-      }
-    }
-    workgroupBarrier();
-    for (var i = lid; i < CH * R; i += T) {
+    let h0 = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e);
+    let h1 = fst(0u, h0);
+    let h2 = fst(1u, h1);
+    let h3 = fst(2u, h2);
+    let h4 = fst(3u, h3);
+    let h5 = fst(4u, h4);
+    let h6 = fst(5u, h5);
+    let h7 = fst(6u, h6);
+    let h8 = fst(7u, h7);
+    let h9 = fst(8u, h8);
+    let h10 = fst(9u, h9);
+    let h11 = fst(10u, h10);
+    let h12 = fst(11u, h11);
+    let h13 = fst(12u, h12);
+    let h14 = fst(13u, h13);
+    let h15 = fst(14u, h14);
+    let h16 = fst(15u, h15);
+    bst(15u, h15, h16, &st);
+    if (15u % FS == 0u) { flush(lid, 15u, &fs); }
+    bst(14u, h14, h15, &st);
+    if (14u % FS == 0u) { flush(lid, 14u, &fs); }
+    bst(13u, h13, h14, &st);
+    if (13u % FS == 0u) { flush(lid, 13u, &fs); }
+    bst(12u, h12, h13, &st);
+    if (12u % FS == 0u) { flush(lid, 12u, &fs); }
+    bst(11u, h11, h12, &st);
+    if (11u % FS == 0u) { flush(lid, 11u, &fs); }
+    bst(10u, h10, h11, &st);
+    if (10u % FS == 0u) { flush(lid, 10u, &fs); }
+    bst(9u, h9, h10, &st);
+    if (9u % FS == 0u) { flush(lid, 9u, &fs); }
+    bst(8u, h8, h9, &st);
+    if (8u % FS == 0u) { flush(lid, 8u, &fs); }
+    bst(7u, h7, h8, &st);
+    if (7u % FS == 0u) { flush(lid, 7u, &fs); }
+    bst(6u, h6, h7, &st);
+    if (6u % FS == 0u) { flush(lid, 6u, &fs); }
+    bst(5u, h5, h6, &st);
+    if (5u % FS == 0u) { flush(lid, 5u, &fs); }
+    bst(4u, h4, h5, &st);
+    if (4u % FS == 0u) { flush(lid, 4u, &fs); }
+    bst(3u, h3, h4, &st);
+    if (3u % FS == 0u) { flush(lid, 3u, &fs); }
+    bst(2u, h2, h3, &st);
+    if (2u % FS == 0u) { flush(lid, 2u, &fs); }
+    bst(1u, h1, h2, &st);
+    if (1u % FS == 0u) { flush(lid, 1u, &fs); }
+    bst(0u, h0, h1, &st);
+    flush(lid, 0u, &fs);
+    // ∂dt_r of the chunk's steps (Σ over the block's channels) and Σ_t ∂dt_proj.weight
+    let kn = pt1 - pt0;
+    for (var i = lid; i < kn * R; i += T) {
       let k = i / R;
       let r = i % R;
-      let t = t0 + k;
-      if (t < t1) {
-        var s = 0.0;
-        for (var q = 0u; q < EB; q++) { s += cgs[k * EP + q] * sh_w[q * R + r]; }
-        bcp[((b * p.len + t) * NEB + blk) * J + r] = s;
-      }
+      var s = 0.0;
+      for (var q = 0u; q < EB; q++) { s += cgs[k * EP + q] * sh_w[q * R + r]; }
+      bcp[((pb * p.len + pt0 + k) * NEB + pblk) * J + r] = s;
+    }
+    for (var i = lid; i < EB * R; i += T) {
+      let el = i / R;
+      let r = i % R;
+      var s = sgw[i];
+      for (var k = 0u; k < kn; k++) { s += cgs[k * EP + el] * sh_dtr[k * R + r]; }
+      sgw[i] = s;
     }
     workgroupBarrier();
   }
-  let pa = (b * E + e) * (JS + K + 1u);
-  for (var j = 0u; j < NG; j++) { part[pa + ng * NG + j] = gA[j] * a[j]; } // dA/dA_log = A
-  if (fin) {
-    let pb = (b * E + e2) * (JS + K + 1u);
-    part[pb + N] = gD;
-    for (var r = 0u; r < R; r++) { part[pb + N + 1u + r] = gw[r]; }
-    part[pb + N + 1u + R] = gb;
+  let pp = (pb * E + e) * (JS + K + 1u);
+  let n0 = png * 4u;
+  let gA = st.ga * pa; // dA/dA_log = A
+  if (n0 < N) { part[pp + n0] = gA.x; }
+  if (n0 + 1u < N) { part[pp + n0 + 1u] = gA.y; }
+  if (n0 + 2u < N) { part[pp + n0 + 2u] = gA.z; }
+  if (n0 + 3u < N) { part[pp + n0 + 3u] = gA.w; }
+  if (lid >= T - EB) {
+    let pq = (pb * E + pblk * EB + lid - (T - EB)) * (JS + K + 1u);
+    part[pq + N] = fs.gd;
+    part[pq + N + 1u + R] = fs.gb;
+  }
+  for (var i = lid; i < EB * R; i += T) {
+    part[(pb * E + pblk * EB + i / R) * (JS + K + 1u) + N + 1u + i % R] = sgw[i];
   }
 }

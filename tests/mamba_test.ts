@@ -40,7 +40,7 @@ async function runGpu(
   dOut: Float64Array,
   chunk: number | undefined,
   scale: Record<string, Float64Array>,
-  scan?: { EB?: number; NG?: number; NBUF?: number },
+  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" },
 ): Promise<GpuRun> {
   const layer = new MambaLayer("m", {
     hidden: d.H,
@@ -130,16 +130,18 @@ Deno.test("mamba reference: gradcheck of h and every parameter", () => {
 
 Deno.test("mamba GPU: forward/backward match the float64 reference (odd shapes, L = 1, chunks)", async () => {
   const rt = new Runtime(await getGpu());
-  type Scan = { EB?: number; NG?: number; NBUF?: number };
+  type Scan = { EB?: number; FS?: number; FWD?: "e" | "blk" };
   const cases: [MambaDims, number | undefined, Scan?][] = [
     [{ B: 1, L: 1, H: 8, E: 16, N: 4, R: 1, K: 4 }, undefined],
     [{ B: 3, L: 5, H: 8, E: 16, N: 4, R: 3, K: 4 }, undefined],
     [{ B: 3, L: 17, H: 16, E: 32, N: 32, R: 1, K: 4 }, undefined],
+    [{ B: 3, L: 17, H: 16, E: 32, N: 32, R: 1, K: 4 }, undefined, { FWD: "blk" }],
     [{ B: 1, L: 40, H: 8, E: 16, N: 32, R: 1, K: 4 }, undefined],
     [{ B: 3, L: 40, H: 16, E: 32, N: 4, R: 1, K: 4 }, 7],
-    // several channel blocks per row (E / EB > 1), double-buffered step reductions, odd NG
+    // several channel blocks per row (E / EB > 1), flush intervals FS = 2 and 1, N not a multiple of 4
     [{ B: 2, L: 19, H: 32, E: 64, N: 8, R: 2, K: 4 }, 5],
-    [{ B: 2, L: 19, H: 16, E: 32, N: 12, R: 2, K: 4 }, 6, { EB: 8, NG: 3, NBUF: 2 }],
+    [{ B: 2, L: 19, H: 16, E: 32, N: 12, R: 2, K: 4 }, 6, { EB: 8, FS: 2, FWD: "blk" }],
+    [{ B: 2, L: 23, H: 16, E: 32, N: 5, R: 2, K: 4 }, 16, { EB: 4, FS: 1 }],
   ];
   for (const [d, chunk, scan] of cases) {
     const r = rng(d.B * 1000 + d.L);

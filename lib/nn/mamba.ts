@@ -45,10 +45,10 @@ export interface MambaOptions {
   expand: number;
   /** R (`dt_rank`), default ceil(H / 16). */
   dtRank?: number;
-  /** Checkpoint interval of the backward scan's state recomputation (default 16). */
+  /** Checkpoint interval of the backward scan's state recomputation (default and at most 16). */
   chunk?: number;
   /** Tuning override of the scans' workgroup shape (tests, benchmarks); default {@linkcode mambaScanShape}. */
-  scan?: { EB?: number; NG?: number; NBUF?: number };
+  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" };
 }
 
 /** Largest of 32, 16, …, 1 that divides `n` and is at most `cap`. */
@@ -57,34 +57,41 @@ function pow2Divisor(n: number, cap: number): number {
   return 1;
 }
 
+/** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
+export const MAMBA_MAX_CHUNK = 16;
+
 /**
- * Workgroup shape of the scans (kernels/mamba.wgsl): EB channels per workgroup, NG states per
- * invocation, NBUF per-step reduction buffers (1 unless it does not fit), and the workgroup
- * memory scan_bwd needs, in bytes.
+ * Workgroup shape of the scans (kernels/mamba.wgsl v3): EB channels per workgroup, FS scan_bwd steps
+ * per reduction flush, T = EB·ceil(N/4) invocations, and the workgroup memory scan_bwd needs, in
+ * bytes. Prefers FS = 2 and EB = 16 (fastest measured), then narrower blocks.
  */
 export function mambaScanShape(
   E: number,
   N: number,
   R: number,
-  CH: number,
   limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number },
-): { EB: number; NG: number; NBUF: number; T: number; bytes: number } {
-  for (let EB = pow2Divisor(E, 32); EB >= 1; EB = EB > 1 ? pow2Divisor(E, EB / 2) : 0) {
-    // NBUF = 1 measured faster on the H100 (scan_bwd 13.8 vs 24.2 ms at B = 1024, L = 200, chunk 16)
-    for (const NBUF of [1, 2]) {
-      const NG = pow2Divisor(N, 8), T = EB * (N / NG), EP = EB + 1;
-      const floats = CH * 3 * EB + CH * 2 * N + CH * R + EB * R + NBUF * 2 * N * EP +
-        NBUF * 3 * T + CH * EP;
-      const fwd = CH * 3 * EB + CH * 2 * N + CH * T;
-      const bytes = 4 * Math.max(floats, fwd);
-      if (
-        bytes <= limits.maxComputeWorkgroupStorageSize &&
-        T <= limits.maxComputeInvocationsPerWorkgroup
-      ) return { EB, NG, NBUF, T, bytes };
+): { EB: number; FS: number; T: number; bytes: number } {
+  const HS = MAMBA_MAX_CHUNK, NGR = Math.ceil(N / 4), NP = 4 * NGR;
+  const fits = (EB: number, FS: number) => {
+    const T = EB * NGR;
+    const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + FS * 3 * NP * EB +
+      HS * (EB + 1);
+    const fwd = HS * 5 * EB + HS * 2 * NP + HS * NGR * EB;
+    const bytes = 4 * Math.max(bwd, fwd);
+    const ok = bytes <= limits.maxComputeWorkgroupStorageSize &&
+      T <= limits.maxComputeInvocationsPerWorkgroup;
+    return ok ? { EB, FS, T, bytes } : null;
+  };
+  // H100, B = 1024, L = 200, N = 32 (scan_bwd ms): EB/FS 16/2 7.6, 8/2 8.8, 16/1 10.1, 32/2 11.2,
+  // 16/4 12.5, 32/1 15.6 (v2: 13.6)
+  for (const FS of [2, 1]) {
+    for (let EB = pow2Divisor(E, 16); EB >= 1; EB = EB > 1 ? pow2Divisor(E, EB / 2) : 0) {
+      const s = fits(EB, FS);
+      if (s) return s;
+      if (EB === 1) break;
     }
-    if (EB === 1) break;
   }
-  throw new Error(`MambaLayer: no scan workgroup shape fits (E = ${E}, N = ${N}, chunk ${CH})`);
+  throw new Error(`MambaLayer: no scan workgroup shape fits (E = ${E}, N = ${N})`);
 }
 
 /** A Mamba block whose parameters are `${prefix}.in_proj.weight`, … in PyTorch layouts. */
@@ -102,7 +109,7 @@ export class MambaLayer {
   /** Checkpoint interval (steps) of the state recomputation in backward. */
   readonly chunk: number;
   /** Workgroup-shape override of the scans. */
-  readonly scan: { EB?: number; NG?: number; NBUF?: number };
+  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /** The activations and scratch tensors of the last `build` (tests poison them). */
   scratch: Tensor[] = [];
 
@@ -113,7 +120,10 @@ export class MambaLayer {
     this.N = options.state;
     this.K = options.conv;
     this.R = options.dtRank ?? Math.ceil(options.hidden / 16);
-    this.chunk = options.chunk ?? 16;
+    this.chunk = options.chunk ?? MAMBA_MAX_CHUNK;
+    if (!(this.chunk >= 1 && this.chunk <= MAMBA_MAX_CHUNK)) {
+      throw new Error(`MambaLayer: chunk must be 1..${MAMBA_MAX_CHUNK}, got ${this.chunk}`);
+    }
     this.scan = options.scan ?? {};
   }
 
@@ -160,7 +170,10 @@ export class MambaLayer {
     const CH = Math.min(this.chunk, L);
     const NC = Math.ceil(L / CH);
     const lim = rt.device.limits;
-    const { EB, NG, NBUF } = { ...mambaScanShape(E, N, R, CH, lim), ...this.scan };
+    const { EB, FS } = { ...mambaScanShape(E, N, R, lim), ...this.scan };
+    // scan_fwd_e (one invocation per (b, e), N ≤ 32 states in named vec4s) unless overridden
+    const fwdE = (this.scan.FWD ?? (N <= 32 ? "e" : "blk")) === "e";
+    if (fwdE && N > 32) throw new Error("MambaLayer: scan_fwd_e needs N ≤ 32");
     if (B > lim.maxComputeWorkgroupsPerDimension) {
       throw new Error(`MambaLayer: batch ${B} exceeds maxComputeWorkgroupsPerDimension`);
     }
@@ -182,12 +195,11 @@ export class MambaLayer {
     const bcp = t([M, E / EB, J], "mamba.bcp");
     const dh = t([B, L, H], "mamba.dh");
 
-    const WGF = 64;
-    const scanDefs = { E, N, R, K, CH, EB, NG, NBUF, WGF };
+    const scanDefs = { E, N, R, K, CH, EB, FS };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
     const [scanF, scanB, bcReduce, convF, convB, reduce] = await Promise.all([
-      rt.kernel("mamba", "scan_fwd", scanDefs),
+      rt.kernel("mamba", fwdE ? "scan_fwd_e" : "scan_fwd", scanDefs),
       rt.kernel("mamba", "scan_bwd", scanDefs),
       rt.kernel("conv1d", "bc_reduce", convDefs),
       rt.kernel("conv1d", "conv_fwd", convDefs),
@@ -214,7 +226,7 @@ export class MambaLayer {
       }),
       rt.op(scanF, [xz, xc, xdbl, ...ssmParams, y, ckpt], {
         params,
-        workgroups: [Math.ceil(E / WGF), B, 1],
+        workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
       }),
       ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
         m: M,
@@ -291,7 +303,7 @@ export function mambaActivationBytes(
   const R = options.dtRank ?? Math.ceil(H / 16);
   const M = batch * seqLen, J = R + 2 * N;
   const nc = Math.ceil(seqLen / Math.min(options.chunk ?? 16, seqLen));
-  const blocks = E / pow2Divisor(E, 32); // bcp, assuming the default scan shape
+  const blocks = E / pow2Divisor(E, 16); // bcp, assuming the H100's scan shape (EB = 16)
   return 4 * (2 * (M * 2 * E) + 4 * (M * E) + 2 * (M * J) + batch * nc * N * E +
     2 * M * H + batch * E * (N + R + 3 + K) + M * blocks * J);
 }
