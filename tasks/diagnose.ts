@@ -250,7 +250,7 @@ export async function diagnoseMain(args: string[]): Promise<number> {
       [] as string[],
     )
     .option("-r, --run <dir>", "diagnose a run: its config, starting from its last checkpoint")
-    .option("--quick", "CI-sized: 30 steps, small batches (under 2 minutes on a CPU adapter)")
+    .option("--quick", "CI-sized: 20 steps, batch 32, L 30 (well under 2 minutes on a CPU adapter)")
     .option("--steps <n>", "training steps to watch", (v: string) => parseInt(v, 10))
     .option("--every <k>", "sample every k steps", (v: string) => parseInt(v, 10))
     .option("--ops", "also gradcheck every op's float64 reference on its own")
@@ -304,7 +304,7 @@ export async function diagnoseMain(args: string[]): Promise<number> {
     console.error(`diagnose: model '${cfg.model}' is not supported (SS4Rec only)`);
     return 2;
   }
-  const steps = o.steps ?? (o.quick ? 30 : 200);
+  const steps = o.steps ?? (o.quick ? 20 : 200);
   const every = o.every ?? (o.quick ? 5 : 10);
   const outDir = o.out ?? o.run ??
     `${cfg.checkpoint_dir}/diagnose-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
@@ -344,8 +344,8 @@ export async function diagnoseMain(args: string[]): Promise<number> {
   const samples = await gradientHealth(rt, cfg, ds, {
     steps,
     every,
-    batch: o.quick ? Math.min(cfg.train_batch_size, 64) : undefined,
-    maxLen: o.quick ? Math.min(cfg.MAX_ITEM_LIST_LENGTH, 50) : undefined,
+    batch: o.quick ? Math.min(cfg.train_batch_size, 32) : undefined,
+    maxLen: o.quick ? Math.min(cfg.MAX_ITEM_LIST_LENGTH, 30) : undefined,
     inject,
     load,
     onSample: (s) =>
