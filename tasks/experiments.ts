@@ -41,6 +41,8 @@ interface Result {
   valid: Record<string, number>;
   test: Record<string, number>;
   adapter: string;
+  /** Per epoch: training loss and validation HR@10 / NDCG@10 (the learning curve). */
+  curve?: [number, number, number][];
 }
 
 function meanStd(xs: number[]): string {
@@ -163,6 +165,7 @@ export async function experimentsMain(args: string[]): Promise<number> {
           valid: state.history[state.bestEpoch]?.valid ?? last?.valid ?? {},
           test: test.metrics,
           adapter: gpu.adapterName,
+          curve: state.history.map((h) => [h.trainLoss, h.valid["hr@10"], h.valid["ndcg@10"]]),
         };
         model.store.all.buffer.destroy();
       }
