@@ -1,17 +1,21 @@
 /**
- * The kernel lab: times every matmul version at the model's shapes (forward, both backward forms,
- * the logits layer), a tile sweep of the current version, the fused Adam and the reductions, with
- * timestamp queries, and prints markdown tables (GFLOP/s, GB/s, share of the card's roofline).
+ * The kernel lab: times the matmul versions at the model's shapes (forward, dX, dW with split-K,
+ * the logits layer), optionally a tile sweep of the current version, the fused Adam and the
+ * reductions, with timestamp queries, and prints markdown tables (GFLOP/s, GB/s, share of the
+ * card's roofline).
  *
- * Usage: `deno task bench:kernels [--quick] [--sweep] [--reps N]`. `--quick` uses CI-size shapes
- * (llvmpipe finishes in seconds); `--sweep` adds the tile sweep used to tune `chooseTile`.
+ * Usage: `deno task bench:kernels [--quick] [--all] [--only TEXT] [--sweep] [--reps N]`.
+ * `--quick` uses CI-size shapes (llvmpipe finishes in seconds); by default the previous version (v3)
+ * and the current one are timed, `--all` adds v1 and v2 (slow: tens of ms per dW shape); `--only`
+ * keeps the shapes whose name contains TEXT (a family: "fwd", "dX", "dW", "logits"); `--sweep`
+ * adds the tile sweep used to tune `chooseTile`.
  *
  * @module
  */
 
 import { getGpu } from "../lib/gpu/device.ts";
 import { type Command, f32, type Op, Runtime, type Tensor } from "../lib/gpu/runtime.ts";
-import { chooseSplitK, chooseTile, matmulOps, type MatmulTile } from "../lib/gpu/ops.ts";
+import { chooseSplitK, chooseTile, matmulOps, type MatmulTile, tileFits } from "../lib/gpu/ops.ts";
 import { GradNorm, TensorStats } from "../lib/gpu/reduce.ts";
 import { Adam } from "../lib/train/adam.ts";
 
@@ -106,6 +110,8 @@ async function main(): Promise<void> {
   const sweep = args.includes("--sweep");
   const ri = args.indexOf("--reps");
   const reps = ri >= 0 ? Number(args[ri + 1]) : quick ? 3 : 10;
+  const oi = args.indexOf("--only");
+  const only = oi >= 0 ? args[oi + 1] : "";
   const gpu = await getGpu();
   const rt = new Runtime(gpu);
   const roof = /H100/.test(gpu.adapterName) ? H100 : null;
@@ -125,12 +131,13 @@ async function main(): Promise<void> {
   );
   if (!gpu.hasTimestamps) say("no timestamp-query on this adapter: times are n/a\n");
 
-  const versions = ["v1", "v2", "v3", "current"];
+  const versions = args.includes("--all") ? ["v1", "v2", "v3", "current"] : ["v3", "current"];
   say(`## Matmul (fp32), GFLOP/s (and effective GB/s of A + B + C)\n`);
   say(`| shape | M x N x K | ${versions.join(" | ")} | tile / splits (current) | % roofline |`);
   say(`|---|---|${versions.map(() => "---|").join("")}---|---|`);
   const sweepRows: string[] = [];
-  for (const s of shapes(quick)) {
+  const totals = versions.map(() => 0);
+  for (const s of shapes(quick).filter((x) => x.name.includes(only))) {
     const a = rt.tensor([s.m * s.k]), b = rt.tensor([s.k * s.n]), c = rt.tensor([s.m * s.n]);
     fill(rt, a);
     fill(rt, b);
@@ -140,18 +147,20 @@ async function main(): Promise<void> {
     let best = Infinity;
     const tile = chooseTile(s.m, s.n, s.k);
     const splits = chooseSplitK(s.m, s.n, s.k, 1, tile);
-    for (const v of versions) {
+    for (const [vi, v] of versions.entries()) {
       const cmds: Command[] = v === "v1"
         ? [await v1Op(rt, s, a, b, c)]
         : await matmulOps(rt, { a, b, c }, {
           ...s,
           kernel: v === "current" ? "matmul" : `lab/matmul_${v}`,
-          tile: v === "v2" ? undefined : tile,
+          // v3 at its own choice (bk 16 where v4 takes 8); v2 picks its own tile
+          tile: v === "v2" ? undefined : v === "v3" && tile.bk === 8 ? { ...tile, bk: 16 } : tile,
         });
       const ns = await time(rt, cmds, reps);
       if (ns === null) cells.push("n/a");
       else {
         best = Math.min(best, ns);
+        totals[vi] += ns;
         cells.push(
           `${fmtRate(flops / ns)} (${fmtRate(bytes / ns)} GB/s, ${(ns / 1e3).toFixed(0)} µs)`,
         );
@@ -180,7 +189,7 @@ async function main(): Promise<void> {
       // one workspace for the whole sweep of this shape (the largest split count)
       const workspace = s.k >= 1024 ? rt.tensor([1200 * s.m * s.n]) : undefined;
       for (const t of tiles) {
-        if (t.bk > s.k && s.k > 8) continue;
+        if ((t.bk > s.k && s.k > 8) || !tileFits(t)) continue;
         const tt = s.k <= 8 ? { ...t, bk: 4 } : t;
         for (const sk of splitOpts) {
           if (sk && sk > s.k / 256) continue;
@@ -199,6 +208,9 @@ async function main(): Promise<void> {
     }
     for (const t of [a, b, c]) rt.free(t);
   }
+  say(
+    `| **sum** | | ${totals.map((t) => `${(t / 1e3).toFixed(0)} µs`).join(" | ")} | | |`,
+  );
   if (sweepRows.length) {
     say(`\n## Tile sweep of the current kernel, GFLOP/s\n`);
     say(`| shape | BMxBN/TMxTN/BK | splits | GFLOP/s |`);
@@ -206,6 +218,7 @@ async function main(): Promise<void> {
     for (const r of sweepRows) say(r);
   }
 
+  if (only) return;
   // Optimiser and reductions at the model's size: 309,184 parameters (ML-1M), and a NaN scan
   // over one [B·L, 2E] activation.
   say(`\n## Adam and reductions\n`);

@@ -8,6 +8,7 @@ import {
   matmulOps,
   type MatmulOptions,
   type MatmulTile,
+  tileFits,
 } from "../lib/gpu/ops.ts";
 import { randn, relErr, rng } from "../lib/reference/gradcheck.ts";
 import { matmulRef } from "../lib/reference/linalg.ts";
@@ -78,13 +79,16 @@ Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", as
 
 Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
   const rt = new Runtime(await getGpu());
-  // [tile, kernel]: v3 (current) takes tn = 4, tm 4 or 8; v2 (lab) any multiple of 4
+  // [tile, kernel]: v4 (current) and v3 take tn = 4, tm 4 or 8 (v4 also `tileFits`); v2 any x4
   const tilesToTry: [MatmulTile, string | undefined][] = [
     [{ wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 }, undefined],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 }, undefined],
     [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, undefined],
     [{ wgX: 1, wgY: 64, tm: 4, tn: 4, bk: 4 }, undefined],
-    [{ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 32 }, undefined],
+    [{ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 16 }, undefined],
+    [{ wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 32 }, undefined],
+    [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, "lab/matmul_v3"],
+    [{ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 32 }, "lab/matmul_v3"],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v2"],
     [{ wgX: 8, wgY: 8, tm: 4, tn: 8, bk: 32 }, "lab/matmul_v2"],
   ];
@@ -122,6 +126,10 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
     // dE = dlogitsᵀ·X and dX = dlogits·E of the logits layer, scaled down
     { m: 100, n: 16, k: 1024, transA: true },
     { m: 16, n: 16, k: 1100, transB: false },
+    // dW-like (aligned, tm 8 tile, many slices) and a slice count that leaves a short last slice
+    { m: 136, n: 64, k: 4100, transA: true, beta: 1 },
+    { m: 64, n: 132, k: 2052, transA: true, splitK: 9 },
+    { m: 40, n: 12, k: 1234, transA: true, transB: true, splitK: 6 },
   ];
   for (const o of cases) {
     const err = await check(rt, o, "ops", o.k);
@@ -134,6 +142,27 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
   const tDw = chooseTile(256, 64, 204800);
   assert.ok(chooseSplitK(256, 64, 204800, 1, tDw) > 16);
   assert.equal(chooseSplitK(204800, 64, 128, 1, chooseTile(204800, 64, 128)), 1);
+  // every model shape family gets a tile the v4 kernel accepts (incl. N = 4, K = 4, odd N)
+  for (
+    const [m, n, k] of [
+      [204800, 256, 64],
+      [204800, 68, 128],
+      [204800, 128, 4],
+      [204800, 4, 128],
+      [204800, 64, 256],
+      [256, 64, 204800],
+      [68, 128, 204800],
+      [128, 4, 204800],
+      [1024, 3417, 64],
+      [3417, 64, 1024],
+      [1024, 64, 3417],
+    ]
+  ) {
+    const t = chooseTile(m, n, k);
+    assert.ok(tileFits(t), `${m}x${n}x${k}: ${JSON.stringify(t)}`);
+  }
+  // 51 KB of double-buffered shared memory: refused
+  assert.equal(tileFits({ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 32 }), false);
   // same inputs twice give bit-identical split-K output
   const rand = rng(5);
   const a = rt.tensor([4096 * 8], "f32", randn(4096 * 8, rand));

@@ -63,26 +63,56 @@ function tiles(m: number, n: number, batch: number, t: MatmulTile): number {
   return Math.ceil(m / (t.wgY * t.tm)) * Math.ceil(n / (t.wgX * t.tn)) * batch;
 }
 
+/** Shared-memory budget of one workgroup (portable: below every adapter we run on). */
+const MAX_SHARED_BYTES = 32768;
+
+/** Files with the v3+ contract (tn = 4, tm 4 or 8) and the v4 staging limits. */
+const V3_FILES = new Set(["matmul", "lab/matmul_v3", "lab/matmul_v4"]);
+const V4_FILES = new Set(["matmul", "lab/matmul_v4"]);
+
 /**
- * The tile for a shape (kernels/matmul.wgsl, v3: 4 columns and 4 or 8 rows per thread): a
- * workgroup spans exactly N when N <= 128 is a multiple of 4 (x_proj's N = 68 wastes nothing),
- * 64 columns otherwise; 8 rows per thread when that still leaves ~2 waves of workgroups on the
- * H100, 4 otherwise; a short K step when K itself is tiny (dt_proj, K = 4).
+ * Whether a tile fits the v4 kernel: at most 4 16-byte chunks of each operand per invocation and
+ * K step (its named prefetch registers), and two padded shared stages within the budget.
+ */
+export function tileFits(t: MatmulTile): boolean {
+  const nt = t.wgX * t.wgY;
+  const bm4 = (t.wgY * t.tm) / 4, bn4 = (t.wgX * t.tn) / 4;
+  const la = Math.ceil((bm4 * t.bk) / nt), lb = Math.ceil((bn4 * t.bk) / nt);
+  const shared = 2 * t.bk * (bm4 + 1 + bn4 + 1) * 16;
+  return la <= 4 && lb <= 4 && shared <= MAX_SHARED_BYTES && nt <= 256;
+}
+
+/**
+ * The tile for a shape (kernels/matmul.wgsl, v4: 4 columns and 4 or 8 rows per thread), by family:
+ * - long M (activations: forward and dX products): a workgroup spans exactly N when N <= 128 is
+ *   a multiple of 4 (x_proj's N = 68 wastes nothing), 64 columns otherwise, 8 rows per thread,
+ *   K step 8 (H100: in_proj dX 344 µs at bk8 vs 504 µs at bk16 — fewer prefetch registers);
+ * - short M (weight gradients dW, logits dE / dX; split-K fills the GPU): 4 rows per thread, no
+ *   threads that only see padding rows, K step 16;
+ * - K itself rounded to 4 when tiny (dt_proj, K = 4);
+ * then shrunk (K step, rows per thread, threads along M) until it fits {@linkcode tileFits}.
  */
 export function chooseTile(m: number, n: number, k: number, batch = 1): MatmulTile {
-  const bk = k <= 8 ? roundUp(Math.max(k, 1), 4) : 16;
+  let bk = k <= 8 ? roundUp(Math.max(k, 1), 4) : 8;
   const wgX = n % 4 === 0 && n <= 128 ? n / 4 : 16;
   let wgY = Math.max(1, Math.floor(256 / wgX));
   let t: MatmulTile = { wgX, wgY, tm: 8, tn: 4, bk };
   if (tiles(m, n, batch, t) < TARGET_WORKGROUPS) {
-    // short M (weight gradients): do not make threads that only see padding rows
     wgY = Math.max(1, Math.min(wgY, Math.ceil(m / 4)));
-    t = { wgX, wgY, tm: 4, tn: 4, bk };
+    t = { wgX, wgY, tm: 4, tn: 4, bk: k <= 8 ? bk : 16 };
+  }
+  ({ wgY, bk } = t);
+  while (!tileFits(t)) {
+    if (t.bk > 4) bk = Math.max(4, roundUp(t.bk / 2, 4));
+    else if (t.tm > 4) t = { ...t, tm: 4 };
+    else if (wgY > 1) wgY = Math.ceil(wgY / 2);
+    else break;
+    t = { ...t, wgY, bk };
   }
   return t;
 }
 
-/** Split count for split-K: enough slices to reach ~2 waves, each slice at least 256 deep. */
+/** Split count for split-K: enough slices to reach ~2 waves, each slice at least 128 deep. */
 export function chooseSplitK(
   m: number,
   n: number,
@@ -92,7 +122,7 @@ export function chooseSplitK(
 ): number {
   const nt = tiles(m, n, batch, t);
   if (nt >= TARGET_WORKGROUPS || k < 1024) return 1;
-  return Math.max(1, Math.min(Math.ceil((2 * TARGET_WORKGROUPS) / nt), Math.floor(k / 256)));
+  return Math.max(1, Math.min(Math.ceil((2 * TARGET_WORKGROUPS) / nt), Math.floor(k / 128)));
 }
 
 /** A view whose binding covers whole vec4s (buffers are 16-byte multiples, offsets 256-aligned). */
@@ -126,8 +156,12 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
   need(tensors.c, sc * (batch - 1) + m * n, "C");
   const tile = o.tile ?? chooseTile(m, n, k, batch);
   if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4) throw new Error("matmul: tm, tn, bk must be x4");
-  if (!o.kernel && (tile.tn !== 4 || (tile.tm !== 4 && tile.tm !== 8))) {
-    throw new Error("matmul: the current kernel (v3) needs tn = 4 and tm = 4 or 8");
+  const file = o.kernel ?? "matmul";
+  if (V3_FILES.has(file) && (tile.tn !== 4 || (tile.tm !== 4 && tile.tm !== 8))) {
+    throw new Error(`matmul: ${file} needs tn = 4 and tm = 4 or 8`);
+  }
+  if (V4_FILES.has(file) && !tileFits(tile)) {
+    throw new Error(`matmul: tile ${JSON.stringify(tile)} does not fit ${file} (see tileFits)`);
   }
   // vec4 access needs every address the kernel forms to be a multiple of 4 elements: the
   // contiguous dimension and the batch stride (binding offsets are already 256-byte aligned)
@@ -145,7 +179,6 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
     TN: tile.tn,
     BK: tile.bk,
   };
-  const file = o.kernel ?? "matmul";
   const pipeline = await rt.kernel(file, "main", defines);
   return { pipeline, defines, file, tile, sa, sb, sc, batch } satisfies Plan;
 }
