@@ -32,6 +32,25 @@ export function packHistoryMask(histories: ArrayLike<number>[], vocab: number): 
   return out;
 }
 
+/**
+ * Packs per-row histories given as a CSR (`items[offsets[b]..offsets[b+1])` for row b) into the
+ * bitmask; rows past the CSR (padding rows of a batch) get an empty history.
+ */
+export function packHistoryCsr(
+  history: { offsets: Int32Array; items: Int32Array } | undefined,
+  rows: number,
+  vocab: number,
+): Uint32Array {
+  const lists = Array.from(
+    { length: rows },
+    (_, b) =>
+      history && b + 1 < history.offsets.length
+        ? history.items.subarray(history.offsets[b], history.offsets[b + 1])
+        : new Int32Array(0),
+  );
+  return packHistoryMask(lists, vocab);
+}
+
 /** Tensors and sizes of {@linkcode rankOp}. */
 export interface RankIO {
   /** f32 [rows, vocab]. */

@@ -33,7 +33,7 @@
 
 import type { Batch, SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
-import { historyMaskWords, packHistoryMask, rankOp } from "../gpu/rank.ts";
+import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { dropout } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
@@ -366,14 +366,7 @@ export class NCF implements RecModel {
         rt.write(user, batch.user);
         rt.write(target, batch.target);
         if (historyMask) {
-          const rows = Array.from(
-            { length: B },
-            (_, b) =>
-              history && b + 1 < history.offsets.length
-                ? history.items.subarray(history.offsets[b], history.offsets[b + 1])
-                : new Int32Array(0),
-          );
-          rt.write(historyMask, packHistoryMask(rows, V));
+          rt.write(historyMask, packHistoryCsr(history, B, V));
         }
       },
     };

@@ -23,7 +23,7 @@
 
 import type { Batch, SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
-import { historyMaskWords, packHistoryMask, rankOp } from "../gpu/rank.ts";
+import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
@@ -336,14 +336,7 @@ export class SS4Rec implements RecModel {
         rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
         rt.write(target, batch.target);
         if (historyMask) {
-          const rows = Array.from(
-            { length: B },
-            (_, b) =>
-              history && b + 1 < history.offsets.length
-                ? history.items.subarray(history.offsets[b], history.offsets[b + 1])
-                : new Int32Array(0),
-          );
-          rt.write(historyMask, packHistoryMask(rows, V));
+          rt.write(historyMask, packHistoryCsr(history, B, V));
         }
       },
     };

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { GradNorm } from "../gpu/reduce.ts";
 import { type Command, grid, type Runtime, type Tensor } from "../gpu/runtime.ts";
 
 /** Options of {@linkcode Adam}; defaults are torch's. */
@@ -145,4 +146,27 @@ export class Adam {
     this.rt.write(this.v, state.v);
     if (this.#ownsStep) this.setStep(state.step);
   }
+}
+
+/**
+ * The optimiser of a training step over a model's flat buffers: Adam reading the model's step
+ * tensor, with optional global-norm clipping fused into the update through the norm's clip
+ * coefficient (off in the official config). `commands` run after the step's backward.
+ */
+export async function modelOptimizer(
+  rt: Runtime,
+  model: { store: { all: Tensor; gradAll: Tensor }; step: Tensor },
+  options: { lr: number; weightDecay: number; clipGradNorm: number | null },
+): Promise<{ adam: Adam; commands: Command[] }> {
+  const clip = options.clipGradNorm
+    ? await new GradNorm(rt, model.store.gradAll, { maxNorm: options.clipGradNorm }).init()
+    : null;
+  const adam = await new Adam(rt, model.store.all, model.store.gradAll, {
+    lr: options.lr,
+    weightDecay: options.weightDecay,
+    step: model.step,
+    gradScale: clip?.out,
+    scaleIndex: 1,
+  }).init();
+  return { adam, commands: [...(clip ? clip.ops() : []), ...adam.ops()] };
 }

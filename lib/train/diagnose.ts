@@ -17,13 +17,13 @@ import type { Config } from "../config.ts";
 import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
 import type { SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
-import { GradNorm, TensorStats } from "../gpu/reduce.ts";
+import { TensorStats } from "../gpu/reduce.ts";
 import type { Runtime } from "../gpu/runtime.ts";
 import { ss4recOptions } from "../models/factory.ts";
 import { SS4Rec } from "../models/ss4rec.ts";
 import { rng } from "../reference/gradcheck.ts";
 import { ss4recLossRef } from "../reference/ss4rec.ts";
-import { Adam } from "./adam.ts";
+import { modelOptimizer } from "./adam.ts";
 
 /** One row of the end-to-end gradient check. */
 export interface GradcheckRow {
@@ -243,17 +243,11 @@ export async function gradientHealth(
   }
   const mode = cfg.train_mode;
   const graph = await model.buildTrain({ batch: B, maxLen: L, mode });
-  const clip = cfg.clip_grad_norm
-    ? await new GradNorm(rt, model.store.gradAll, { maxNorm: cfg.clip_grad_norm }).init()
-    : null;
-  const adam = await new Adam(rt, model.store.all, model.store.gradAll, {
+  const { commands: update } = await modelOptimizer(rt, model, {
     lr: cfg.learning_rate,
     weightDecay: cfg.weight_decay,
-    step: model.step,
-    gradScale: clip?.out,
-    scaleIndex: 1,
-  }).init();
-  const update = [...(clip ? clip.ops() : []), ...adam.ops()];
+    clipGradNorm: cfg.clip_grad_norm,
+  });
   const specs = model.store.specs;
   const actNames = [...graph.activations.keys()];
   const stats = await new TensorStats(rt, [

@@ -15,8 +15,7 @@ import { epochPermutation } from "../data/shuffle.ts";
 import { type Runtime, Tensor } from "../gpu/runtime.ts";
 import { metricsFromRanks } from "../metrics.ts";
 import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "../models/model.ts";
-import { GradNorm } from "../gpu/reduce.ts";
-import { Adam, type AdamState } from "./adam.ts";
+import { type Adam, type AdamState, modelOptimizer } from "./adam.ts";
 import { Progress } from "./progress.ts";
 
 /** Everything the loop needs to know, already resolved from the config. */
@@ -140,18 +139,11 @@ export async function trainModel(
     maxLen: options.maxLen,
     maskHistory: options.maskHistory,
   });
-  // Clipping (off in the official config) is fused into Adam through the norm's coefficient.
-  const clip = options.clipGradNorm
-    ? await new GradNorm(rt, model.store.gradAll, { maxNorm: options.clipGradNorm }).init()
-    : null;
-  const adam = await new Adam(rt, model.store.all, model.store.gradAll, {
+  const { adam, commands: update } = await modelOptimizer(rt, model, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
-    step: model.step,
-    gradScale: clip?.out,
-    scaleIndex: 1,
-  }).init();
-  const update = [...(clip ? clip.ops() : []), ...adam.ops()];
+    clipGradNorm: options.clipGradNorm,
+  });
   const state: TrainerState = resume?.state ?? {
     epoch: 0,
     step: 0,
