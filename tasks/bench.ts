@@ -109,8 +109,10 @@ export async function benchMain(args: string[]): Promise<number> {
   const breakdown: Record<string, { ms: number; count: number }> = {};
   const t0 = performance.now();
   let peak = 0;
+  const rt = new Runtime(gpu);
   for (const shape of shapes) {
-    const rt = new Runtime(gpu);
+    rt.dispose(); // each shape starts with an empty device (peak memory is per shape)
+    rt.peakBytes = 0;
     const model = createModel(rt, cfg, { numItems: V, numUsers: users });
     model.store.initialise(cfg.seed);
     const tb = performance.now();
@@ -220,7 +222,7 @@ export async function benchMain(args: string[]): Promise<number> {
   }
   // Full-ranking evaluation of all users (eval batch 2,048, L = 200 or 20).
   {
-    const rt = new Runtime(gpu);
+    rt.dispose();
     const L = o.quick ? 20 : 200, EB = o.quick ? 32 : 2048;
     const model = createModel(rt, cfg, { numItems: V, numUsers: users });
     model.store.initialise(cfg.seed);

@@ -94,6 +94,8 @@ export async function experimentsMain(args: string[]): Promise<number> {
   await Deno.mkdir(o.out, { recursive: true });
   const gpu = await getGpu();
   const datasets = new Map<string, SequentialDataset>();
+  // one runtime for all runs: its pipeline cache is shared, its buffers freed after each run
+  const rt = new Runtime(gpu);
   const results: Result[] = [];
   const t0 = performance.now();
   for (const run of plan.runs) {
@@ -130,7 +132,6 @@ export async function experimentsMain(args: string[]): Promise<number> {
           adapter: "CPU",
         };
       } else {
-        const rt = new Runtime(gpu);
         const model = createModel(rt, cfg, ds);
         model.store.initialise(seed);
         const best = rt.tensor([model.store.all.size], "f32", undefined, "best_params");
@@ -167,7 +168,7 @@ export async function experimentsMain(args: string[]): Promise<number> {
           adapter: gpu.adapterName,
           curve: state.history.map((h) => [h.trainLoss, h.valid["hr@10"], h.valid["ndcg@10"]]),
         };
-        model.store.all.buffer.destroy();
+        rt.dispose();
       }
       results.push(result);
       console.log(

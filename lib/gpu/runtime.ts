@@ -117,6 +117,7 @@ export class Runtime {
   #sources = new Map<string, string>();
   #pipelines = new Map<string, GPUComputePipeline>();
   #staging: GPUBuffer[] = [];
+  #buffers = new Set<GPUBuffer>();
   #kernelDir: URL;
 
   /** Wraps an acquired device. `kernelDir` defaults to this package's `kernels/`. */
@@ -135,6 +136,7 @@ export class Runtime {
     });
     this.liveBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
+    this.#buffers.add(buffer);
     return buffer;
   }
 
@@ -175,8 +177,21 @@ export class Runtime {
 
   /** Frees a tensor's buffer (only for tensors made by {@linkcode tensor}). */
   free(t: Tensor): void {
+    if (!this.#buffers.delete(t.buffer)) return;
     this.liveBytes -= t.buffer.size;
     t.buffer.destroy();
+  }
+
+  /**
+   * Destroys every buffer this runtime allocated (tensors, flat stores, staging); the runtime's
+   * pipelines stay cached. For callers that build many models in one process (experiments,
+   * benchmarks) so GPU memory does not accumulate across them.
+   */
+  dispose(): void {
+    for (const b of [...this.#buffers, ...this.#staging]) b.destroy();
+    this.#buffers.clear();
+    this.#staging = [];
+    this.liveBytes = 0;
   }
 
   /** Uploads host data into a tensor (queued; ordered before later submits). */
@@ -291,6 +306,7 @@ export class Runtime {
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       });
       this.device.queue.writeBuffer(ubuf, 0, words);
+      this.#buffers.add(ubuf);
       entries.push({ binding: 0, resource: { buffer: ubuf } });
     }
     const bindGroup = this.device.createBindGroup({
