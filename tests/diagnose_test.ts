@@ -48,6 +48,8 @@ Deno.test("diagnose: an injected positive Re(Lambda) in S5 layer 1 is caught and
   assert.equal(f.layer, "block1.S5", JSON.stringify(f));
   assert.match(f.message, /Re\(Lambda\) of S5 layer 1/);
   assert.match(f.suggestion, /s5_clip_eigs/);
+  // the NaN gradients that follow must not be misread as dead or vanishing parameters
+  assert.deepEqual(fails.filter((x) => x.kind === "dead" || x.kind === "vanishing"), []);
 });
 
 Deno.test("diagnose: with s5_clip_eigs the same injection stays finite", async () => {

@@ -290,7 +290,9 @@ export async function gradientHealth(
     const layers: Record<string, number> = {};
     let total = 0;
     specs.forEach((spec, j) => {
-      const g = regions[actNames.length + j].norm;
+      // a region holding NaN/Inf has no meaningful norm (the GPU sums finite values only)
+      const region = regions[actNames.length + j];
+      const g = region.firstBad >= 0 ? NaN : region.norm;
       const w = params.get(spec.name)!.data as Float32Array,
         p0 = prev.get(spec.name)!.data as Float32Array;
       let wn = 0, dn = 0;
@@ -471,7 +473,9 @@ export function verdict(
       suggestion: "set s5_clip_eigs: true, or clip_grad_norm: 1.0",
     });
   }
-  const finite = samples.filter((s) => Number.isFinite(s.gradNorm));
+  // growth, dead and vanishing are judged on the steps before anything went non-finite
+  const clean = samples.filter((s) => !s.bad && Number.isFinite(s.gradNorm));
+  const finite = clean;
   if (finite.length >= 3) {
     const third = Math.max(1, Math.floor(finite.length / 3));
     const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -495,9 +499,10 @@ export function verdict(
       });
     }
   }
-  const last = samples[samples.length - 1];
+  if (!clean.length) return f;
+  const last = clean[clean.length - 1];
   for (const [name, t] of Object.entries(last.tensors)) {
-    const everZero = samples.every((s) => s.tensors[name]?.grad === 0);
+    const everZero = clean.every((s) => s.tensors[name]?.grad === 0);
     if (UNUSED_PARAMS.has(name)) {
       if (everZero) {
         f.push({
@@ -522,7 +527,7 @@ export function verdict(
           : "none",
       });
     } else if (
-      samples.every((s) => s.tensors[name].grad < 1e-10 * Math.max(s.tensors[name].weight, 1e-30))
+      clean.every((s) => s.tensors[name].grad < 1e-10 * Math.max(s.tensors[name].weight, 1e-30))
     ) {
       f.push({
         kind: "vanishing",
