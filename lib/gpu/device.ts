@@ -37,6 +37,21 @@ export function getGpu(): Promise<Gpu> {
   return shared;
 }
 
+/**
+ * wgpu also probes OpenGL/EGL when it enumerates adapters; on a headless Linux box without
+ * XDG_RUNTIME_DIR that probe prints "error: XDG_RUNTIME_DIR is invalid" twice (harmless, but it
+ * reads like a failure). Point it at the temp directory when unset and we may.
+ */
+function quietGlProbe(): void {
+  try {
+    if (Deno.build.os === "linux" && !Deno.env.get("XDG_RUNTIME_DIR")) {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
+    }
+  } catch {
+    // no env permission: the messages stay, nothing else changes
+  }
+}
+
 /** Acquires a new device on the best adapter with the adapter's full limits. */
 export async function acquireGpu(): Promise<Gpu> {
   if (!("gpu" in navigator) || !navigator.gpu) {
@@ -45,6 +60,7 @@ export async function acquireGpu(): Promise<Gpu> {
         'keep "unstable": ["webgpu"] in deno.json',
     );
   }
+  quietGlProbe();
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new GpuUnavailableError(
