@@ -5,7 +5,9 @@
 //
 // Also bc_reduce, the sum over channel blocks of scan_bwd's ∂(dt_r, Bt, Ct) partials.
 //
-// Defines: E, N, R, K (conv width), WG (workgroup size); NEB (channel blocks, bc_reduce only).
+// Version 2: channel quads (4 channels per invocation) along E, several steps per invocation with
+// the conv inputs in registers, conv_bwd parallel over time chunks, two-level reductions.
+// Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size); NEB (channel blocks, bc_reduce only).
 // Params: nb = B, len = L.
 // Bindings are generic (b1..b8, all read_write) because the three entries bind different tensors:
 //   conv_fwd:     b1 xz [M, 2E], b2 cw [E, 1, K], b3 cb [E], b4 xc [M, E] (overwritten)
@@ -29,97 +31,273 @@ struct Params { nb: u32, len: u32 }
 
 const JS: u32 = N + R + 2u;
 const JP: u32 = JS + K + 1u;
+const EV: u32 = (E + 3u) / 4u; // channel quads per row
+const CT: u32 = 8u; // conv_fwd: steps per invocation
+const TCN: u32 = 32u; // conv_bwd: time chunks per row (one per invocation row of the workgroup)
+const EQ: u32 = 8u; // conv_bwd: channel quads per workgroup (EQ·TCN = 256 invocations)
 
-fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn sigmoid4(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
 
-// One invocation per (m, e); 1-D grid split by grid().
+// x[m, e0 .. e0 + 3] (columns 0..E−1 of xz = b1); channels ≥ E read as 0
+fn x4(m: u32, e0: u32) -> vec4<f32> {
+  let o = m * 2u * E + e0;
+  if (E % 4u == 0u) { return vec4<f32>(b1[o], b1[o + 1u], b1[o + 2u], b1[o + 3u]); }
+  var v = vec4<f32>(0.0);
+  if (e0 < E) { v.x = b1[o]; }
+  if (e0 + 1u < E) { v.y = b1[o + 1u]; }
+  if (e0 + 2u < E) { v.z = b1[o + 2u]; }
+  if (e0 + 3u < E) { v.w = b1[o + 3u]; }
+  return v;
+}
+
+// weight of the tap that reads j steps back (cw[e, K − 1 − j]; 0 when j ≥ K)
+fn wtap(e0: u32, j: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (j < K) {
+    let k = K - 1u - j;
+    if (e0 < E) { v.x = b2[e0 * K + k]; }
+    if (e0 + 1u < E) { v.y = b2[(e0 + 1u) * K + k]; }
+    if (e0 + 2u < E) { v.z = b2[(e0 + 2u) * K + k]; }
+    if (e0 + 3u < E) { v.w = b2[(e0 + 3u) * K + k]; }
+  }
+  return v;
+}
+
+fn bias4(e0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (e0 < E) { v.x = b3[e0]; }
+  if (e0 + 1u < E) { v.y = b3[e0 + 1u]; }
+  if (e0 + 2u < E) { v.z = b3[e0 + 2u]; }
+  if (e0 + 3u < E) { v.w = b3[e0 + 3u]; }
+  return v;
+}
+
+// b4[o .. o + 3] (a [M, E] tensor) for channels e0 .. e0 + 3 < E
+fn ld_b4(o: u32, e0: u32) -> vec4<f32> {
+  if (E % 4u == 0u) { return vec4<f32>(b4[o], b4[o + 1u], b4[o + 2u], b4[o + 3u]); }
+  var v = vec4<f32>(0.0);
+  if (e0 < E) { v.x = b4[o]; }
+  if (e0 + 1u < E) { v.y = b4[o + 1u]; }
+  if (e0 + 2u < E) { v.z = b4[o + 2u]; }
+  if (e0 + 3u < E) { v.w = b4[o + 3u]; }
+  return v;
+}
+
+fn st_b4(o: u32, e0: u32, v: vec4<f32>) {
+  if (e0 < E) { b4[o] = v.x; }
+  if (e0 + 1u < E) { b4[o + 1u] = v.y; }
+  if (e0 + 2u < E) { b4[o + 2u] = v.z; }
+  if (e0 + 3u < E) { b4[o + 3u] = v.w; }
+}
+
+fn st_b5(o: u32, e0: u32, v: vec4<f32>) {
+  if (e0 < E) { b5[o] = v.x; }
+  if (e0 + 1u < E) { b5[o + 1u] = v.y; }
+  if (e0 + 2u < E) { b5[o + 2u] = v.z; }
+  if (e0 + 3u < E) { b5[o + 3u] = v.w; }
+}
+
+// One invocation per (b, run of CT steps, channel quad), quads fastest (coalesced rows); the last
+// K − 1 ≤ 3 inputs slide through registers. 1-D grid split by grid(). Needs K ≤ 4.
 @compute @workgroup_size(WG)
 fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.nb * p.len * E) { return; }
-  let e = i % E;
-  let m = i / E;
-  let t = m % p.len;
-  var s = b3[e];
-  for (var k = 0u; k < K; k++) {
-    let back = K - 1u - k; // how many steps before t this tap reads
-    if (t >= back) { s += b2[e * K + k] * b1[(m - back) * 2u * E + e]; }
+  let nt = (p.len + CT - 1u) / CT;
+  if (i >= p.nb * nt * EV) { return; }
+  let e0 = (i % EV) * 4u;
+  let r = i / EV;
+  let t0 = (r % nt) * CT;
+  let t1 = min(t0 + CT, p.len);
+  let mb = (r / nt) * p.len;
+  let w0 = wtap(e0, 0u);
+  let w1 = wtap(e0, 1u);
+  let w2 = wtap(e0, 2u);
+  let w3 = wtap(e0, 3u);
+  let bias = bias4(e0);
+  var x1 = vec4<f32>(0.0);
+  var x2 = vec4<f32>(0.0);
+  var x3 = vec4<f32>(0.0);
+  if (t0 >= 1u) { x1 = x4(mb + t0 - 1u, e0); }
+  if (t0 >= 2u) { x2 = x4(mb + t0 - 2u, e0); }
+  if (t0 >= 3u) { x3 = x4(mb + t0 - 3u, e0); }
+  for (var t = t0; t < t1; t++) {
+    let x0 = x4(mb + t, e0);
+    let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+    st_b4((mb + t) * E + e0, e0, s * sigmoid4(s));
+    x3 = x2;
+    x2 = x1;
+    x1 = x0;
   }
-  b4[i] = s * sigmoid(s);
 }
 
-// One invocation per (b, e), reverse over t: a window of the last K pre-activation gradients gives
-// ∂x[t] = Σ_k cw[k]·g[t + (K−1) − k] without a second pass or a [M, E] scratch tensor, and the
-// conv weight/bias gradients sum in registers into one partial per (b, e).
-@compute @workgroup_size(WG)
-fn conv_bwd(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
-  let b = gid.y;
-  if (e >= E || b >= p.nb) { return; }
-  var w: array<f32, K>;
-  for (var k = 0u; k < K; k++) { w[k] = b2[e * K + k]; }
-  let bias = b3[e];
-  var win: array<f32, K>; // win[j] = g[t + j]
-  var gw: array<f32, K>;
-  var gb = 0.0;
-  for (var t = p.len; t > 0u; t--) {
-    let m = b * p.len + t - 1u;
-    var xs: array<f32, K>;
-    var s = bias;
-    for (var k = 0u; k < K; k++) {
-      let back = K - 1u - k;
-      if (t - 1u >= back) { xs[k] = b1[(m - back) * 2u * E + e]; } else { xs[k] = 0.0; }
-      s += w[k] * xs[k];
+var<workgroup> red: array<vec4<f32>, 5u * EQ * TCN>; // [tap 0..3 | bias][time chunk][quad]
+
+// Workgroup (quad block, b); invocation (time chunk tc, quad): steps t0 .. t1 − 1 of the chunk,
+// walking τ = t0 .. t1 + 2 forward with the inputs and the pre-activation gradients g sliding
+// through registers: ∂x[τ − 3] = Σ_j w_j·g[τ − 3 + j] (tap j reads j steps back). The conv weight
+// and bias gradients of the chunk sum in registers, then over the TCN chunks in workgroup memory
+// (fixed order: deterministic) into one partial per (b, e). Needs K ≤ 4.
+@compute @workgroup_size(256)
+fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let ql = lid % EQ;
+  let tc = lid / EQ;
+  let q = wid.x * EQ + ql;
+  let b = wid.y;
+  let e0 = q * 4u;
+  let ct = (p.len + TCN - 1u) / TCN;
+  let t0 = min(tc * ct, p.len);
+  let t1 = min(t0 + ct, p.len);
+  let mb = b * p.len;
+  var gw0 = vec4<f32>(0.0);
+  var gw1 = vec4<f32>(0.0);
+  var gw2 = vec4<f32>(0.0);
+  var gw3 = vec4<f32>(0.0);
+  var gb = vec4<f32>(0.0);
+  if (q < EV && t0 < t1) {
+    let w0 = wtap(e0, 0u);
+    let w1 = wtap(e0, 1u);
+    let w2 = wtap(e0, 2u);
+    let w3 = wtap(e0, 3u);
+    let bias = bias4(e0);
+    var x1 = vec4<f32>(0.0);
+    var x2 = vec4<f32>(0.0);
+    var x3 = vec4<f32>(0.0);
+    if (t0 >= 1u) { x1 = x4(mb + t0 - 1u, e0); }
+    if (t0 >= 2u) { x2 = x4(mb + t0 - 2u, e0); }
+    if (t0 >= 3u) { x3 = x4(mb + t0 - 3u, e0); }
+    var g1 = vec4<f32>(0.0);
+    var g2 = vec4<f32>(0.0);
+    var g3 = vec4<f32>(0.0);
+    for (var tau = t0; tau < t1 + 3u; tau++) {
+      var g0 = vec4<f32>(0.0);
+      var x0 = vec4<f32>(0.0);
+      if (tau < p.len) {
+        x0 = x4(mb + tau, e0);
+        let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
+        let sg = sigmoid4(s);
+        g0 = ld_b4((mb + tau) * E + e0, e0) * sg * (1.0 + s * (1.0 - sg));
+        if (tau < t1) {
+          gb += g0;
+          gw0 += g0 * x0;
+          gw1 += g0 * x1;
+          gw2 += g0 * x2;
+          gw3 += g0 * x3;
+        }
+      }
+      if (tau >= t0 + 3u) {
+        st_b5((mb + tau - 3u) * 2u * E + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
+      }
+      g3 = g2;
+      g2 = g1;
+      g1 = g0;
+      x3 = x2;
+      x2 = x1;
+      x1 = x0;
     }
-    let sg = sigmoid(s);
-    let g = b4[m * E + e] * sg * (1.0 + s * (1.0 - sg));
-    gb += g;
-    for (var k = 0u; k < K; k++) { gw[k] += g * xs[k]; }
-    for (var j = K - 1u; j > 0u; j--) { win[j] = win[j - 1u]; }
-    win[0] = g;
-    var dx = 0.0;
-    for (var j = 0u; j < K; j++) { dx += w[K - 1u - j] * win[j]; }
-    b5[m * 2u * E + e] = dx;
   }
-  let pb = (b * E + e) * JP + JS;
-  for (var k = 0u; k < K; k++) { b6[pb + k] = gw[k]; }
-  b6[pb + K] = gb;
-}
-
-// One invocation per (e, j): sums the B partials (fixed order: deterministic) and adds the total to
-// the gradient view that column j belongs to.
-@compute @workgroup_size(WG)
-fn param_reduce(@builtin(global_invocation_id) gid: vec3u) {
-  let i = gid.x;
-  if (i >= E * JP) { return; }
-  let e = i / JP;
-  let j = i % JP;
-  var s = 0.0;
-  for (var b = 0u; b < p.nb; b++) { s += b1[(b * E + e) * JP + j]; }
-  if (j < N) {
-    b2[e * N + j] += s;
-  } else if (j == N) {
-    b3[e] += s;
-  } else if (j < N + 1u + R) {
-    b4[e * R + j - N - 1u] += s;
-  } else if (j == N + 1u + R) {
-    b5[e] += s;
-  } else if (j < JS + K) {
-    b6[e * K + j - JS] += s;
-  } else {
-    b7[e] += s;
+  red[lid] = gw0;
+  red[EQ * TCN + lid] = gw1;
+  red[2u * EQ * TCN + lid] = gw2;
+  red[3u * EQ * TCN + lid] = gw3;
+  red[4u * EQ * TCN + lid] = gb;
+  workgroupBarrier();
+  if (lid < 5u * EQ) {
+    let j = lid / EQ; // tap j (conv weight column K − 1 − j), or the bias when j = 4
+    let q2 = wid.x * EQ + lid % EQ;
+    if ((j < K || j == 4u) && q2 < EV) {
+      var s = vec4<f32>(0.0);
+      for (var c = 0u; c < TCN; c++) { s += red[(j * TCN + c) * EQ + lid % EQ]; }
+      var col = JS + K;
+      if (j < 4u) { col = JS + K - 1u - j; }
+      let e2 = q2 * 4u;
+      let o = (b * E + e2) * JP + col;
+      if (e2 < E) { b6[o] = s.x; }
+      if (e2 + 1u < E) { b6[o + JP] = s.y; }
+      if (e2 + 2u < E) { b6[o + 2u * JP] = s.z; }
+      if (e2 + 3u < E) { b6[o + 3u * JP] = s.w; }
+    }
   }
 }
 
-// One invocation per (m, j): dxdbl[m, j] = Σ_blk bcp[m, blk, j] (fixed order: deterministic).
+var<workgroup> prs: array<f32, 256>;
+
+// Workgroup e, invocation (b group bg < 4, column slot js < 64): sums part[b, e, j] over b ≡ bg
+// (mod 4) in 8 independent chains, then the 4 group sums in workgroup memory (fixed order:
+// deterministic), and adds the total to the gradient view that column j belongs to.
+@compute @workgroup_size(256)
+fn param_reduce(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let e = wid.x;
+  let js = lid % 64u;
+  let bg = lid / 64u;
+  for (var j0 = 0u; j0 < JP; j0 += 64u) {
+    let j = j0 + js;
+    var s0 = 0.0;
+    var s1 = 0.0;
+    if (j < JP) {
+      let st = 4u * E * JP;
+      var o = (bg * E + e) * JP + j;
+      var b = bg;
+      for (; b + 28u < p.nb; b += 32u) {
+        s0 += b1[o] + b1[o + st];
+        s1 += b1[o + 2u * st] + b1[o + 3u * st];
+        s0 += b1[o + 4u * st] + b1[o + 5u * st];
+        s1 += b1[o + 6u * st] + b1[o + 7u * st];
+        o += 8u * st;
+      }
+      for (; b < p.nb; b += 4u) {
+        s0 += b1[o];
+        o += st;
+      }
+    }
+    prs[lid] = s0 + s1;
+    workgroupBarrier();
+    if (bg == 0u && j < JP) {
+      let s = prs[js] + prs[64u + js] + prs[128u + js] + prs[192u + js];
+      if (j < N) {
+        b2[e * N + j] += s;
+      } else if (j == N) {
+        b3[e] += s;
+      } else if (j < N + 1u + R) {
+        b4[e * R + j - N - 1u] += s;
+      } else if (j == N + 1u + R) {
+        b5[e] += s;
+      } else if (j < JS + K) {
+        b6[e * K + j - JS] += s;
+      } else {
+        b7[e] += s;
+      }
+    }
+    workgroupBarrier();
+  }
+}
+
+// One invocation per (m, 4 consecutive columns j): dxdbl[m, j] = Σ_blk bcp[m, blk, j] (fixed
+// order: deterministic); 4·NEB independent loads per invocation.
 @compute @workgroup_size(WG)
 fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let J = R + 2u * N;
+  let JQ = (J + 3u) / 4u;
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.nb * p.len * J) { return; }
-  let m = i / J;
-  let j = i % J;
-  var s = 0.0;
-  for (var q = 0u; q < NEB; q++) { s += b1[(m * NEB + q) * J + j]; }
-  b2[i] = s;
+  if (i >= p.nb * p.len * JQ) { return; }
+  let m = i / JQ;
+  let j = (i % JQ) * 4u;
+  var s = vec4<f32>(0.0);
+  for (var q = 0u; q < NEB; q++) {
+    let o = (m * NEB + q) * J + j;
+    if (J % 4u == 0u) {
+      s += vec4<f32>(b1[o], b1[o + 1u], b1[o + 2u], b1[o + 3u]);
+    } else {
+      var v = vec4<f32>(0.0);
+      v.x = b1[o];
+      if (j + 1u < J) { v.y = b1[o + 1u]; }
+      if (j + 2u < J) { v.z = b1[o + 2u]; }
+      if (j + 3u < J) { v.w = b1[o + 3u]; }
+      s += v;
+    }
+  }
+  let o = m * J + j;
+  b2[o] = s.x;
+  if (j + 1u < J) { b2[o + 1u] = s.y; }
+  if (j + 2u < J) { b2[o + 2u] = s.z; }
+  if (j + 3u < J) { b2[o + 3u] = s.w; }
 }

@@ -64,7 +64,8 @@ var<workgroup> sh_in: array<f32, HS * QS * EB>;
 var<workgroup> sh_bc: array<vec4<f32>, HS * 2u * NGR>; // [k][Bt | Ct][ng]
 var<workgroup> sh_dtr: array<f32, HS * R>;
 var<workgroup> sh_w: array<f32, EB * R>;
-var<workgroup> sbv: array<vec4<f32>, FS * 2u * NGR * EB>; // [slot][∂Bt | ∂Ct][ng][el]
+// [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding)
+var<workgroup> sbv: array<vec4<f32>, FS * 2u * NGR * EP>;
 var<workgroup> snv: array<vec4<f32>, FS * NGR * EB>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
 var<workgroup> cgs: array<f32, HS * EP>; // [k][el] ∂loss/∂(Δ pre-activation)
 var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
@@ -236,8 +237,9 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
 }
 
 // Forward with one invocation per (b, e) holding all N ≤ 32 states as 8 named vec4 values (only
-// the first NGR are live; the rest fold away). Bt, Ct rows are read from global memory (the 64
-// invocations of a workgroup share b, so the loads broadcast). Dispatch [ceil(E/64), B].
+// the first NGR are live; the rest fold away). The 64 invocations of a workgroup share b: per HS
+// steps they stage that row's Bt, Ct and dt_r in workgroup memory (v4; v3 read them from global
+// memory every step). Dispatch [ceil(E/64), B].
 fn bc4(base: u32, n0: u32) -> vec4<f32> {
   return vec4<f32>(xd(base + n0, n0), xd(base + n0 + 1u, n0 + 1u), xd(base + n0 + 2u, n0 + 2u), xd(base + n0 + 3u, n0 + 3u));
 }
@@ -249,19 +251,22 @@ fn ck_store_n(base: u32, n0: u32, v: vec4<f32>) {
   if (n0 + 3u < N) { ckpt[base + (n0 + 3u) * E] = v.w; }
 }
 
+fn bcs(k: u32, half: u32, g: u32) -> vec4<f32> { return sh_bc[(k * 2u + half) * NGR + g]; }
+
 @compute @workgroup_size(64)
-fn scan_fwd_e(@builtin(global_invocation_id) gid: vec3u) {
-  let e = gid.x;
-  let b = gid.y;
-  if (e >= E || b >= p.nb) { return; }
-  let a0 = alog4(e, 0u);
-  let a1 = alog4(e, 4u);
-  let a2 = alog4(e, 8u);
-  let a3 = alog4(e, 12u);
-  let a4 = alog4(e, 16u);
-  let a5 = alog4(e, 20u);
-  let a6 = alog4(e, 24u);
-  let a7 = alog4(e, 28u);
+fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
+  let e = wid.x * 64u + lid;
+  let b = wid.y;
+  let live = e < E;
+  let ec = min(e, E - 1u);
+  let a0 = alog4(ec, 0u);
+  let a1 = alog4(ec, 4u);
+  let a2 = alog4(ec, 8u);
+  let a3 = alog4(ec, 12u);
+  let a4 = alog4(ec, 16u);
+  let a5 = alog4(ec, 20u);
+  let a6 = alog4(ec, 24u);
+  let a7 = alog4(ec, 28u);
   var h0 = vec4<f32>(0.0);
   var h1 = vec4<f32>(0.0);
   var h2 = vec4<f32>(0.0);
@@ -270,61 +275,85 @@ fn scan_fwd_e(@builtin(global_invocation_id) gid: vec3u) {
   var h5 = vec4<f32>(0.0);
   var h6 = vec4<f32>(0.0);
   var h7 = vec4<f32>(0.0);
-  let bias = dtb[e];
-  let dd = dsk[e];
+  let bias = dtb[ec];
+  let dd = dsk[ec];
   let nc = nchunks();
-  for (var t = 0u; t < p.len; t++) {
-    if (t % CH == 0u) {
-      let base = ((b * nc + t / CH) * N) * E + e;
-      if (NGR > 0u) { ck_store_n(base, 0u, h0); }
-      if (NGR > 1u) { ck_store_n(base, 4u, h1); }
-      if (NGR > 2u) { ck_store_n(base, 8u, h2); }
-      if (NGR > 3u) { ck_store_n(base, 12u, h3); }
-      if (NGR > 4u) { ck_store_n(base, 16u, h4); }
-      if (NGR > 5u) { ck_store_n(base, 20u, h5); }
-      if (NGR > 6u) { ck_store_n(base, 24u, h6); }
-      if (NGR > 7u) { ck_store_n(base, 28u, h7); }
+  for (var t0 = 0u; t0 < p.len; t0 += HS) {
+    // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HS − 1
+    workgroupBarrier();
+    for (var i = lid; i < HS * 2u * NGR; i += 64u) {
+      let k = i / (2u * NGR);
+      let c = i % (2u * NGR);
+      let n0 = (c % NGR) * 4u;
+      var v = vec4<f32>(0.0);
+      if (t0 + k < p.len) { v = bc4((b * p.len + t0 + k) * J + R + (c / NGR) * N, n0); }
+      sh_bc[i] = v;
     }
-    let m = b * p.len + t;
-    let u = xc[m * E + e];
-    let dl = softplus(dt_pre(m, e));
-    let du = dl * u;
-    let rb = m * J + R;
-    var acc = dd * u;
-    if (NGR > 0u) {
-      h0 = exp(dl * a0) * h0 + du * bc4(rb, 0u);
-      acc += dot(bc4(rb + N, 0u), h0);
+    for (var i = lid; i < HS * R; i += 64u) {
+      let t = t0 + i / R;
+      var v = 0.0;
+      if (t < p.len) { v = xdbl[(b * p.len + t) * J + i % R]; }
+      sh_dtr[i] = v;
     }
-    if (NGR > 1u) {
-      h1 = exp(dl * a1) * h1 + du * bc4(rb, 4u);
-      acc += dot(bc4(rb + N, 4u), h1);
+    workgroupBarrier();
+    if (live) {
+      let kn = min(HS, p.len - t0);
+      for (var k = 0u; k < kn; k++) {
+        let t = t0 + k;
+        if (t % CH == 0u) {
+          let base = ((b * nc + t / CH) * N) * E + e;
+          if (NGR > 0u) { ck_store_n(base, 0u, h0); }
+          if (NGR > 1u) { ck_store_n(base, 4u, h1); }
+          if (NGR > 2u) { ck_store_n(base, 8u, h2); }
+          if (NGR > 3u) { ck_store_n(base, 12u, h3); }
+          if (NGR > 4u) { ck_store_n(base, 16u, h4); }
+          if (NGR > 5u) { ck_store_n(base, 20u, h5); }
+          if (NGR > 6u) { ck_store_n(base, 24u, h6); }
+          if (NGR > 7u) { ck_store_n(base, 28u, h7); }
+        }
+        let m = b * p.len + t;
+        let u = xc[m * E + e];
+        let z = xz[m * 2u * E + E + e];
+        var sp = bias;
+        for (var r = 0u; r < R; r++) { sp += sh_dtr[k * R + r] * dtw[e * R + r]; }
+        let dl = softplus(sp);
+        let du = dl * u;
+        var acc = dd * u;
+        if (NGR > 0u) {
+          h0 = exp(dl * a0) * h0 + du * bcs(k, 0u, 0u);
+          acc += dot(bcs(k, 1u, 0u), h0);
+        }
+        if (NGR > 1u) {
+          h1 = exp(dl * a1) * h1 + du * bcs(k, 0u, 1u);
+          acc += dot(bcs(k, 1u, 1u), h1);
+        }
+        if (NGR > 2u) {
+          h2 = exp(dl * a2) * h2 + du * bcs(k, 0u, 2u);
+          acc += dot(bcs(k, 1u, 2u), h2);
+        }
+        if (NGR > 3u) {
+          h3 = exp(dl * a3) * h3 + du * bcs(k, 0u, 3u);
+          acc += dot(bcs(k, 1u, 3u), h3);
+        }
+        if (NGR > 4u) {
+          h4 = exp(dl * a4) * h4 + du * bcs(k, 0u, 4u);
+          acc += dot(bcs(k, 1u, 4u), h4);
+        }
+        if (NGR > 5u) {
+          h5 = exp(dl * a5) * h5 + du * bcs(k, 0u, 5u);
+          acc += dot(bcs(k, 1u, 5u), h5);
+        }
+        if (NGR > 6u) {
+          h6 = exp(dl * a6) * h6 + du * bcs(k, 0u, 6u);
+          acc += dot(bcs(k, 1u, 6u), h6);
+        }
+        if (NGR > 7u) {
+          h7 = exp(dl * a7) * h7 + du * bcs(k, 0u, 7u);
+          acc += dot(bcs(k, 1u, 7u), h7);
+        }
+        yb[m * E + e] = acc * z * sigmoid(z);
+      }
     }
-    if (NGR > 2u) {
-      h2 = exp(dl * a2) * h2 + du * bc4(rb, 8u);
-      acc += dot(bc4(rb + N, 8u), h2);
-    }
-    if (NGR > 3u) {
-      h3 = exp(dl * a3) * h3 + du * bc4(rb, 12u);
-      acc += dot(bc4(rb + N, 12u), h3);
-    }
-    if (NGR > 4u) {
-      h4 = exp(dl * a4) * h4 + du * bc4(rb, 16u);
-      acc += dot(bc4(rb + N, 16u), h4);
-    }
-    if (NGR > 5u) {
-      h5 = exp(dl * a5) * h5 + du * bc4(rb, 20u);
-      acc += dot(bc4(rb + N, 20u), h5);
-    }
-    if (NGR > 6u) {
-      h6 = exp(dl * a6) * h6 + du * bc4(rb, 24u);
-      acc += dot(bc4(rb + N, 24u), h6);
-    }
-    if (NGR > 7u) {
-      h7 = exp(dl * a7) * h7 + du * bc4(rb, 28u);
-      acc += dot(bc4(rb + N, 28u), h7);
-    }
-    let z = xz[m * 2u * E + E + e];
-    yb[m * E + e] = acc * z * sigmoid(z);
   }
 }
 
@@ -342,8 +371,8 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
   (*st).ga += (g * dl) * q;
   (*st).dh = g * da;
   let s = k % FS;
-  sbv[((s * 2u) * NGR + png) * EB + pel] = g * (dl * u);
-  sbv[((s * 2u + 1u) * NGR + png) * EB + pel] = gy * hcur;
+  sbv[((s * 2u) * NGR + png) * EP + pel] = g * (dl * u);
+  sbv[((s * 2u + 1u) * NGR + png) * EP + pel] = gy * hcur;
   snv[(s * NGR + png) * EB + pel] = vec4<f32>(dot(ct, hcur), dot(g, pa * q + bt * u), dot(g, bt) * dl, 0.0);
 }
 
@@ -360,7 +389,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     let t = pt0 + k0 + s;
     if (t < pt1) {
       var v = vec4<f32>(0.0);
-      for (var q = 0u; q < EB; q++) { v += sbv[(s * 2u * NGR + c) * EB + q]; }
+      for (var q = 0u; q < EB; q++) { v += sbv[(s * 2u * NGR + c) * EP + q]; }
       let half = c / NGR;
       let n0 = (c % NGR) * 4u;
       let o = ((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0;

@@ -74,7 +74,7 @@ export function mambaScanShape(
   const HS = MAMBA_MAX_CHUNK, NGR = Math.ceil(N / 4), NP = 4 * NGR;
   const fits = (EB: number, FS: number) => {
     const T = EB * NGR;
-    const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + FS * 3 * NP * EB +
+    const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + FS * NP * (3 * EB + 2) +
       HS * (EB + 1);
     const fwd = HS * 5 * EB + HS * 2 * NP + HS * NGR * EB;
     const bytes = 4 * Math.max(bwd, fwd);
@@ -168,6 +168,8 @@ export class MambaLayer {
     const { H, E, N, R, K } = this;
     const B = ctx.batch, L = ctx.seqLen, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
     const CH = Math.min(this.chunk, L);
+    const EV = Math.ceil(E / 4); // channel quads (conv1d.wgsl)
+    if (K > 4) throw new Error(`MambaLayer: conv width ${K} > 4 is not supported`);
     const NC = Math.ceil(L / CH);
     const lim = rt.device.limits;
     const { EB, FS } = { ...mambaScanShape(E, N, R, lim), ...this.scan };
@@ -216,7 +218,7 @@ export class MambaLayer {
       }),
       rt.op(convF, [xz, p("conv1d.weight"), p("conv1d.bias"), xc], {
         params,
-        workgroups: grid(M * E, 64),
+        workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
       }),
       ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl }, {
         m: M,
@@ -248,7 +250,7 @@ export class MambaLayer {
         params,
         workgroups: [E / EB, B, 1],
       }),
-      rt.op(bcReduce, [bcp, dxdbl], { params, workgroups: grid(M * J, 64) }),
+      rt.op(bcReduce, [bcp, dxdbl], { params, workgroups: grid(M * Math.ceil(J / 4), 64) }),
       ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight") }, {
         m: J,
         n: E,
@@ -264,7 +266,7 @@ export class MambaLayer {
       }),
       rt.op(convB, [xz, p("conv1d.weight"), p("conv1d.bias"), dxc, dxz, part], {
         params,
-        workgroups: [Math.ceil(E / 64), B, 1],
+        workgroups: [Math.ceil(EV / 8), B, 1],
       }),
       rt.op(reduce, [
         part,
@@ -274,7 +276,7 @@ export class MambaLayer {
         g("dt_proj.bias"),
         g("conv1d.weight"),
         g("conv1d.bias"),
-      ], { params, workgroups: grid(E * JP, 64) }),
+      ], { params, workgroups: [E, 1, 1] }),
       ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight") }, {
         m: 2 * E,
         n: H,
