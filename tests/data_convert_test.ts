@@ -8,12 +8,13 @@ import {
   INTER_HEADER,
   readInteractions,
 } from "../lib/data/mod.ts";
+import { SHARED } from "./shared.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const fixture = (name: string) => fileURLToPath(new URL(`tests/fixtures/${name}`, ROOT));
 const MLS = fileURLToPath(new URL("data/ml-latest-small/ratings.csv", ROOT));
-const ML100K = fileURLToPath(new URL("../shared/data/ml-100k/u.data", ROOT));
-const ML100K_INTER = fileURLToPath(new URL("../shared/data/ml-100k-recbole/ml-100k.inter", ROOT));
+const ML100K = fileURLToPath(new URL("data/ml-100k/u.data", SHARED));
+const ML100K_INTER = fileURLToPath(new URL("data/ml-100k-recbole/ml-100k.inter", SHARED));
 
 function exists(path: string): boolean {
   try {

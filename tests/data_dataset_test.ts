@@ -7,11 +7,12 @@ import {
   parseInterval,
   splitFingerprint,
 } from "../lib/data/mod.ts";
+import { SHARED } from "./shared.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const SHARED = new URL("../shared/data/", ROOT);
-const ML100K = fromFileUrl(new URL("ml-100k/u.data", SHARED));
-const ML100K_INTER = fromFileUrl(new URL("ml-100k-recbole/ml-100k.inter", SHARED));
+const SHARED_DATA = new URL("data/", SHARED);
+const ML100K = fromFileUrl(new URL("ml-100k/u.data", SHARED_DATA));
+const ML100K_INTER = fromFileUrl(new URL("ml-100k-recbole/ml-100k.inter", SHARED_DATA));
 const MLS = fromFileUrl(new URL("data/ml-latest-small/ratings.csv", ROOT));
 
 function exists(path: string): boolean {

@@ -8,10 +8,11 @@ import {
   rankOf,
   rankSamples,
 } from "../lib/metrics.ts";
+import { SHARED } from "./shared.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MLS = fileURLToPath(new URL("data/ml-latest-small/ratings.csv", ROOT));
-const ML100K = fileURLToPath(new URL("../shared/data/ml-100k/u.data", ROOT));
+const ML100K = fileURLToPath(new URL("data/ml-100k/u.data", SHARED));
 
 function close(a: number, b: number, eps = 1e-12): void {
   ok(Math.abs(a - b) <= eps, `${a} != ${b}`);

@@ -12,6 +12,7 @@ import {
 } from "../lib/reference/s5.ts";
 import { dplrHippo, hippoLegS, s5ParamSpecs } from "../lib/nn/hippo.ts";
 import { S5Layer } from "../lib/nn/s5.ts";
+import { SHARED } from "./shared.ts";
 
 /** Gaps like the golden file's: 0 (ties), 1–9 s, 1 min – 6 h, 1 day – 3e7 s log-uniform. */
 function mixedGaps(n: number, rand: () => number): Float64Array {
@@ -170,7 +171,7 @@ Deno.test("s5 init: HiPPO-LegS DPLR eigenvalues, unitary V, golden Λ and moment
   assert.ok(ls.every((v) => v >= Math.log(0.001) && v <= Math.log(0.1)));
   assert.ok(vals.get("m.D")!.every((v) => v >= 0 && v < 1));
   // Λ against the official init stored in the golden file, when present
-  const path = new URL("../../shared/golden/ss4rec_v64_b6_l16.safetensors", import.meta.url);
+  const path = new URL("golden/ss4rec_v64_b6_l16.safetensors", SHARED);
   let buf: Uint8Array;
   try {
     buf = await Deno.readFile(path);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeSafetensors, parseSafetensors, type SafeTensor } from "../lib/io/safetensors.ts";
+import { SHARED } from "./shared.ts";
 
 Deno.test("safetensors: round trip of every dtype and metadata", () => {
   const t = new Map<string, SafeTensor>([
@@ -13,7 +14,7 @@ Deno.test("safetensors: round trip of every dtype and metadata", () => {
 });
 
 Deno.test("safetensors: reads the official golden file", async () => {
-  const path = new URL("../../shared/golden/ss4rec_v64_b6_l16.safetensors", import.meta.url);
+  const path = new URL("golden/ss4rec_v64_b6_l16.safetensors", SHARED);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

@@ -8,8 +8,9 @@ import { Runtime } from "../lib/gpu/runtime.ts";
 import { readSafetensors, type SafeTensor } from "../lib/io/safetensors.ts";
 import { SS4Rec } from "../lib/models/ss4rec.ts";
 import { relErr } from "../lib/reference/gradcheck.ts";
+import { SHARED } from "./shared.ts";
 
-const GOLDEN = new URL("../../shared/golden/", import.meta.url);
+const GOLDEN = new URL("golden/", SHARED);
 
 async function goldenFiles(): Promise<string[]> {
   try {
