@@ -389,7 +389,22 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     let t = pt0 + k0 + s;
     if (t < pt1) {
       var v = vec4<f32>(0.0);
-      for (var q = 0u; q < EB; q++) { v += sbv[(s * 2u * NGR + c) * EP + q]; }
+      let rw = (s * 2u * NGR + c) * EP;
+      if (EB % 4u == 0u) {
+        // four independent chains (the loads of one iteration overlap)
+        var v1 = vec4<f32>(0.0);
+        var v2 = vec4<f32>(0.0);
+        var v3 = vec4<f32>(0.0);
+        for (var q = 0u; q < EB; q += 4u) {
+          v += sbv[rw + q];
+          v1 += sbv[rw + q + 1u];
+          v2 += sbv[rw + q + 2u];
+          v3 += sbv[rw + q + 3u];
+        }
+        v = (v + v1) + (v2 + v3);
+      } else {
+        for (var q = 0u; q < EB; q++) { v += sbv[rw + q]; }
+      }
       let half = c / NGR;
       let n0 = (c % NGR) * 4u;
       let o = ((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0;
@@ -409,7 +424,16 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       if (t < pt1) {
         let m = pb * p.len + t;
         var v = vec4<f32>(0.0);
-        for (var g = 0u; g < NGR; g++) { v += snv[(s * NGR + g) * EB + el2]; }
+        if (NGR % 2u == 0u) {
+          var v1 = vec4<f32>(0.0);
+          for (var g = 0u; g < NGR; g += 2u) {
+            v += snv[(s * NGR + g) * EB + el2];
+            v1 += snv[(s * NGR + g + 1u) * EB + el2];
+          }
+          v += v1;
+        } else {
+          for (var g = 0u; g < NGR; g++) { v += snv[(s * NGR + g) * EB + el2]; }
+        }
         let u2 = sh_in[(k * QS + 1u) * EB + el2];
         let gy2 = sh_in[(k * QS + 2u) * EB + el2];
         let yss = v.x + fd * u2;
