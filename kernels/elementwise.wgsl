@@ -112,16 +112,7 @@ fn add_inplace(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 // ---- dropout: counter-based mask, recomputed in the backward (nothing stored) ----
 
-// O'Neill's pcg_hash; identical in layernorm.wgsl, loss.wgsl and lib/reference/elementwise.ts.
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
-fn rand_u32(seed: u32, salt: u32, idx: u32) -> u32 {
-  return pcg(idx ^ pcg(seed + pcg(salt)));
-}
+// #include "rng"
 
 // The multiplier of element i: 1 when not training or p = 0, else 0 or 1/(1-p).
 fn drop_scale(i: u32) -> f32 {

@@ -74,11 +74,7 @@ fn row_sum_b(v: vec2f, l: u32) -> vec2f {
   return s;
 }
 
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+// #include "rng"
 
 // randU32(seed, salt, i) = pcg(i ^ key) with key = pcg(seed + pcg(salt)), computed once per thread
 fn drop_key(seed: u32) -> u32 { return pcg(seed + pcg(p.salt)); }

@@ -214,15 +214,7 @@ fn ce_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   x5[i] = g;
 }
 
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
-fn rand_u32(seed: u32, salt: u32, idx: u32) -> u32 {
-  return pcg(idx ^ pcg(seed + pcg(salt)));
-}
+// #include "rng"
 
 // bindings: 1 logits, 2 targets, 3 loss [rows], 4 negatives i32 [rows], 5 step; thread per row
 @compute @workgroup_size(256)

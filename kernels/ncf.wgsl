@@ -21,16 +21,7 @@ struct Params { a: u32, b: u32, c: u32, d: u32 }
 
 fn lin(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
-// O'Neill's pcg_hash and the counter RNG: identical to elementwise.wgsl / loss.wgsl.
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
-fn rand_u32(seed: u32, salt: u32, idx: u32) -> u32 {
-  return pcg(idx ^ pcg(seed + pcg(salt)));
-}
+// #include "rng"
 
 // softplus(z) = log(1 + e^z) without overflow; log1p by Goldberg's trick (WGSL has no log1p).
 fn softplus(z: f32) -> f32 {

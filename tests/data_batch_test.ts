@@ -2,37 +2,12 @@ import { deepStrictEqual as assertEquals, notDeepStrictEqual } from "node:assert
 import {
   buildDataset,
   epochPermutation,
-  type InteractionTable,
   makeBatch,
   makeSequenceBatch,
   mulberry32,
   sequenceWindows,
 } from "../lib/data/mod.ts";
-
-function tableOf(rows: [string, string, number][]): InteractionTable {
-  const users: string[] = [], items: string[] = [];
-  const u = new Int32Array(rows.length), i = new Int32Array(rows.length);
-  const ts = new Float64Array(rows.length);
-  rows.forEach(([ru, ri, t], r) => {
-    if (!users.includes(ru)) users.push(ru);
-    if (!items.includes(ri)) items.push(ri);
-    u[r] = users.indexOf(ru);
-    i[r] = items.indexOf(ri);
-    ts[r] = t;
-  });
-  return {
-    rows: rows.length,
-    user: u,
-    item: i,
-    rating: new Float32Array(rows.length).fill(1),
-    timestamp: ts,
-    rawUserIds: users,
-    rawItemIds: items,
-    skippedRows: 0,
-    // deno-lint-ignore no-explicit-any
-    layout: null as any,
-  };
-}
+import { tableOf } from "./data_fixtures.ts";
 
 const NO_FILTER = { userInterNumInterval: null, itemInterNumInterval: null };
 

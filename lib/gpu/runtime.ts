@@ -248,12 +248,7 @@ export class Runtime {
     const key = `${file}:${entry}:${JSON.stringify(defines)}`;
     const hit = this.#pipelines.get(key);
     if (hit) return hit;
-    let src = this.#sources.get(file);
-    if (src === undefined) {
-      const url = new URL(`${file}.wgsl`, this.#kernelDir);
-      src = await (await fetch(url)).text();
-      this.#sources.set(file, src);
-    }
+    const src = await this.#source(file);
     const prelude = Object.entries(defines).map(([k, v]) =>
       typeof v === "boolean"
         ? `const ${k}: bool = ${v};`
@@ -280,6 +275,25 @@ export class Runtime {
     if (err) throw new Error(`kernels/${file}.wgsl entry ${entry}: ${err.message}`);
     this.#pipelines.set(key, pipeline);
     return pipeline;
+  }
+
+  /**
+   * The text of `kernels/<file>.wgsl` with its `// #include "<name>"` lines replaced by
+   * `kernels/<name>.wgsl` (WGSL has no includes; shared helpers such as the RNG live once).
+   */
+  async #source(file: string): Promise<string> {
+    let src = this.#sources.get(file);
+    if (src === undefined) {
+      const text = await (await fetch(new URL(`${file}.wgsl`, this.#kernelDir))).text();
+      const parts: string[] = [];
+      for (const line of text.split("\n")) {
+        const m = /^\/\/ #include "([\w-]+)"\s*$/.exec(line);
+        parts.push(m ? await this.#source(m[1]) : line);
+      }
+      src = parts.join("\n");
+      this.#sources.set(file, src);
+    }
+    return src;
   }
 
   /** Builds a dispatch with its bind group and uniform params, once, for repeated use. */
