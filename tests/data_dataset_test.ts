@@ -1,11 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
-import {
-  buildDataset,
-  loadDataset,
-  parseInterval,
-  splitFingerprint,
-} from "../lib/data/mod.ts";
+import { buildDataset, loadDataset, parseInterval, splitFingerprint } from "../lib/data/mod.ts";
 import { SHARED } from "./shared.ts";
 import { tableOf } from "./data_fixtures.ts";
 
