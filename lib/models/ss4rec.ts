@@ -102,6 +102,7 @@ export class SS4Rec implements RecModel {
       batch,
       seqLen,
       step: this.step,
+      scratch: scratchPool(this.rt),
     };
   }
 
@@ -341,6 +342,32 @@ export class SS4Rec implements RecModel {
       },
     };
   }
+}
+
+/**
+ * Shared scratch for one build (see {@linkcode BuildContext.scratch}): the largest request per key
+ * decides the buffer; every caller gets a view of its own shape at offset 0. Requests are resolved
+ * at build time, so a later, larger request re-allocates and earlier views must not have been
+ * captured in dispatches yet — hence the pool hands out a fixed buffer per key and refuses a
+ * larger request after the first.
+ */
+function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
+  const pool = new Map<string, Tensor>();
+  return (key, shape, dtype = "f32") => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const have = pool.get(key);
+    if (have) {
+      if (have.size < n || have.dtype !== dtype) {
+        throw new Error(
+          `scratch '${key}': ${n} ${dtype} requested, ${have.size} ${have.dtype} allocated`,
+        );
+      }
+      return new Tensor(have.buffer, have.offset, shape, dtype, key);
+    }
+    const t = rt.tensor(shape, dtype, undefined, `scratch.${key}`);
+    pool.set(key, t);
+    return t;
+  };
 }
 
 /** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */

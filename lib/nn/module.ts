@@ -37,6 +37,14 @@ export interface BuildContext {
   seqLen: number;
   /** Per-step scalars the host updates before each submit: u32 [step, seed, training, 0]. */
   step: Tensor;
+  /**
+   * A scratch tensor shared by every layer of this build that asks for the same `key` (sized for
+   * the largest request). Only for values that live within ONE layer's forward or within ONE
+   * layer's backward dispatch list (written and fully consumed there): the blocks of a model run
+   * their backward passes one after another, so such temporaries can share memory. Optional: a
+   * layer falls back to its own allocation when a context does not offer it.
+   */
+  scratch?: (key: string, shape: readonly number[], dtype?: "f32" | "i32" | "u32") => Tensor;
 }
 
 /** The tensors a layer is built on; the caller allocates all of them. */
