@@ -204,9 +204,10 @@ async function main(): Promise<void> {
           console.error(`sweep ${row}`);
         }
       }
-      if (workspace) rt.free(workspace);
     }
-    for (const t of [a, b, c]) rt.free(t);
+    // everything this shape allocated, split-K workspaces of matmulOps included: left alive, they
+    // slowed the later shapes' rows 4-5x on the H100 (kernels/lab/RESULTS.md, caveat 1)
+    rt.dispose();
   }
   say(
     `| **sum** | | ${totals.map((t) => `${(t / 1e3).toFixed(0)} µs`).join(" | ")} | | |`,
