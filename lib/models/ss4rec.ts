@@ -345,11 +345,9 @@ export class SS4Rec implements RecModel {
 }
 
 /**
- * Shared scratch for one build (see {@linkcode BuildContext.scratch}): the largest request per key
- * decides the buffer; every caller gets a view of its own shape at offset 0. Requests are resolved
- * at build time, so a later, larger request re-allocates and earlier views must not have been
- * captured in dispatches yet — hence the pool hands out a fixed buffer per key and refuses a
- * larger request after the first.
+ * Shared scratch for one build (see {@linkcode BuildContext.scratch}). The first request for a key
+ * fixes its buffer; later requests get a view of it and must not be larger, because views handed
+ * out earlier are already bound into dispatches and cannot move.
  */
 function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
   const pool = new Map<string, Tensor>();
