@@ -18,7 +18,7 @@ import { createModel } from "../lib/models/factory.ts";
 import type { RecModel } from "../lib/models/model.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { evaluate } from "../lib/train/trainer.ts";
-import { datasetFor, trainerOptions } from "./train.ts";
+import { datasetFor, formatMetrics, trainerOptions } from "./train.ts";
 
 interface Loaded {
   cfg: Config;
@@ -109,12 +109,7 @@ export async function evalMain(args: string[]): Promise<number> {
         cfg.mask_history ? "masked" : "not masked"
       }; ties count against the target; adapter ${run.adapter}`,
   );
-  for (const k of cfg.topk) {
-    console.log(
-      `HR@${k} ${metrics[`hr@${k}`].toFixed(4)}  NDCG@${k} ${metrics[`ndcg@${k}`].toFixed(4)}  ` +
-        `MRR@${k} ${metrics[`mrr@${k}`].toFixed(4)}`,
-    );
-  }
+  console.log(formatMetrics(metrics, cfg.topk));
   if (o.exportRanks) {
     const lines = ["user\ttarget_item\trank"];
     for (let i = 0; i < set.user.length; i++) {

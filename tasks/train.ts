@@ -58,7 +58,8 @@ export function trainerOptions(cfg: Config) {
   };
 }
 
-function formatMetrics(m: Record<string, number>, ks: number[]): string {
+/** HR/NDCG/MRR at each K, one line per K. */
+export function formatMetrics(m: Record<string, number>, ks: number[]): string {
   return ks.map((k) =>
     `HR@${k} ${m[`hr@${k}`].toFixed(4)}  NDCG@${k} ${m[`ndcg@${k}`].toFixed(4)}  MRR@${k} ${
       m[`mrr@${k}`].toFixed(4)
