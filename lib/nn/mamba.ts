@@ -29,7 +29,7 @@
  */
 
 import { matmulOps } from "../gpu/ops.ts";
-import { type Command, grid, type Tensor } from "../gpu/runtime.ts";
+import { type Command, grid, Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
 import type { BuildContext, BuiltLayer, LayerIO, ParamSpec } from "./module.ts";
 
@@ -57,6 +57,17 @@ function pow2Divisor(n: number, cap: number): number {
   return 1;
 }
 
+/**
+ * Split of scan_bwd's ∂Bt/∂Ct flush sums (kernels/mamba.wgsl v6): the largest power of two SP
+ * dividing EB with SP·FS·2·ceil(N/4) ≤ T invocations, each summing EB / SP channels.
+ */
+export function mambaFlushSplit(EB: number, FS: number, N: number): number {
+  const NGR = Math.ceil(N / 4), T = EB * NGR, P2 = FS * 2 * NGR;
+  let sp = 1;
+  while (EB % (2 * sp) === 0 && 2 * sp * P2 <= T) sp *= 2;
+  return sp;
+}
+
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
 export const MAMBA_MAX_CHUNK = 16;
 
@@ -74,8 +85,9 @@ export function mambaScanShape(
   const HS = MAMBA_MAX_CHUNK, NGR = Math.ceil(N / 4), NP = 4 * NGR;
   const fits = (EB: number, FS: number) => {
     const T = EB * NGR;
+    const SP = mambaFlushSplit(EB, FS, N);
     const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + FS * NP * (3 * EB + 2) +
-      HS * (EB + 1);
+      2 * HS * (EB + 1) + 2 * SP * FS * 2 * NP;
     const fwd = HS * 5 * EB + HS * 2 * NP + HS * NGR * EB;
     const bytes = 4 * Math.max(bwd, fwd);
     const ok = bytes <= limits.maxComputeWorkgroupStorageSize &&
@@ -185,19 +197,28 @@ export class MambaLayer {
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
     const t = (shape: number[], name: string) => rt.tensor(shape, "f32", undefined, name);
+    // backward-only temporaries (written and consumed within this layer's backward): shared by
+    // all Mamba layers of a build through ctx.scratch, else per layer
+    const bt = (shape: number[], name: string) =>
+      ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
     const h = io.input.reshape([M, H]);
     const dOut = io.dOutput.reshape([M, H]);
     const xz = t([M, 2 * E], "mamba.xz"), xc = t([M, E], "mamba.xc");
     const xdbl = t([M, J], "mamba.xdbl"), y = t([M, E], "mamba.y");
     const ckpt = t([B, NC, N, E], "mamba.ckpt");
     const out = t([B, L, H], "mamba.out");
-    const dy = t([M, E], "mamba.dy"), dxc = t([M, E], "mamba.dxc");
-    const dxz = t([M, 2 * E], "mamba.dxz"), dxdbl = t([M, J], "mamba.dxdbl");
-    const part = t([B, E, JP], "mamba.part");
-    const bcp = t([M, E / EB, J], "mamba.bcp");
+    const dy = bt([M, E], "mamba.dy"), dxc = bt([M, E], "mamba.dxc");
+    // ∂xdbl (written by bc_reduce, after scan_bwd has consumed dy) reuses dy's memory when it fits
+    const dxz = bt([M, 2 * E], "mamba.dxz");
+    const dxdbl = J <= E
+      ? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl")
+      : bt([M, J], "mamba.dxdbl");
+    const part = bt([B, E, JP], "mamba.part");
+    const bcp = bt([M, E / EB, J], "mamba.bcp");
     const dh = t([B, L, H], "mamba.dh");
 
-    const scanDefs = { E, N, R, K, CH, EB, FS };
+    const SP = mambaFlushSplit(EB, FS, N);
+    const scanDefs = { E, N, R, K, CH, EB, FS, SP };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
     const [scanF, scanB, bcReduce, convF, convB, reduce] = await Promise.all([
