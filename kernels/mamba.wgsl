@@ -58,7 +58,6 @@ const T: u32 = EB * NGR; // workgroup size
 const NEB: u32 = E / EB; // channel blocks
 const EP: u32 = EB + 1u; // padded row (bank conflicts)
 const HS: u32 = 16u; // unrolled chunk length of scan_bwd (CH ≤ HS)
-const P2: u32 = FS * 2u * NGR; // (step, ∂Bt|∂Ct column group) pairs summed per flush
 
 // chunk inputs: sh_in[(k·QS + q)·EB + el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
 // 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory)
@@ -71,10 +70,6 @@ var<workgroup> sh_w: array<f32, EB * R>;
 var<workgroup> sbv: array<vec4<f32>, FS * 2u * NGR * EP>;
 var<workgroup> snv: array<vec4<f32>, FS * NGR * EB>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
 var<workgroup> cgs: array<f32, HS * EP>; // [k][el] ∂loss/∂(Δ pre-activation)
-var<workgroup> cgd: array<f32, HS * EP>; // [k][el] gy·xc (∂D terms)
-// v6: [parity][part][pair] partial sums of a flush's ∂Bt/∂Ct columns over EB / SP channels each;
-// combined (and stored to bcp) after the NEXT flush's first barrier
-var<workgroup> sbp: array<vec4<f32>, 2u * SP * P2>;
 var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
 var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
 
@@ -86,9 +81,6 @@ var<private> png: u32;
 var<private> pa: vec4<f32>;
 var<private> pt0: u32;
 var<private> pt1: u32;
-var<private> qpar: u32; // parity of the last flush's partials
-var<private> qt0: u32; // first step of the last flush (pt0 + k0)
-var<private> qt1: u32; // its chunk end (no pending partials: qt1 = 0)
 
 struct BwdState { dh: vec4<f32>, ga: vec4<f32> }
 
@@ -386,15 +378,35 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
   snv[(s * NGR + png) * EB + pel] = vec4<f32>(dot(ct, hcur), dot(g, pa * q + bt * u), dot(g, bt) * dl, 0.0);
 }
 
-// Stores the combined ∂Bt/∂Ct sums of the previous flush (partials in sbp[qpar]) to bcp.
-fn combine(lid: u32) {
-  for (var i = lid; i < P2; i += T) {
+// Finaliser state of channel el2 (invocations lid ≥ T − EB).
+struct FinState { gd: f32, gb: f32 }
+
+// Sums the FS steps k0 .. k0 + FS − 1 staged by bst: ∂Bt, ∂Ct over the block's channels (to bcp),
+// and per channel the partial sums over n (∂z, ∂xc, ∂Δ pre-activation).
+fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
+  workgroupBarrier();
+  for (var i = lid; i < FS * 2u * NGR; i += T) {
     let s = i / (2u * NGR);
     let c = i % (2u * NGR);
-    let t = qt0 + s;
-    if (t < qt1) {
-      var v = sbp[(qpar * SP) * P2 + i];
-      for (var j = 1u; j < SP; j++) { v += sbp[(qpar * SP + j) * P2 + i]; }
+    let t = pt0 + k0 + s;
+    if (t < pt1) {
+      var v = vec4<f32>(0.0);
+      let rw = (s * 2u * NGR + c) * EP;
+      if (EB % 4u == 0u) {
+        // four independent chains (the loads of one iteration overlap)
+        var v1 = vec4<f32>(0.0);
+        var v2 = vec4<f32>(0.0);
+        var v3 = vec4<f32>(0.0);
+        for (var q = 0u; q < EB; q += 4u) {
+          v += sbv[rw + q];
+          v1 += sbv[rw + q + 1u];
+          v2 += sbv[rw + q + 2u];
+          v3 += sbv[rw + q + 3u];
+        }
+        v = (v + v1) + (v2 + v3);
+      } else {
+        for (var q = 0u; q < EB; q++) { v += sbv[rw + q]; }
+      }
       let half = c / NGR;
       let n0 = (c % NGR) * 4u;
       let o = ((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0;
@@ -404,68 +416,36 @@ fn combine(lid: u32) {
       if (n0 + 3u < N) { bcp[o + 3u] = v.w; }
     }
   }
-}
-
-// Sums the FS steps k0 .. k0 + FS − 1 staged by bst. v6: ∂Bt, ∂Ct over the block's channels in
-// two stages spread over all T invocations: SP partial sums of EB / SP channels per (step, column)
-// pair (to sbp), combined by the next flush (or after the scan) behind its first barrier; per
-// channel and step, the sums over n (∂z, ∂xc, ∂Δ pre-activation) by FS·EB invocations.
-fn flush(lid: u32, k0: u32) {
-  workgroupBarrier();
-  combine(lid);
-  let par = 1u - qpar;
-  const QN: u32 = EB / SP;
-  for (var i = lid; i < P2 * SP; i += T) {
-    let pr = i % P2;
-    let part = i / P2;
-    let rw = pr * EP + part * QN; // pr = s·2·NGR + c
-    var v = vec4<f32>(0.0);
-    if (QN % 4u == 0u) {
-      var v1 = vec4<f32>(0.0);
-      var v2 = vec4<f32>(0.0);
-      var v3 = vec4<f32>(0.0);
-      for (var q = 0u; q < QN; q += 4u) {
-        v += sbv[rw + q];
-        v1 += sbv[rw + q + 1u];
-        v2 += sbv[rw + q + 2u];
-        v3 += sbv[rw + q + 3u];
-      }
-      v = (v + v1) + (v2 + v3);
-    } else {
-      for (var q = 0u; q < QN; q++) { v += sbv[rw + q]; }
-    }
-    sbp[(par * SP + part) * P2 + pr] = v;
-  }
-  qpar = par;
-  qt0 = pt0 + k0;
-  qt1 = pt1;
-  for (var i = lid; i < FS * EB; i += T) {
-    let s = i / EB;
-    let el2 = i % EB;
-    let k = k0 + s;
-    let t = pt0 + k;
-    if (t < pt1) {
-      let e2 = pblk * EB + el2;
-      let fd = dsk[e2];
-      let m = pb * p.len + t;
-      var v = vec4<f32>(0.0);
-      if (NGR % 2u == 0u) {
-        var v1 = vec4<f32>(0.0);
-        for (var g = 0u; g < NGR; g += 2u) {
-          v += snv[(s * NGR + g) * EB + el2];
-          v1 += snv[(s * NGR + g + 1u) * EB + el2];
+  if (lid >= T - EB) {
+    let el2 = lid - (T - EB);
+    let e2 = pblk * EB + el2;
+    let fd = dsk[e2];
+    for (var s = 0u; s < FS; s++) {
+      let k = k0 + s;
+      let t = pt0 + k;
+      if (t < pt1) {
+        let m = pb * p.len + t;
+        var v = vec4<f32>(0.0);
+        if (NGR % 2u == 0u) {
+          var v1 = vec4<f32>(0.0);
+          for (var g = 0u; g < NGR; g += 2u) {
+            v += snv[(s * NGR + g) * EB + el2];
+            v1 += snv[(s * NGR + g + 1u) * EB + el2];
+          }
+          v += v1;
+        } else {
+          for (var g = 0u; g < NGR; g++) { v += snv[(s * NGR + g) * EB + el2]; }
         }
-        v += v1;
-      } else {
-        for (var g = 0u; g < NGR; g++) { v += snv[(s * NGR + g) * EB + el2]; }
+        let u2 = sh_in[(k * QS + 1u) * EB + el2];
+        let gy2 = sh_in[(k * QS + 2u) * EB + el2];
+        let yss = v.x + fd * u2;
+        dxz[m * 2u * E + E + e2] = yss * sh_in[(k * QS + 4u) * EB + el2];
+        (*fs).gd += gy2 * u2;
+        dxc[m * E + e2] = v.z + gy2 * fd;
+        let gs = v.y * sh_in[(k * QS + 3u) * EB + el2];
+        (*fs).gb += gs;
+        cgs[k * EP + el2] = gs;
       }
-      let u2 = sh_in[(k * QS + 1u) * EB + el2];
-      let gy2 = sh_in[(k * QS + 2u) * EB + el2];
-      let yss = v.x + fd * u2;
-      dxz[m * 2u * E + E + e2] = yss * sh_in[(k * QS + 4u) * EB + el2];
-      dxc[m * E + e2] = v.z + gy2 * fd;
-      cgs[k * EP + el2] = v.y * sh_in[(k * QS + 3u) * EB + el2];
-      cgd[k * EP + el2] = gy2 * u2;
     }
   }
   workgroupBarrier();
@@ -486,10 +466,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   }
   let nc = nchunks();
   var st = BwdState(vec4<f32>(0.0), vec4<f32>(0.0));
-  var gd = 0.0; // Σ_t gy·xc of channel lid (lid < EB)
-  var gb = 0.0; // Σ_t ∂Δ pre-activation of channel lid
-  qpar = 0u;
-  qt1 = 0u;
+  var fs = FinState(0.0, 0.0);
   for (var ci = nc; ci > 0u; ci--) {
     pt0 = (ci - 1u) * CH;
     pt1 = min(pt0 + CH, p.len);
@@ -513,37 +490,37 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     let h15 = fst(14u, h14);
     let h16 = fst(15u, h15);
     bst(15u, h15, h16, &st);
-    if (15u % FS == 0u) { flush(lid, 15u); }
+    if (15u % FS == 0u) { flush(lid, 15u, &fs); }
     bst(14u, h14, h15, &st);
-    if (14u % FS == 0u) { flush(lid, 14u); }
+    if (14u % FS == 0u) { flush(lid, 14u, &fs); }
     bst(13u, h13, h14, &st);
-    if (13u % FS == 0u) { flush(lid, 13u); }
+    if (13u % FS == 0u) { flush(lid, 13u, &fs); }
     bst(12u, h12, h13, &st);
-    if (12u % FS == 0u) { flush(lid, 12u); }
+    if (12u % FS == 0u) { flush(lid, 12u, &fs); }
     bst(11u, h11, h12, &st);
-    if (11u % FS == 0u) { flush(lid, 11u); }
+    if (11u % FS == 0u) { flush(lid, 11u, &fs); }
     bst(10u, h10, h11, &st);
-    if (10u % FS == 0u) { flush(lid, 10u); }
+    if (10u % FS == 0u) { flush(lid, 10u, &fs); }
     bst(9u, h9, h10, &st);
-    if (9u % FS == 0u) { flush(lid, 9u); }
+    if (9u % FS == 0u) { flush(lid, 9u, &fs); }
     bst(8u, h8, h9, &st);
-    if (8u % FS == 0u) { flush(lid, 8u); }
+    if (8u % FS == 0u) { flush(lid, 8u, &fs); }
     bst(7u, h7, h8, &st);
-    if (7u % FS == 0u) { flush(lid, 7u); }
+    if (7u % FS == 0u) { flush(lid, 7u, &fs); }
     bst(6u, h6, h7, &st);
-    if (6u % FS == 0u) { flush(lid, 6u); }
+    if (6u % FS == 0u) { flush(lid, 6u, &fs); }
     bst(5u, h5, h6, &st);
-    if (5u % FS == 0u) { flush(lid, 5u); }
+    if (5u % FS == 0u) { flush(lid, 5u, &fs); }
     bst(4u, h4, h5, &st);
-    if (4u % FS == 0u) { flush(lid, 4u); }
+    if (4u % FS == 0u) { flush(lid, 4u, &fs); }
     bst(3u, h3, h4, &st);
-    if (3u % FS == 0u) { flush(lid, 3u); }
+    if (3u % FS == 0u) { flush(lid, 3u, &fs); }
     bst(2u, h2, h3, &st);
-    if (2u % FS == 0u) { flush(lid, 2u); }
+    if (2u % FS == 0u) { flush(lid, 2u, &fs); }
     bst(1u, h1, h2, &st);
-    if (1u % FS == 0u) { flush(lid, 1u); }
+    if (1u % FS == 0u) { flush(lid, 1u, &fs); }
     bst(0u, h0, h1, &st);
-    flush(lid, 0u);
+    flush(lid, 0u, &fs);
     // ∂dt_r of the chunk's steps (Σ over the block's channels) and Σ_t ∂dt_proj.weight
     let kn = pt1 - pt0;
     for (var i = lid; i < kn * R; i += T) {
@@ -560,15 +537,8 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       for (var k = 0u; k < kn; k++) { s += cgs[k * EP + el] * sh_dtr[k * R + r]; }
       sgw[i] = s;
     }
-    if (lid < EB) {
-      for (var k = 0u; k < kn; k++) {
-        gd += cgd[k * EP + lid];
-        gb += cgs[k * EP + lid];
-      }
-    }
     workgroupBarrier();
   }
-  combine(lid);
   let pp = (pb * E + e) * (JS + K + 1u);
   let n0 = png * 4u;
   let gA = st.ga * pa; // dA/dA_log = A
@@ -576,10 +546,10 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   if (n0 + 1u < N) { part[pp + n0 + 1u] = gA.y; }
   if (n0 + 2u < N) { part[pp + n0 + 2u] = gA.z; }
   if (n0 + 3u < N) { part[pp + n0 + 3u] = gA.w; }
-  if (lid < EB) {
-    let pq = (pb * E + pblk * EB + lid) * (JS + K + 1u);
-    part[pq + N] = gd;
-    part[pq + N + 1u + R] = gb;
+  if (lid >= T - EB) {
+    let pq = (pb * E + pblk * EB + lid - (T - EB)) * (JS + K + 1u);
+    part[pq + N] = fs.gd;
+    part[pq + N + 1u + R] = fs.gb;
   }
   for (var i = lid; i < EB * R; i += T) {
     part[(pb * E + pblk * EB + i / R) * (JS + K + 1u) + N + 1u + i % R] = sgw[i];

@@ -1,3 +1,5 @@
+// LAB v6 (NOT current: a regression on H100, scan_bwd 5.73 -> 11.58 ms; see kernels/lab/RESULTS.md).
+// Needs the define SP (flush split: largest power of two dividing EB with SP·FS·2·NGR ≤ T).
 // Mamba selective scan (mamba-ssm 2.2.2 `selective_scan_ref` maths), forward and backward, with the
 // dt_proj Linear + softplus, the D skip and the silu(z) gate fused in. See lib/nn/mamba.ts for the
 // glossary and lib/reference/mamba.ts for the float64 reference. Version 5 (kernels/lab/mamba_v5.wgsl;

@@ -57,17 +57,6 @@ function pow2Divisor(n: number, cap: number): number {
   return 1;
 }
 
-/**
- * Split of scan_bwd's ∂Bt/∂Ct flush sums (kernels/mamba.wgsl v6): the largest power of two SP
- * dividing EB with SP·FS·2·ceil(N/4) ≤ T invocations, each summing EB / SP channels.
- */
-export function mambaFlushSplit(EB: number, FS: number, N: number): number {
-  const NGR = Math.ceil(N / 4), T = EB * NGR, P2 = FS * 2 * NGR;
-  let sp = 1;
-  while (EB % (2 * sp) === 0 && 2 * sp * P2 <= T) sp *= 2;
-  return sp;
-}
-
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
 export const MAMBA_MAX_CHUNK = 16;
 
@@ -85,9 +74,8 @@ export function mambaScanShape(
   const HS = MAMBA_MAX_CHUNK, NGR = Math.ceil(N / 4), NP = 4 * NGR;
   const fits = (EB: number, FS: number) => {
     const T = EB * NGR;
-    const SP = mambaFlushSplit(EB, FS, N);
     const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + FS * NP * (3 * EB + 2) +
-      2 * HS * (EB + 1) + 2 * SP * FS * 2 * NP;
+      HS * (EB + 1);
     const fwd = HS * 5 * EB + HS * 2 * NP + HS * NGR * EB;
     const bytes = 4 * Math.max(bwd, fwd);
     const ok = bytes <= limits.maxComputeWorkgroupStorageSize &&
@@ -217,8 +205,7 @@ export class MambaLayer {
     const bcp = bt([M, E / EB, J], "mamba.bcp");
     const dh = t([B, L, H], "mamba.dh");
 
-    const SP = mambaFlushSplit(EB, FS, N);
-    const scanDefs = { E, N, R, K, CH, EB, FS, SP };
+    const scanDefs = { E, N, R, K, CH, EB, FS };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
     const [scanF, scanB, bcReduce, convF, convB, reduce] = await Promise.all([
