@@ -71,6 +71,7 @@ Deno.test("train: run directory, determinism, eval reproduces the test metrics",
       "last.json",
       "report.md",
       "curve.svg",
+      "loss.svg",
       "results.json",
     ]
   ) {

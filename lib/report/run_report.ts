@@ -1,6 +1,6 @@
 /**
- * The run report: `report.md` (results table, protocol, per-epoch table) and `curve.svg`
- * (training loss and validation HR@10 / NDCG@10 per epoch).
+ * The run report: `report.md` (results table, protocol, per-epoch table), `curve.svg`
+ * (validation HR@10 / NDCG@10 per epoch) and `loss.svg` (training loss per epoch).
  *
  * @module
  */
@@ -49,7 +49,7 @@ export async function writeRunReport(
     row("valid", r.valid),
     row("test", r.test),
     "",
-    "![training curve](curve.svg)",
+    "![validation curve](curve.svg) ![training loss](loss.svg)",
     "",
     "| epoch | train loss | valid HR@10 | valid NDCG@10 | seconds |",
     "|---|---|---|---|---|",
@@ -61,15 +61,14 @@ export async function writeRunReport(
     "",
   ].join("\n");
   await writeFileAtomic(`${runDir}/report.md`, md);
-  const svg = lineChart([
+  const curve = lineChart([
     { name: "valid HR@10", points: history.map((h) => [h.epoch, h.valid["hr@10"]]) },
     { name: "valid NDCG@10", points: history.map((h) => [h.epoch, h.valid["ndcg@10"]]) },
-    {
-      name: "train loss / max",
-      points: history.map((
-        h,
-      ) => [h.epoch, h.trainLoss / Math.max(...history.map((x) => x.trainLoss))]),
-    },
-  ], { title: `${r.model} on ${r.data}`, xLabel: "epoch", yLabel: "metric" });
-  await writeFileAtomic(`${runDir}/curve.svg`, svg);
+  ], { title: `${r.model} on ${r.data}: validation`, xLabel: "epoch", yLabel: "metric" });
+  await writeFileAtomic(`${runDir}/curve.svg`, curve);
+  const loss = lineChart(
+    [{ name: "train loss", points: history.map((h) => [h.epoch, h.trainLoss]) }],
+    { title: `${r.model} on ${r.data}: training loss`, xLabel: "epoch", yLabel: "loss" },
+  );
+  await writeFileAtomic(`${runDir}/loss.svg`, loss);
 }
