@@ -61,6 +61,8 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
   let [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
   if (x0 === x1) [x0, x1] = [x0 - 1, x1 + 1];
+  // epochs and steps are integers: label the x axis with integers
+  const intX = xs.every(Number.isInteger) && x1 - x0 >= 4;
   if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
   const pad = (y1 - y0) * 0.05;
   y0 -= pad;
@@ -82,7 +84,9 @@ export function lineChart(series: Series[], o: ChartOptions): string {
       `<text x="${m.l - 6}" y="${(yp + 4).toFixed(1)}" text-anchor="end">${
         fmt(o.logY ? 10 ** yv : yv)
       }</text>`,
-      `<text x="${px(xv).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${fmt(xv)}</text>`,
+      `<text x="${px(xv).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${
+        fmt(intX ? Math.round(xv) : xv)
+      }</text>`,
     );
   }
   out.push(
