@@ -18,6 +18,7 @@ struct Params { a: u32, b: u32, c: u32, d: u32 }
 @group(0) @binding(5) var<storage, read_write> f5: array<f32>;
 @group(0) @binding(5) var<storage, read_write> i5: array<i32>;
 @group(0) @binding(6) var<storage, read_write> f6: array<f32>;
+@group(0) @binding(6) var<storage, read_write> u6: array<u32>;
 
 fn lin(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
@@ -33,9 +34,15 @@ fn softplus(z: f32) -> f32 {
 
 // ---- training pairs: row b -> (user+1, target) at b and (user+1, negative) at B + b ----
 // params: a = B, b = V, c = salt, d = U. bindings: 1 user i32 [B], 2 target i32 [B],
-// 3 step u32 [4], 4 uid i32 [2B], 5 iid i32 [2B]. The negative is uniform over 1..V-1 minus the
-// target, drawn exactly as loss.wgsl's bpr_forward draws it. Invalid rows (target outside 1..V-1
-// or user outside 0..U-1) get uid = iid = 0 at both positions.
+// 3 step u32 [4], 4 uid i32 [2B], 5 iid i32 [2B], 6 history mask u32 [B, ceil(V/32)] (bit j of row
+// b: item j is in row b's user's training history). The negative is RecBole's: an item the user
+// never interacted with. Attempt a (0..NEG_TRIES-1) draws n uniformly over 1..V-1 minus the target
+// with the counter RNG, n = 1 + rand_u32(seed, salt + a, b) % (V - 2), shifted up by one at or
+// above the target (attempt 0 is exactly loss.wgsl's bpr_forward draw), and is kept when n is
+// outside the history; after NEG_TRIES rejections the last draw is kept. Invalid rows (target
+// outside 1..V-1 or user outside 0..U-1) get uid = iid = 0 at both positions.
+const NEG_TRIES = 16u;
+
 @compute @workgroup_size(256)
 fn ncf_pairs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let b = lin(gid, nwg);
@@ -46,8 +53,13 @@ fn ncf_pairs(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     i4[b] = 0; i4[p.a + b] = 0; i5[b] = 0; i5[p.a + b] = 0;
     return;
   }
-  var n = 1u + rand_u32(u3[1], p.c, b) % (p.b - 2u);
-  if (n >= u32(t)) { n += 1u; }
+  let row = b * ((p.b + 31u) / 32u);
+  var n = 0u;
+  for (var a = 0u; a < NEG_TRIES; a++) {
+    n = 1u + rand_u32(u3[1], p.c + a, b) % (p.b - 2u);
+    if (n >= u32(t)) { n += 1u; }
+    if ((u6[row + (n >> 5u)] & (1u << (n & 31u))) == 0u) { break; }
+  }
   i4[b] = u + 1; i4[p.a + b] = u + 1;
   i5[b] = t; i5[p.a + b] = i32(n);
 }

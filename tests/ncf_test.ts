@@ -4,7 +4,15 @@ import { grid, Runtime } from "../lib/gpu/runtime.ts";
 import { buildDataset } from "../lib/data/dataset.ts";
 import type { InteractionTable } from "../lib/data/readers.ts";
 import type { Batch } from "../lib/data/batch.ts";
-import { linearName, mlpPairsOp, NCF, type NCFOptions } from "../lib/models/ncf.ts";
+import {
+  linearName,
+  mlpPairsOp,
+  NCF,
+  type NCFOptions,
+  ncfTrainHistory,
+  NEG_SALT,
+  NEG_TRIES,
+} from "../lib/models/ncf.ts";
 import {
   flattenParams,
   mlpPairsReference,
@@ -16,6 +24,7 @@ import {
   unflattenParams,
 } from "../lib/reference/ncf.ts";
 import { rankReference } from "../lib/reference/rank.ts";
+import { packHistoryMask } from "../lib/gpu/rank.ts";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { trainModel } from "../lib/train/trainer.ts";
 import {
@@ -110,6 +119,42 @@ function makeRows(s: Shape, rand: () => number): { user: Int32Array; target: Int
   return { user, target };
 }
 
+/**
+ * Random per-user training histories (CSR over users): user u holds a random subset of 1..V−1 of
+ * random size; every 4th user holds every item (the sampler's fallback to its last draw), every
+ * 4th + 1 none (the first draw is kept).
+ */
+function randomHistory(
+  U: number,
+  V: number,
+  rand: () => number,
+): { offsets: Int32Array; items: Int32Array } {
+  const offsets = new Int32Array(U + 1), items: number[] = [];
+  for (let u = 0; u < U; u++) {
+    const all = Array.from({ length: V - 1 }, (_, i) => i + 1);
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [all[i], all[j]] = [all[j], all[i]];
+    }
+    const k = u % 4 === 0 ? V - 1 : u % 4 === 1 ? 0 : Math.floor(rand() * (V - 1));
+    items.push(...all.slice(0, k));
+    offsets[u + 1] = items.length;
+  }
+  return { offsets, items: Int32Array.from(items) };
+}
+
+/** The history of each row's user (empty for padding rows), as the reference sampler takes it. */
+function rowHistories(
+  user: ArrayLike<number>,
+  h: { offsets: Int32Array; items: Int32Array },
+): Int32Array[] {
+  const U = h.offsets.length - 1;
+  return Array.from(
+    user,
+    (u) => u >= 0 && u < U ? h.items.subarray(h.offsets[u], h.offsets[u + 1]) : new Int32Array(0),
+  );
+}
+
 function batchOf(rows: { user: Int32Array; target: Int32Array }): Batch {
   const B = rows.user.length;
   return {
@@ -132,12 +177,20 @@ const trainRow: OpRow<Shape> = {
   make: (s, rand) => {
     const P = randomParams(s, rand);
     const rows = makeRows(s, rand);
-    const named: Named = { user: rows.user, target: rows.target };
+    const h = randomHistory(s.U, s.V, rand);
+    const named: Named = { user: rows.user, target: rows.target, hOff: h.offsets, hItems: h.items };
     flattenParams(P).forEach((a, i) => (named[`p${i}`] = a));
     return named;
   },
   gpu: async (rt, s, inp) => {
-    const model = new NCF(rt, optionsOf(s));
+    // the second shape packs the history rows per batch instead of from the per-user table
+    const prepack = NCF.prepackWords;
+    if (s === SHAPES[1]) NCF.prepackWords = 0;
+    const model = new NCF(rt, {
+      ...optionsOf(s),
+      history: { offsets: inp.hOff as Int32Array, items: inp.hItems as Int32Array },
+    });
+    NCF.prepackWords = prepack;
     const P = unflattenParams(paramNames().map((_, i) => inp[`p${i}`] as Float64Array), 2);
     loadParams(rt, model, P);
     // poison every gradient: the step must clear and then fully write them
@@ -156,7 +209,16 @@ const trainRow: OpRow<Shape> = {
   },
   reference: (s, inp) => {
     const P = unflattenParams(paramNames().map((_, i) => inp[`p${i}`] as Float64Array), 2);
-    const pairs = ncfPairs(inp.user, inp.target, s.U, s.V, SEED, 1000);
+    const h = { offsets: inp.hOff as Int32Array, items: inp.hItems as Int32Array };
+    const pairs = ncfPairs(
+      inp.user,
+      inp.target,
+      s.U,
+      s.V,
+      SEED,
+      NEG_SALT,
+      rowHistories(inp.user, h),
+    );
     const r = ncfTrainStep(P, dimsOf(s), pairs, { dropout: s.p, seed: SEED, training: true });
     const out: Record<string, ArrayLike<number>> = {
       lossSum: [r.lossSum, r.count],
@@ -354,6 +416,37 @@ Deno.test(`ncf: ${mlpPairsRow.name}`, async () => {
 
 // ---------------------------------------------------------------- negatives
 
+/** Runs `ncf_pairs` alone on a batch with per-row history bitmasks. */
+async function runPairs(
+  rt: Runtime,
+  rows: { user: Int32Array; target: Int32Array },
+  U: number,
+  V: number,
+  seed: number,
+  history: ArrayLike<number>[],
+): Promise<{ uid: Int32Array; iid: Int32Array }> {
+  const B = rows.user.length;
+  const uid = poisoned(rt, [2 * B], "i32"), iid = poisoned(rt, [2 * B], "i32");
+  const k = await rt.kernel("ncf", "ncf_pairs");
+  rt.run([
+    rt.op(k, [
+      upload(rt, rows.user),
+      upload(rt, rows.target),
+      stepTensor(rt, seed, true),
+      uid,
+      iid,
+      upload(rt, packHistoryMask(history, V)),
+    ], {
+      params: [B, V, NEG_SALT, U],
+      workgroups: grid(B),
+    }),
+  ]);
+  return {
+    uid: Int32Array.from(await rt.read(uid)),
+    iid: Int32Array.from(await rt.read(iid)),
+  };
+}
+
 Deno.test("ncf: negative sampler matches the reference bit for bit and is uniform", async () => {
   const rt = new Runtime(await getGpu());
   const B = 20_000, V = 11, U = 50, rand = rng(5);
@@ -361,18 +454,12 @@ Deno.test("ncf: negative sampler matches the reference bit for bit and is unifor
   target[3] = 0;
   user[4] = -1;
   target[5] = V;
-  const uid = poisoned(rt, [2 * B], "i32"), iid = poisoned(rt, [2 * B], "i32");
-  const k = await rt.kernel("ncf", "ncf_pairs");
-  rt.run([
-    rt.op(k, [upload(rt, user), upload(rt, target), stepTensor(rt, 77, true), uid, iid], {
-      params: [B, V, 1000, U],
-      workgroups: grid(B),
-    }),
-  ]);
-  const want = ncfPairs(user, target, U, V, 77, 1000);
-  const gotU = await rt.read(uid), gotI = await rt.read(iid);
-  assert.deepEqual(Array.from(gotU), Array.from(want.uid));
-  assert.deepEqual(Array.from(gotI), Array.from(want.iid));
+  const none = Array.from({ length: B }, () => [] as number[]);
+  const got = await runPairs(rt, { user, target }, U, V, 77, none);
+  const want = ncfPairs(user, target, U, V, 77, NEG_SALT);
+  assert.deepEqual(Array.from(got.uid), Array.from(want.uid));
+  assert.deepEqual(Array.from(got.iid), Array.from(want.iid));
+  const gotI = got.iid;
   for (const b of [3, 4, 5]) assert.equal(gotI[B + b], 0);
   // negatives: never the target, never 0, uniform over the other V-2 ids
   const hist = new Float64Array(V);
@@ -387,6 +474,76 @@ Deno.test("ncf: negative sampler matches the reference bit for bit and is unifor
   // each id is a negative for rows whose target differs: expected n·(1 − 1/(V−1))/(V−2)
   const expect = n * (1 - 1 / (V - 1)) / (V - 2);
   for (let j = 1; j < V; j++) assert.ok(Math.abs(hist[j] - expect) < 6 * Math.sqrt(expect), `${j}`);
+});
+
+Deno.test("ncf: history-excluding negatives match the reference bit for bit", async () => {
+  const rt = new Runtime(await getGpu());
+  for (const [B, V, U] of [[20_000, 11, 50], [3_000, 301, 40], [700, 1000, 9]]) {
+    const rand = rng(V);
+    const user = randInt(B, rand, 0, U), target = randInt(B, rand, 1, V);
+    target[3] = 0;
+    user[4] = -1;
+    target[5] = V;
+    const h = randomHistory(U, V, rand);
+    const rows = rowHistories(user, h);
+    // the target is a training item, so in the user's history (RecBole's used_ids)
+    rows.forEach((r, b) => (rows[b] = target[b] > 0 ? Int32Array.from([...r, target[b]]) : r));
+    const got = await runPairs(rt, { user, target }, U, V, 77, rows);
+    const want = ncfPairs(user, target, U, V, 77, NEG_SALT, rows);
+    assert.deepEqual(Array.from(got.uid), Array.from(want.uid), `uid V=${V}`);
+    assert.deepEqual(Array.from(got.iid), Array.from(want.iid), `iid V=${V}`);
+    // outside the history unless the user holds (nearly) every item; never the target
+    let inHistory = 0, expectIn = 0, valid = 0;
+    for (let b = 0; b < B; b++) {
+      if (got.iid[b] === 0) continue;
+      valid++;
+      const neg = got.iid[B + b], seen = new Set(rows[b]);
+      assert.notEqual(neg, target[b]);
+      assert.ok(neg >= 1 && neg < V);
+      if (seen.has(neg)) inHistory++;
+      // P(all NEG_TRIES draws in the history) = f^NEG_TRIES, f = (|history| − 1)/(V − 2)
+      expectIn += ((seen.size - 1) / (V - 2)) ** NEG_TRIES;
+    }
+    assert.ok(
+      inHistory <= expectIn + 6 * Math.sqrt(expectIn) + 1,
+      `V=${V}: ${inHistory} of ${valid} negatives in the history (expected ${expectIn.toFixed(1)})`,
+    );
+  }
+});
+
+Deno.test("ncf: negatives are uniform over the items outside a fixed history", async () => {
+  const rt = new Runtime(await getGpu());
+  const B = 30_000, V = 13, U = 3;
+  const user = new Int32Array(B).fill(1), target = new Int32Array(B).fill(2);
+  const history = Array.from({ length: B }, () => [2, 3, 5, 7, 11]);
+  const got = await runPairs(rt, { user, target }, U, V, 9, history);
+  const hist = new Float64Array(V);
+  for (let b = 0; b < B; b++) hist[got.iid[B + b]]++;
+  const free = [1, 4, 6, 8, 9, 10, 12], expect = B / free.length;
+  for (const j of free) assert.ok(Math.abs(hist[j] - expect) < 6 * Math.sqrt(expect), `${j}`);
+  // 4 of the 11 proposals are in the history: all 16 draws rejected with (4/11)^16 ≈ 1e-7
+  for (const j of [3, 5, 7, 11]) assert.ok(hist[j] <= 2, `${j}: ${hist[j]}`);
+  assert.equal(hist[2], 0);
+});
+
+Deno.test("ncf: training history CSR is every item up to the last training target", () => {
+  const ds = buildDataset(syntheticTable(), {
+    userInterNumInterval: null,
+    itemInterNumInterval: null,
+  });
+  const h = ncfTrainHistory(ds)!;
+  assert.equal(h.offsets.length, ds.numUsers + 1);
+  for (let u = 0; u < ds.numUsers; u++) {
+    const off = ds.userOffsets[u], n = ds.userOffsets[u + 1] - off;
+    // leave-one-out: the last two interactions are validation and test (n ≥ 4 here)
+    assert.deepEqual(
+      Array.from(h.items.subarray(h.offsets[u], h.offsets[u + 1])),
+      Array.from(ds.items.subarray(off, off + n - 2)),
+    );
+  }
+  // every training target is in its user's history; the held-out items are not counted
+  assert.equal(h.items.length, ds.stats.interactions - ds.valid.user.length - ds.test.user.length);
+  assert.equal(ncfTrainHistory({ numUsers: 3 }), undefined);
 });
 
 // ---------------------------------------------------------------- reference gradients
@@ -425,7 +582,7 @@ function pairsFor(s: Shape) {
     return () => ((a = (a * 1103515245 + 12345) >>> 0) / 4294967296);
   };
   const rows = makeRows(s, r(9));
-  return ncfPairs(rows.user, rows.target, s.U, s.V, SEED, 1000);
+  return ncfPairs(rows.user, rows.target, s.U, s.V, SEED, NEG_SALT);
 }
 
 Deno.test("ncf: gradcheck of the float64 reference (every parameter)", () => {
@@ -484,6 +641,7 @@ Deno.test("ncf: end-to-end training on synthetic data lowers the loss", async ()
     mlpEmbeddingSize: 16,
     mlpHiddenSize: [32, 16],
     dropoutProb: 0.1,
+    history: ncfTrainHistory(ds),
   });
   model.store.initialise(2020);
   const losses: number[] = [];

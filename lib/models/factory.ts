@@ -7,7 +7,7 @@
 import type { Config } from "../config.ts";
 import type { Runtime } from "../gpu/runtime.ts";
 import type { RecModel } from "./model.ts";
-import { NCF } from "./ncf.ts";
+import { NCF, ncfTrainHistory } from "./ncf.ts";
 import { SS4Rec, type SS4RecOptions } from "./ss4rec.ts";
 
 /** SS4Rec options from a config and the dataset's item count. */
@@ -50,6 +50,7 @@ export function createModel(
         mlpEmbeddingSize: cfg.mlp_embedding_size,
         mlpHiddenSize: cfg.mlp_hidden_size,
         dropoutProb: cfg.dropout_prob,
+        history: ncfTrainHistory(ds),
       });
     default:
       throw new Error(

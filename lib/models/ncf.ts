@@ -12,10 +12,16 @@
  *   (BCEWithLogits, mean over the 2B pointwise samples).
  *
  * Training: each prefix sample of the training split gives one positive (the Batch's `user` and
- * `target`; the item sequence is ignored) and one negative drawn on the GPU uniformly over 1..V−1
- * minus the target, with the counter RNG of dropout / BPR (`ncf_pairs`, salt
- * {@linkcode NEG_SALT}). RecBole's sampler instead excludes every item the user has interacted
- * with; and a user's first interaction is never a target here (it has no prefix).
+ * `target`; the item sequence is ignored) and one negative drawn on the GPU as RecBole's sampler
+ * draws it: an item the user never interacted with in training. `ncf_pairs` draws uniformly over
+ * 1..V−1 minus the target with the counter RNG of dropout / BPR (salt {@linkcode NEG_SALT} + the
+ * attempt) and redraws while the item is in the row's history bitmask [B, ⌈V/32⌉] (packed on the
+ * host in `upload` from {@linkcode NCFOptions.history}), at most {@linkcode NEG_TRIES} draws, then
+ * keeps the last one. The history is the user's whole training history (every item up to and
+ * including the last training target: RecBole's `used_ids`), not the sample's prefix, so a
+ * negative is never an item the user watches later in training. Without `history` the mask is
+ * empty and the negative is uniform over all items but the target. A user's first interaction is
+ * never a target here (it has no prefix), but it is in the history.
  *
  * Initialisation (RecBole `NeuMF._init_weights` touches only embeddings): embeddings normal(0,
  * 0.01); every Linear keeps PyTorch's default, weight and bias uniform(±1/√fan_in) (MLPLayers'
@@ -32,14 +38,16 @@
  */
 
 import type { Batch, SequenceBatch } from "../data/batch.ts";
+import type { SequentialDataset } from "../data/dataset.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
-import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
+import { historyMaskWords, packHistoryCsr, packHistoryMask, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { dropout } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import type { BuildContext, ParamSpec } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { randn } from "../reference/gradcheck.ts";
+import { NCF_NEG_TRIES } from "../reference/ncf.ts";
 import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
 
 /** NeuMF options (RecBole key names in the config). */
@@ -55,10 +63,44 @@ export interface NCFOptions {
   /** mlp_hidden_size, e.g. [128, 64]. */
   mlpHiddenSize: number[];
   dropoutProb: number;
+  /**
+   * Per-user training history as a CSR over the dense users (`items[offsets[u]..offsets[u+1])`,
+   * offsets [U+1]): the negative sampler never draws these items for user u (see
+   * {@linkcode ncfTrainHistory}). Absent: negatives are uniform over all items but the target.
+   */
+  history?: { offsets: Int32Array; items: Int32Array };
 }
 
-/** The salt of the negative sampler (dropout sites use salts 0..layers−1). */
+/** The salt of the negative sampler's first draw, +a for attempt a (dropout uses 0..layers−1). */
 export const NEG_SALT = 1000;
+
+/** Draws per negative before the sampler keeps the last one (kernels/ncf.wgsl NEG_TRIES). */
+export const NEG_TRIES = NCF_NEG_TRIES;
+
+/**
+ * Each user's training history as a CSR (RecBole's sampler `used_ids` for the training phase):
+ * the items at positions 0..p of the user's time-sorted sequence, p = the user's last training
+ * target (every training interaction, the first one included; validation and test items are
+ * not). Undefined when `ds` is only sizes (e.g. benchmarks): the sampler then excludes only the
+ * target.
+ */
+export function ncfTrainHistory(
+  ds: { numUsers: number } & Partial<Pick<SequentialDataset, "userOffsets" | "items" | "train">>,
+): { offsets: Int32Array; items: Int32Array } | undefined {
+  const { userOffsets, items, train } = ds;
+  if (!userOffsets || !items || !train) return undefined;
+  const U = ds.numUsers, last = new Int32Array(U).fill(-1);
+  for (let i = 0; i < train.user.length; i++) {
+    last[train.user[i]] = Math.max(last[train.user[i]], train.pos[i]);
+  }
+  const offsets = new Int32Array(U + 1);
+  for (let u = 0; u < U; u++) offsets[u + 1] = offsets[u] + last[u] + 1;
+  const out = new Int32Array(offsets[U]);
+  for (let u = 0; u < U; u++) {
+    out.set(items.subarray(userOffsets[u], userOffsets[u] + last[u] + 1), offsets[u]);
+  }
+  return { offsets, items: out };
+}
 
 /** The RecBole parameter name of layer l's Linear. */
 export function linearName(l: number, what: "weight" | "bias"): string {
@@ -70,6 +112,13 @@ export class NCF implements RecModel {
   readonly name = "NCF";
   readonly store: ParamStore;
   readonly step: Tensor;
+  /**
+   * The per-user history bitmask [U, ⌈V/32⌉] is packed once at construction when it has at most
+   * this many u32 words (256 MiB); otherwise `upload` packs each batch's rows from the CSR.
+   */
+  static prepackWords = 1 << 26;
+  /** The per-user history bitmask, when it fits {@linkcode NCF.prepackWords}. */
+  readonly #userMask?: Uint32Array;
 
   /** Declares the parameters and allocates the flat stores (call initialise or load). */
   constructor(readonly rt: Runtime, readonly o: NCFOptions) {
@@ -83,6 +132,13 @@ export class NCF implements RecModel {
       throw new Error(
         `NCF: the last mlp_hidden_size (${o.mlpHiddenSize[1]}) must be a multiple of 4`,
       );
+    }
+    const h = o.history;
+    if (h && h.offsets.length !== o.numUsers + 1) {
+      throw new Error(`NCF: history offsets need numUsers + 1 = ${o.numUsers + 1} entries`);
+    }
+    if (h && o.numUsers * historyMaskWords(o.numItems) <= NCF.prepackWords) {
+      this.#userMask = packHistoryCsr(h, o.numUsers, o.numItems);
     }
     this.store = new ParamStore(rt, ncfParams(o));
     this.step = rt.tensor([4], "u32", [0, 0, 0, 0], "step");
@@ -117,9 +173,12 @@ export class NCF implements RecModel {
       rt.tensor(shape, dtype, undefined, name);
     const user = t([B], "user", "i32"), target = t([B], "target", "i32");
     const uid = t([N], "uid", "i32"), iid = t([N], "iid", "i32");
+    const words = historyMaskWords(V);
+    const negMask = rt.tensor([B * words], "u32", undefined, "neg_history_mask");
+    const maskRows = new Uint32Array(B * words);
     const activations = new Map<string, Tensor>();
     const forward: Command[] = [
-      rt.op(await this.#k("ncf_pairs"), [user, target, this.step, uid, iid], {
+      rt.op(await this.#k("ncf_pairs"), [user, target, this.step, uid, iid, negMask], {
         params: [B, V, NEG_SALT, o.numUsers],
         workgroups: grid(B),
       }),
@@ -250,6 +309,30 @@ export class NCF implements RecModel {
       }),
       ...embBackward,
     );
+    const userMask = this.#userMask, history = o.history;
+    /** The rows' history bitmask: copied from the per-user table, or packed from the CSR. */
+    const packRows = (users: Int32Array): Uint32Array => {
+      if (!history) return maskRows;
+      if (!userMask) {
+        const none = new Int32Array(0);
+        return packHistoryMask(
+          Array.from(
+            users,
+            (u) =>
+              u >= 0 && u < o.numUsers
+                ? history.items.subarray(history.offsets[u], history.offsets[u + 1])
+                : none,
+          ),
+          V,
+        );
+      }
+      for (let b = 0; b < B; b++) {
+        const u = users[b], row = maskRows.subarray(b * words, (b + 1) * words);
+        if (u >= 0 && u < o.numUsers) row.set(userMask.subarray(u * words, (u + 1) * words));
+        else row.fill(0);
+      }
+      return maskRows;
+    };
     return {
       batch: B,
       maxLen: L,
@@ -263,6 +346,7 @@ export class NCF implements RecModel {
         }
         rt.write(user, batch.user);
         rt.write(target, batch.target);
+        if (history) rt.write(negMask, packRows(batch.user)); // else stays all zeros
       },
     };
   }

@@ -37,9 +37,18 @@ export interface NcfParams {
   bp: Float64Array;
 }
 
+/** Draws per negative before `ncf_pairs` keeps the last one (kernels/ncf.wgsl NEG_TRIES). */
+export const NCF_NEG_TRIES = 16;
+
 /**
  * The pairs `ncf_pairs` builds from a batch: uid/iid [2B] with (user+1, target) at b and
  * (user+1, negative) at B + b; invalid rows (target outside 1..V−1, user outside 0..U−1) are 0.
+ *
+ * The negative (RecBole's sampler: an item outside the user's history) is drawn like
+ * `bprNegatives` (./loss.ts), with an attempt counter: attempt a ∈ 0..tries−1 draws
+ * n = 1 + randU32(seed, salt + a, b) mod (V − 2), shifted up by one at or above the target, and
+ * keeps it when n ∉ `history[b]`; after `tries` rejections the last draw is kept. Without a
+ * history (or with an empty one) this is attempt 0: uniform over 1..V−1 minus the target.
  */
 export function ncfPairs(
   user: ArrayLike<number>,
@@ -48,14 +57,21 @@ export function ncfPairs(
   vocab: number,
   seed: number,
   salt: number,
+  history?: ArrayLike<number>[],
+  tries = NCF_NEG_TRIES,
 ): { uid: Int32Array; iid: Int32Array } {
   const B = user.length;
   const uid = new Int32Array(2 * B), iid = new Int32Array(2 * B);
   for (let b = 0; b < B; b++) {
     const u = user[b], t = target[b];
     if (!(t > 0 && t < vocab && u >= 0 && u < numUsers)) continue;
-    let n = 1 + randU32(seed, salt, b) % (vocab - 2);
-    if (n >= t) n++;
+    const seen = new Set(Array.from(history?.[b] ?? []));
+    let n = 0;
+    for (let a = 0; a < tries; a++) {
+      n = 1 + randU32(seed, salt + a, b) % (vocab - 2);
+      if (n >= t) n++;
+      if (!seen.has(n)) break;
+    }
     uid[b] = uid[B + b] = u + 1;
     iid[b] = t;
     iid[B + b] = n;
