@@ -14,11 +14,11 @@ import type { SampleSet, SequentialDataset } from "./dataset.ts";
 /** How absolute timestamps are rounded before gaps are taken. */
 export type TimestampPrecision = "float64" | "float32";
 
-/** A batch of prefix samples. Rows `count..size-1` are padding rows (len 0, target 0, user -1). */
-export interface Batch {
+/** The model inputs every batch carries: right-padded sequences, their lengths and time gaps. */
+export interface BatchInputs {
   /** Rows in the arrays (B), including padding rows. */
   size: number;
-  /** Real samples (rows 0..count-1). */
+  /** Real rows (0..count-1); the others are padding rows (length 0, no target, user -1). */
   count: number;
   /** L. */
   maxLen: number;
@@ -26,12 +26,16 @@ export interface Batch {
   itemSeq: Int32Array;
   /** [B] number of real items per row (0 for padding rows). */
   seqLen: Int32Array;
-  /** [B*L] time gaps in seconds (SPEC §1). */
+  /** [B*L] gap from each input to the next interaction, the last reaching the target (SPEC §1). */
   timeGaps: Float32Array;
-  /** [B] target item (0 for padding rows). */
-  target: Int32Array;
   /** [B] dense user id (-1 for padding rows). */
   user: Int32Array;
+}
+
+/** A batch of prefix samples: one target per row (0 on padding rows). */
+export interface Batch extends BatchInputs {
+  /** [B] target item (0 for padding rows). */
+  target: Int32Array;
 }
 
 /** Options of {@link makeBatch}. */
@@ -137,23 +141,9 @@ export function sequenceWindows(
 }
 
 /** A batch of training windows: a loss at every position whose `targets` entry is non-zero. */
-export interface SequenceBatch {
-  /** Rows (B), including padding rows. */
-  size: number;
-  /** Real windows. */
-  count: number;
-  /** L. */
-  maxLen: number;
-  /** [B*L] input items, right-padded with 0. */
-  itemSeq: Int32Array;
-  /** [B] inputs per row. */
-  seqLen: Int32Array;
-  /** [B*L] gap from each input to the next interaction (the one it predicts). */
-  timeGaps: Float32Array;
+export interface SequenceBatch extends BatchInputs {
   /** [B*L] item to predict at each position; 0 = no loss there. */
   targets: Int32Array;
-  /** [B] dense user (-1 for padding rows). */
-  user: Int32Array;
 }
 
 /** Gather windows `indices` into a {@link SequenceBatch}; options as in {@link makeBatch}. */
