@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { rng } from "../lib/reference/gradcheck.ts";
-import { evalMain } from "../tasks/eval.ts";
+import { evalMain, recommendMain } from "../tasks/eval.ts";
 import { trainMain } from "../tasks/train.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "ss4rec-train-" });
@@ -94,6 +94,31 @@ Deno.test("train: run directory, determinism, eval reproduces the test metrics",
   const hr10 = (await results(a)).test["hr@10"].toFixed(4);
   assert.ok(out.some((l) => l.includes(`HR@10 ${hr10}`)), out.join("\n"));
   assert.ok(out.some((l) => l.includes("ties count against the target")));
+
+  // rank export: one line per test user, and the ranks reproduce the reported HR@10
+  const tsv = `${dir}/ranks.tsv`;
+  assert.equal(await quiet(() => evalMain(["--run", a, "--export-ranks", tsv])), 0);
+  const rows = (await Deno.readTextFile(tsv)).trim().split("\n").slice(1).map((l) => l.split("\t"));
+  assert.equal(rows.length, 40);
+  const hits = rows.filter((r) => Number(r[2]) >= 1 && Number(r[2]) <= 10).length;
+  assert.equal((hits / rows.length).toFixed(4), hr10);
+
+  // masking history can only move targets up (fewer competitors), never down
+  const masked: string[] = [];
+  assert.equal(
+    await quiet(() => evalMain(["--run", a, "--set", "mask_history=true"]), masked),
+    0,
+  );
+  const hr = (lines: string[]) => Number(/HR@20 ([0-9.]+)/.exec(lines.join("\n"))![1]);
+  assert.ok(hr(masked) >= hr(out), `masked ${hr(masked)} < unmasked ${hr(out)}`);
+
+  // recommend: k items, none of them the padding id, titles column present
+  const rec: string[] = [];
+  assert.equal(await quiet(() => recommendMain(["--run", a, "--user", "1", "--k", "5"]), rec), 0);
+  const items = rec.filter((l) => /^\s+\d+\. /.test(l));
+  assert.equal(items.length, 5);
+  assert.ok(!items.some((l) => / \[PAD\] /.test(l)));
+  assert.equal(await quiet(() => recommendMain(["--run", a, "--user", "no-such-user"])), 1);
 });
 
 Deno.test("train: resume continues from the last checkpoint", async () => {
