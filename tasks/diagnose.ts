@@ -32,6 +32,8 @@ import {
   gradientHealth,
   type HealthSample,
   type Injection,
+  type LayerGradcheckRow,
+  layerGradchecks,
   modelGradcheck,
   verdict,
 } from "../lib/train/diagnose.ts";
@@ -139,6 +141,7 @@ function md(
   gc: GradcheckRow[] | null,
   samples: HealthSample[],
   meta: Record<string, unknown>,
+  layerRows: LayerGradcheckRow[] = [],
 ): string {
   const lines = [
     `# Gradient diagnosis`,
@@ -170,6 +173,18 @@ function md(
         } | ${r.worst.numeric.toExponential(3)} | ${r.pass ? "yes" : "**NO**"} |`,
       );
     }
+  }
+  if (layerRows.length) {
+    lines.push(
+      "",
+      "## Layer gradient checks (each SSM layer's WGSL backward vs float64 finite differences)",
+      "",
+      "| layer | tensor | rel. error | pass |",
+      "|---|---|---|---|",
+      ...layerRows.map((r) =>
+        `| ${r.op} | ${r.tensor} | ${r.relError.toExponential(2)} | ${r.pass ? "yes" : "**NO**"} |`
+      ),
+    );
   }
   if (samples.length) {
     const last = samples[samples.length - 1];
@@ -253,7 +268,7 @@ export async function diagnoseMain(args: string[]): Promise<number> {
     .option("--quick", "CI-sized: 20 steps, batch 32, L 30 (well under 2 minutes on a CPU adapter)")
     .option("--steps <n>", "training steps to watch", (v: string) => parseInt(v, 10))
     .option("--every <k>", "sample every k steps", (v: string) => parseInt(v, 10))
-    .option("--ops", "also gradcheck every op's float64 reference on its own")
+    .option("--ops", "also gradcheck each op on its own: references, and the S5/Mamba WGSL layers")
     .option("--no-gradcheck", "skip the finite-difference gradient check")
     .option(
       "--inject <what>",
@@ -313,12 +328,24 @@ export async function diagnoseMain(args: string[]): Promise<number> {
   const rt = new Runtime(gpu);
   console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}`);
   let ops: ReturnType<typeof opGradchecks> | null = null;
+  let layerRows: LayerGradcheckRow[] = [];
   if (o.ops) {
     ops = opGradchecks();
     console.log("op gradchecks (float64 references vs finite differences):");
     for (const r of ops) {
       console.log(
         `  ${r.op.padEnd(14)} ${r.input.padEnd(16)} ${r.maxRelError.toExponential(2)} ${
+          r.pass ? "ok" : "FAIL"
+        }`,
+      );
+    }
+    console.log(
+      "layer gradchecks (WGSL backward of each SSM layer vs float64 finite differences):",
+    );
+    layerRows = await layerGradchecks(rt, cfg, { samples: o.quick ? 3 : 5 });
+    for (const r of layerRows) {
+      console.log(
+        `  ${r.op.padEnd(14)} ${r.tensor.padEnd(22)} ${r.relError.toExponential(2)} ${
           r.pass ? "ok" : "FAIL"
         }`,
       );
@@ -360,6 +387,17 @@ export async function diagnoseMain(args: string[]): Promise<number> {
   });
   const findings = [
     ...verdict(samples, gc, cfg),
+    ...layerRows.filter((r) => !r.pass).map((r): Finding => ({
+      kind: "gradcheck",
+      severity: "fail",
+      layer: r.op,
+      message: `${r.op} layer: WGSL gradient of ${r.tensor} disagrees with finite differences ` +
+        `(${r.relError.toExponential(2)}; worst entry ${r.worst.index}: ${
+          r.worst.analytic.toExponential(3)
+        } ` +
+        `vs ${r.worst.numeric.toExponential(3)})`,
+      suggestion: "a backward kernel of this layer is wrong: run `deno task test`",
+    })),
     ...(ops ?? []).filter((r) => !r.pass).map((r): Finding => ({
       kind: "gradcheck",
       severity: "fail",
@@ -382,9 +420,10 @@ export async function diagnoseMain(args: string[]): Promise<number> {
   const { grad, ssm } = charts(samples);
   await writeFileAtomic(
     `${outDir}/diagnose.json`,
-    JSON.stringify({ meta, findings, gradcheck: gc, ops, samples }, null, 1) + "\n",
+    JSON.stringify({ meta, findings, gradcheck: gc, ops, layers: layerRows, samples }, null, 1) +
+      "\n",
   );
-  await writeFileAtomic(`${outDir}/diagnose.md`, md(findings, gc, samples, meta));
+  await writeFileAtomic(`${outDir}/diagnose.md`, md(findings, gc, samples, meta, layerRows));
   await writeFileAtomic(`${outDir}/grad_norms.svg`, grad);
   await writeFileAtomic(`${outDir}/ssm.svg`, ssm);
   console.log(

@@ -9,7 +9,7 @@ import { loadConfig } from "../lib/config.ts";
 import { loadDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
-import { gradientHealth, modelGradcheck, verdict } from "../lib/train/diagnose.ts";
+import { gradientHealth, layerGradchecks, modelGradcheck, verdict } from "../lib/train/diagnose.ts";
 
 const SMALL = [
   "hidden_size=16",
@@ -67,6 +67,16 @@ Deno.test("diagnose: GPU gradients of every tensor agree with float64 finite dif
   const rt = new Runtime(await getGpu());
   const rows = await modelGradcheck(rt, cfg, { samples: 3 });
   assert.equal(rows.length, 35); // every parameter tensor of a 2-block model
+  const bad = rows.filter((r) => !r.pass);
+  assert.deepEqual(bad, [], JSON.stringify(bad));
+});
+
+Deno.test("diagnose --ops: the S5 and Mamba layers' WGSL gradients agree with finite differences", async () => {
+  const rt = new Runtime(await getGpu());
+  const rows = await layerGradchecks(rt, cfg, { samples: 3 });
+  assert.deepEqual([...new Set(rows.map((r) => r.op))], ["S5", "Mamba"]);
+  assert.equal(rows.filter((r) => r.op === "S5").length, 6); // 5 parameters + the input
+  assert.equal(rows.filter((r) => r.op === "Mamba").length, 10); // 9 parameters + the input
   const bad = rows.filter((r) => !r.pass);
   assert.deepEqual(bad, [], JSON.stringify(bad));
 });

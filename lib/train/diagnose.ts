@@ -21,8 +21,18 @@ import { TensorStats } from "../gpu/reduce.ts";
 import type { Runtime } from "../gpu/runtime.ts";
 import { ss4recOptions } from "../models/factory.ts";
 import { SS4Rec } from "../models/ss4rec.ts";
-import { rng } from "../reference/gradcheck.ts";
+import { randn, rng } from "../reference/gradcheck.ts";
 import { ss4recLossRef } from "../reference/ss4rec.ts";
+import {
+  MAMBA_PARAM_NAMES,
+  type MambaDims,
+  mambaForward,
+  type MambaParams,
+} from "../reference/mamba.ts";
+import { s5Forward } from "../reference/s5.ts";
+import { MambaLayer } from "../nn/mamba.ts";
+import { ParamStore } from "../nn/params.ts";
+import { S5Layer } from "../nn/s5.ts";
 import { modelOptimizer } from "./adam.ts";
 
 /** One row of the end-to-end gradient check. */
@@ -542,4 +552,138 @@ export function verdict(
     }
   }
   return f;
+}
+
+/** One row of {@linkcode layerGradchecks}: a layer's tensor, GPU backward vs finite differences. */
+export interface LayerGradcheckRow extends GradcheckRow {
+  op: string;
+}
+
+/**
+ * `diagnose --ops`: each SSM layer on its own (S5, Mamba) at the configured sizes on a small
+ * batch — the WGSL backward of ⟨dy, layer(u)⟩ for every parameter and the input, against central
+ * differences of the layer's float64 reference.
+ */
+export async function layerGradchecks(
+  rt: Runtime,
+  cfg: Config,
+  options: { batch?: number; seqLen?: number; samples?: number; seed?: number } = {},
+): Promise<LayerGradcheckRow[]> {
+  const B = options.batch ?? 2, L = options.seqLen ?? 7, samples = options.samples ?? 4;
+  const seed = options.seed ?? cfg.seed, H = cfg.hidden_size;
+  const rand = rng(seed);
+  const gaps = syntheticBatch(3, B, L, seed).timeGaps;
+  const u = Float32Array.from(randn(B * L * H, rand));
+  const dy = Float32Array.from(randn(B * L * H, rand));
+  const s5 = new S5Layer("s5", {
+    hidden: H,
+    state: cfg.d_P,
+    dtMin: cfg.dt_min,
+    dtMax: cfg.dt_max,
+    clipEigs: cfg.s5_clip_eigs,
+  });
+  const mamba = new MambaLayer("mamba", {
+    hidden: H,
+    state: cfg.d_state,
+    conv: cfg.d_conv,
+    expand: cfg.expand,
+  });
+  const mdims: MambaDims = { B, L, H, E: mamba.E, N: mamba.N, R: mamba.R, K: mamba.K };
+  const layers = [
+    {
+      op: "S5",
+      layer: s5,
+      ref: (p: (n: string) => Float64Array, x: Float64Array) =>
+        s5Forward(
+          {
+            Lambda: p("s5.Lambda"),
+            B: p("s5.B"),
+            C: p("s5.C"),
+            D: p("s5.D"),
+            logStep: p("s5.log_step"),
+          },
+          x,
+          Float64Array.from(gaps),
+          { batch: B, seqLen: L, hidden: H, state: cfg.d_P },
+          { clipEigs: cfg.s5_clip_eigs },
+        ),
+    },
+    {
+      op: "Mamba",
+      layer: mamba,
+      ref: (p: (n: string) => Float64Array, x: Float64Array) =>
+        mambaForward(
+          x,
+          Object.fromEntries(MAMBA_PARAM_NAMES.map((n) => [n, p(`mamba.${n}`)])) as MambaParams,
+          mdims,
+        ).out,
+    },
+  ];
+  const rows: LayerGradcheckRow[] = [];
+  for (const { op, layer, ref } of layers) {
+    const store = new ParamStore(rt, layer.params());
+    store.initialise(seed);
+    const step = rt.tensor([4], "u32", [1, seed, 0, 0], "step");
+    const ctx = {
+      rt,
+      param: (n: string) => store.param(n),
+      grad: (n: string) => store.grad(n),
+      batch: B,
+      seqLen: L,
+      step,
+    };
+    const input = rt.tensor([B, L, H], "f32", u), dOutput = rt.tensor([B, L, H], "f32", dy);
+    const timeGaps = rt.tensor([B, L], "f32", gaps);
+    const built = await layer.build(ctx, { input, dOutput, timeGaps });
+    rt.run([{ clear: store.gradAll }, ...built.forward, ...built.backward]);
+    const grads = await store.export("grads");
+    grads.set("input", { dtype: "F32", shape: [B, L, H], data: await rt.read(built.dInput) });
+    const params = new Map<string, Float64Array>();
+    for (const [k, v] of await store.export("params")) {
+      params.set(k, Float64Array.from(v.data as Float32Array));
+    }
+    const x64 = Float64Array.from(u), dy64 = Float64Array.from(dy);
+    params.set("input", x64);
+    const loss = () => {
+      const y = ref((n) => params.get(n)!, x64);
+      let s = 0;
+      for (let i = 0; i < y.length; i++) s += y[i] * dy64[i];
+      return s;
+    };
+    const loss0 = Math.abs(loss()) || 1;
+    for (const [name, gt] of grads) {
+      const g = gt.data as Float32Array, x = params.get(name)!;
+      let best = 0;
+      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[best])) best = i;
+      const idx = [best];
+      while (idx.length < Math.min(samples, g.length)) idx.push(Math.floor(rand() * g.length));
+      let num = 0, den = 0, noise = 0;
+      let worst = { index: best, analytic: g[best], numeric: 0, err: -1 };
+      for (const i of idx) {
+        const orig = x[i], h = 1e-5 * Math.max(1, Math.abs(orig));
+        x[i] = orig + h;
+        const lp = loss();
+        x[i] = orig - h;
+        const lm = loss();
+        x[i] = orig;
+        const fd = (lp - lm) / (2 * h);
+        noise = Math.max(noise, (4 * Number.EPSILON * loss0) / h);
+        num += (g[i] - fd) ** 2;
+        den += fd * fd;
+        if (Math.abs(g[i] - fd) > worst.err) {
+          worst = { index: i, analytic: g[i], numeric: fd, err: Math.abs(g[i] - fd) };
+        }
+      }
+      const abs = Math.sqrt(num), rel = den > 0 ? abs / Math.sqrt(den) : abs;
+      rows.push({
+        op,
+        tensor: name,
+        relError: rel,
+        noise,
+        worst: { index: worst.index, analytic: worst.analytic, numeric: worst.numeric },
+        pass: Number.isFinite(abs) && (rel <= 1e-2 || abs <= 10 * noise * Math.sqrt(idx.length)),
+      });
+    }
+  }
+  return rows;
 }
