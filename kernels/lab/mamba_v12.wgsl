@@ -2,8 +2,9 @@
 // dt_proj Linear + softplus, the D skip and the silu(z) gate fused in. See lib/nn/mamba.ts for the
 // glossary and lib/reference/mamba.ts for the float64 reference. Version 5 (kernels/lab/mamba_v5.wgsl;
 // v1..v4 are kept there too). LAB v12: scan_bwd runs two batch rows per workgroup, each invocation
-// interleaving the two rows' recurrences (row-1 buffers suffixed 1); see kernels/lab/RESULTS.md. v4: scan_fwd_e stages Bt, Ct, dt_r in workgroup memory per 16 steps,
-// scan_bwd's flush rows are padded; v5: the flush sums run in independent chains. H100, B = 1024,
+// interleaving the two rows' recurrences (row-1 buffers suffixed 1); see kernels/lab/RESULTS.md.
+// H100, B = 1024, L = 200: scan_bwd 12.1 ms vs v5 5.73 ms (2.1x slower; not used).
+// v4: scan_fwd_e stages Bt, Ct, dt_r in workgroup memory per 16 steps, scan_bwd's flush rows are padded; v5: the flush sums run in independent chains. H100, B = 1024,
 // L = 200, per dispatch: scan_fwd_e 1.48 (v3) -> 0.54 ms, scan_bwd 7.5 (v3/v4) -> 6.3 ms (v5).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
