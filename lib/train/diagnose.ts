@@ -104,6 +104,47 @@ function syntheticBatch(V: number, B: number, L: number, seed: number) {
 }
 
 /**
+ * An analytic gradient `g` of a scalar loss against central finite differences in float64: the
+ * largest-|g| entry plus random ones are perturbed in `x` (the float64 parameters the `loss`
+ * closure reads). Passes within 1% relative, or within the finite-difference noise for gradients
+ * too small to resolve.
+ */
+function compareWithFiniteDifferences(
+  g: Float32Array,
+  x: Float64Array,
+  loss: () => number,
+  o: { samples: number; rand: () => number; lossScale: number },
+): Omit<GradcheckRow, "tensor"> {
+  let best = 0;
+  for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[best])) best = i;
+  const idx = [best];
+  while (idx.length < Math.min(o.samples, g.length)) idx.push(Math.floor(o.rand() * g.length));
+  let num = 0, den = 0, noise = 0;
+  let worst = { index: best, analytic: g[best], numeric: 0, err: -1 };
+  for (const i of idx) {
+    const orig = x[i], h = 1e-5 * Math.max(1, Math.abs(orig));
+    x[i] = orig + h;
+    const lp = loss();
+    x[i] = orig - h;
+    const lm = loss();
+    x[i] = orig;
+    const fd = (lp - lm) / (2 * h);
+    noise = Math.max(noise, (4 * Number.EPSILON * o.lossScale) / h);
+    num += (g[i] - fd) ** 2;
+    den += fd * fd;
+    const err = Math.abs(g[i] - fd);
+    if (err > worst.err) worst = { index: i, analytic: g[i], numeric: fd, err };
+  }
+  const abs = Math.sqrt(num), rel = den > 0 ? abs / Math.sqrt(den) : abs;
+  return {
+    relError: rel,
+    noise,
+    worst: { index: worst.index, analytic: worst.analytic, numeric: worst.numeric },
+    pass: Number.isFinite(abs) && (rel <= 1e-2 || abs <= 10 * noise * Math.sqrt(idx.length)),
+  };
+}
+
+/**
  * Gradient check of the configured SS4Rec at a small size (V items, B rows, L steps): the WGSL
  * backward against central differences of the float64 reference, `samples` entries per tensor
  * (always including the largest |gradient|).
@@ -159,35 +200,13 @@ export async function modelGradcheck(
       });
       continue;
     }
-    let best = 0;
-    for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[best])) best = i;
-    const idx = [best];
-    while (idx.length < Math.min(samples, g.length)) idx.push(Math.floor(rand() * g.length));
-    let num = 0, den = 0, noise = 0;
-    let worst = { index: best, analytic: g[best], numeric: 0, err: -1 };
-    for (const i of idx) {
-      const orig = x[i], h = 1e-5 * Math.max(1, Math.abs(orig));
-      x[i] = orig + h;
-      const lp = ss4recLossRef(params, refBatch, refOpts);
-      x[i] = orig - h;
-      const lm = ss4recLossRef(params, refBatch, refOpts);
-      x[i] = orig;
-      const fd = (lp - lm) / (2 * h);
-      noise = Math.max(noise, (4 * Number.EPSILON * Math.abs(loss0)) / h);
-      num += (g[i] - fd) ** 2;
-      den += fd * fd;
-      const err = Math.abs(g[i] - fd);
-      if (err > worst.err) worst = { index: i, analytic: g[i], numeric: fd, err };
-    }
-    const abs = Math.sqrt(num), rel = den > 0 ? abs / Math.sqrt(den) : abs;
-    // pass when within 1% relative, or within the finite-difference noise for tiny gradients
-    const pass = Number.isFinite(abs) && (rel <= 1e-2 || abs <= 10 * noise * Math.sqrt(idx.length));
     rows.push({
       tensor: name,
-      relError: rel,
-      noise,
-      worst: { index: worst.index, analytic: worst.analytic, numeric: worst.numeric },
-      pass,
+      ...compareWithFiniteDifferences(g, x, () => ss4recLossRef(params, refBatch, refOpts), {
+        samples,
+        rand,
+        lossScale: Math.abs(loss0),
+      }),
     });
   }
   return rows;
@@ -653,35 +672,10 @@ export async function layerGradchecks(
     const loss0 = Math.abs(loss()) || 1;
     for (const [name, gt] of grads) {
       const g = gt.data as Float32Array, x = params.get(name)!;
-      let best = 0;
-      for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[best])) best = i;
-      const idx = [best];
-      while (idx.length < Math.min(samples, g.length)) idx.push(Math.floor(rand() * g.length));
-      let num = 0, den = 0, noise = 0;
-      let worst = { index: best, analytic: g[best], numeric: 0, err: -1 };
-      for (const i of idx) {
-        const orig = x[i], h = 1e-5 * Math.max(1, Math.abs(orig));
-        x[i] = orig + h;
-        const lp = loss();
-        x[i] = orig - h;
-        const lm = loss();
-        x[i] = orig;
-        const fd = (lp - lm) / (2 * h);
-        noise = Math.max(noise, (4 * Number.EPSILON * loss0) / h);
-        num += (g[i] - fd) ** 2;
-        den += fd * fd;
-        if (Math.abs(g[i] - fd) > worst.err) {
-          worst = { index: i, analytic: g[i], numeric: fd, err: Math.abs(g[i] - fd) };
-        }
-      }
-      const abs = Math.sqrt(num), rel = den > 0 ? abs / Math.sqrt(den) : abs;
       rows.push({
         op,
         tensor: name,
-        relError: rel,
-        noise,
-        worst: { index: worst.index, analytic: worst.analytic, numeric: worst.numeric },
-        pass: Number.isFinite(abs) && (rel <= 1e-2 || abs <= 10 * noise * Math.sqrt(idx.length)),
+        ...compareWithFiniteDifferences(g, x, loss, { samples, rand, lossScale: loss0 }),
       });
     }
   }
