@@ -136,3 +136,65 @@ Deno.test("SS4Rec parameter count for V = 3,417 is 309,184 (incl. the unused top
     .reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) / 2, 0);
   assert.equal(model.store.count - complex, 309_184);
 });
+
+for (const path of files.slice(0, 1)) {
+  Deno.test("SS4Rec sequence mode, chunked logits: targets only at the last positions reproduce the golden loss and gradients", async () => {
+    const { tensors: g, metadata } = await readSafetensors(path);
+    const cfg = JSON.parse(metadata.config);
+    const t = (k: string) => g.get(k)!;
+    const [B, L] = t("input.item_seq").shape;
+    const rt = new Runtime(await getGpu());
+    const model = new SS4Rec(rt, {
+      numItems: cfg.V,
+      hiddenSize: cfg.hidden_size,
+      numLayers: cfg.num_layers,
+      dropoutProb: cfg.dropout_prob,
+      dP: cfg.d_P,
+      dtMin: cfg.dt_min,
+      dtMax: cfg.dt_max,
+      dState: cfg.d_state,
+      dConv: cfg.d_conv,
+      expand: cfg.expand,
+      modelType: "full",
+      lossType: "CE",
+      s5ClipEigs: false,
+    });
+    model.store.load(g, path);
+    // 64-row chunks: B·L = 96 rows make a full and a partial chunk, each seeing only some targets
+    assert.ok(B * L > 64 && B * L % 64 !== 0, "golden batch must span more than one 64-row chunk");
+    const graph = await model.buildTrain({
+      batch: B,
+      maxLen: L,
+      mode: "sequence",
+      logitsChunkRows: 64,
+    });
+    const seqLen = t("input.item_seq_len").data as Int32Array;
+    const target = t("input.target").data as Int32Array;
+    const targets = new Int32Array(B * L);
+    for (let b = 0; b < B; b++) targets[b * L + seqLen[b] - 1] = target[b];
+    graph.upload({
+      size: B,
+      count: B,
+      maxLen: L,
+      itemSeq: t("input.item_seq").data as Int32Array,
+      seqLen,
+      timeGaps: Float32Array.from(t("act.dt").data as Float64Array),
+      targets,
+      user: new Int32Array(B),
+    });
+    rt.write(model.step, [1, 1, 0, 0]); // dropout off, as in the golden run
+    rt.run(graph.commands);
+    const [sum, count] = await rt.read(graph.lossSum) as Float32Array;
+    assert.equal(count, B);
+    const wantLoss = (t("out.loss").data as Float64Array)[0];
+    assert.ok(
+      Math.abs(sum / count - wantLoss) / wantLoss <= 1e-4,
+      `loss ${sum / count} vs ${wantLoss}`,
+    );
+    for (const [name, gt] of await model.store.export("grads")) {
+      if (name === "LayerNorm.weight" || name === "LayerNorm.bias") continue;
+      const err = relErr(gt.data as Float32Array, t(`grad.${name}`).data as Float64Array);
+      assert.ok(err <= 1e-3, `grad.${name}: relative L2 error ${err}`);
+    }
+  });
+}

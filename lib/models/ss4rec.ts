@@ -28,7 +28,7 @@ import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
-import { bpr, crossEntropy } from "../train/loss.ts";
+import { bpr, countValidRows, crossEntropy } from "../train/loss.ts";
 import type { BuildContext, ParamSpec } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
@@ -191,9 +191,12 @@ export class SS4Rec implements RecModel {
     return { output: x, dOutput: dx, forward, backward, activations };
   }
 
-  /** Builds the training step (see {@linkcode RecModel.buildTrain}). */
+  /**
+   * Builds the training step (see {@linkcode RecModel.buildTrain}). `logitsChunkRows` (a multiple
+   * of 64) overrides the sequence-mode logits chunk, for tests of the chunked head.
+   */
   async buildTrain(
-    options: { batch: number; maxLen: number; mode: TrainMode },
+    options: { batch: number; maxLen: number; mode: TrainMode; logitsChunkRows?: number },
   ): Promise<TrainGraph> {
     const { batch: B, maxLen: L, mode } = options;
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
@@ -208,7 +211,8 @@ export class SS4Rec implements RecModel {
     const dE = this.store.grad("item_embedding.weight");
     // The head: representations [n, H] -> logits = rep·Eᵀ -> loss -> dE += dlogitsᵀ·rep and
     // d rep = dlogits·E. Sequence mode scores every position, in row chunks so the [n, V] logits
-    // stay under a fixed size (each chunk's loss is its own mean; Adam is insensitive to the scale).
+    // stay under a fixed size; every chunk's gradient is divided by the batch's count of valid
+    // positions, so together they are the gradient of the mean loss over all of them.
     const head: Command[] = [];
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
@@ -229,7 +233,15 @@ export class SS4Rec implements RecModel {
       enc.activations.set("seq_output", rep);
     } else {
       const rows = B * L;
-      const chunk = Math.min(rows, Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255));
+      // logits in row chunks of at most 128 MiB (and the binding limit): big enough that the
+      // three logits matmuls run near the speed of the model's own (H100, L = 200: 32 MiB chunks
+      // of 2,304 rows ran them at ~10 TFLOP/s, 26 of the step's 60 ms), small enough for memory
+      const bytes = Math.min(128 << 20, rt.device.limits.maxStorageBufferBindingSize);
+      const asked = options.logitsChunkRows;
+      if (asked !== undefined && !(asked > 0 && asked % 64 === 0)) {
+        throw new Error(`SS4Rec: logits chunk ${asked} must be a positive multiple of 64 rows`);
+      }
+      const chunk = asked ?? Math.min(rows, Math.max(256, Math.floor(bytes / (4 * V)) & ~255));
       reps = [];
       for (let r0 = 0; r0 < rows; r0 += chunk) {
         const n = Math.min(chunk, rows - r0);
@@ -241,13 +253,18 @@ export class SS4Rec implements RecModel {
         });
       }
     }
+    let count: Tensor | undefined;
+    if (reps.length > 1) {
+      count = rt.tensor([2], "f32", undefined, "valid_positions");
+      head.push(await countValidRows(rt, target, B * L, V, count));
+    }
     const maxRows = Math.max(...reps.map((r) => r.n));
     const logitsAll = rt.tensor([maxRows, V], "f32", undefined, "logits");
     const dLogitsAll = rt.tensor([maxRows, V], "f32", undefined, "d_logits");
     enc.activations.set("logits", logitsAll);
     for (const [j, { rep, dRep, target: t, n }] of reps.entries()) {
       const logits = rowsView(logitsAll, 0, n, V), dLogits = rowsView(dLogitsAll, 0, n, V);
-      const io = { logits, targets: t, dLogits, rows: n, vocab: V, accumulator: lossSum };
+      const io = { logits, targets: t, dLogits, rows: n, vocab: V, accumulator: lossSum, count };
       const loss = this.o.lossType === "BPR"
         ? await bpr(ctx, { ...io, salt: 100 + j })
         : await crossEntropy(rt, io);

@@ -27,6 +27,12 @@ export interface LossIO {
   vocab: number;
   /** f32 [2] running [Σ loss, Σ count] the forward adds to; allocated (zeroed) when omitted. */
   accumulator?: Tensor;
+  /**
+   * f32 [2] whose element 1 is the number of valid rows the gradient is averaged over, written
+   * by {@linkcode countValidRows} before this loss runs: one count for several row chunks of a
+   * batch, so their gradients add up to that of the batch's mean. Default: this call's own rows.
+   */
+  count?: Tensor;
 }
 
 /** What a loss builder returns. */
@@ -85,11 +91,12 @@ export async function crossEntropy(
     params,
     workgroups: 1,
   });
+  const count = io.count ?? stats;
   if (fused) {
     return {
       forward: [
-        rt.op(await k("ce_count"), [io.targets, stats], { params, workgroups: 1 }),
-        rt.op(await k("ce_fused"), [io.logits, io.targets, loss, stats, io.dLogits], {
+        ...(io.count ? [] : [await countValidRows(rt, io.targets, rows, vocab, stats)]),
+        rt.op(await k("ce_fused"), [io.logits, io.targets, loss, count, io.dLogits], {
           params,
           workgroups: grid(rows, 1),
         }),
@@ -111,7 +118,7 @@ export async function crossEntropy(
       reduce,
     ],
     backward: [
-      rt.op(await k("ce_backward"), [io.logits, io.targets, lse, stats, io.dLogits], {
+      rt.op(await k("ce_backward"), [io.logits, io.targets, lse, io.count ?? stats, io.dLogits], {
         params,
         workgroups: grid(rows * vocab),
       }),
@@ -120,6 +127,23 @@ export async function crossEntropy(
     stats,
     accumulator,
   };
+}
+
+/**
+ * Writes into `out[1]` the number of valid rows (target in 1..vocab − 1) among `targets[0..rows)`
+ * (one workgroup; kernels/loss.wgsl ce_count).
+ */
+export async function countValidRows(
+  rt: Runtime,
+  targets: Tensor,
+  rows: number,
+  vocab: number,
+  out: Tensor,
+): Promise<Command> {
+  return rt.op(await rt.kernel("loss", "ce_count"), [targets, out], {
+    params: [rows, vocab, 0, 0],
+    workgroups: 1,
+  });
 }
 
 /** What {@linkcode bpr} returns in addition to {@linkcode BuiltLoss}. */
@@ -160,7 +184,13 @@ export async function bpr(
       }),
     ],
     backward: [
-      rt.op(await k("bpr_backward"), [io.logits, io.targets, stats, negatives, io.dLogits], {
+      rt.op(await k("bpr_backward"), [
+        io.logits,
+        io.targets,
+        io.count ?? stats,
+        negatives,
+        io.dLogits,
+      ], {
         params,
         workgroups: grid(rows * vocab),
       }),
