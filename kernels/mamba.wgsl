@@ -4,6 +4,9 @@
 // v1..v4 are kept there too). v4: scan_fwd_e stages Bt, Ct, dt_r in workgroup memory per 16 steps,
 // scan_bwd's flush rows are padded; v5: the flush sums run in independent chains. H100, B = 1024,
 // L = 200, per dispatch: scan_fwd_e 1.48 (v3) -> 0.54 ms, scan_bwd 7.5 (v3/v4) -> 6.3 ms (v5).
+// Version 16 (kernels/lab/mamba_v16.wgsl): each flush slot's finaliser runs on its own warp, in
+// parallel (v5 walked the FS slots on one set of lanes): scan_bwd −14 % on the H100 (6.15 -> 5.26
+// ms, same card and process). v13–v15 and the measurements that led here: kernels/lab/RESULTS.md.
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -58,6 +61,9 @@ const T: u32 = EB * NGR; // workgroup size
 const NEB: u32 = E / EB; // channel blocks
 const EP: u32 = EB + 1u; // padded row (bank conflicts)
 const HS: u32 = 16u; // unrolled chunk length of scan_bwd (CH ≤ HS)
+// v16: one finaliser lane set per flush slot when there are warps to spare (EB ≤ 32, FS + 1 ≤ T/32)
+const SPREAD: bool = EB <= 32u && T >= 32u * (FS + 1u);
+var<workgroup> sfin: array<vec2<f32>, FS * EB>; // per-slot (∂D, ∂dt_bias) partials at the end
 
 // chunk inputs: sh_in[(k·QS + q)·EB + el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
 // 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory)
@@ -416,11 +422,22 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       if (n0 + 3u < N) { bcp[o + 3u] = v.w; }
     }
   }
-  if (lid >= T - EB) {
-    let el2 = lid - (T - EB);
+  // finaliser lanes: with enough warps, slot s runs on EB lanes of warp W − 1 − s (W = T/32),
+  // in parallel (v16); otherwise one set of EB lanes walks the FS slots (v5)
+  var s0 = 0u;
+  var s1 = FS;
+  var fin = lid >= T - EB;
+  if (SPREAD) {
+    let w = lid / 32u;
+    s0 = (T / 32u) - 1u - w;
+    s1 = s0 + 1u;
+    fin = w >= (T / 32u) - FS && lid % 32u < EB;
+  }
+  if (fin) {
+    let el2 = select(lid - (T - EB), lid % 32u, SPREAD);
     let e2 = pblk * EB + el2;
     let fd = dsk[e2];
-    for (var s = 0u; s < FS; s++) {
+    for (var s = s0; s < s1; s++) {
       let k = k0 + s;
       let t = pt0 + k;
       if (t < pt1) {
@@ -546,7 +563,20 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   if (n0 + 1u < N) { part[pp + n0 + 1u] = gA.y; }
   if (n0 + 2u < N) { part[pp + n0 + 2u] = gA.z; }
   if (n0 + 3u < N) { part[pp + n0 + 3u] = gA.w; }
-  if (lid >= T - EB) {
+  if (SPREAD) {
+    let w = lid / 32u;
+    if (w >= (T / 32u) - FS && lid % 32u < EB) {
+      sfin[((T / 32u) - 1u - w) * EB + lid % 32u] = vec2<f32>(fs.gd, fs.gb);
+    }
+    workgroupBarrier();
+    if (lid < EB) {
+      var v = vec2<f32>(0.0);
+      for (var s = 0u; s < FS; s++) { v += sfin[s * EB + lid]; }
+      let pq = (pb * E + pblk * EB + lid) * (JS + K + 1u);
+      part[pq + N] = v.x;
+      part[pq + N + 1u + R] = v.y;
+    }
+  } else if (lid >= T - EB) {
     let pq = (pb * E + pblk * EB + lid - (T - EB)) * (JS + K + 1u);
     part[pq + N] = fs.gd;
     part[pq + N + 1u + R] = fs.gb;
