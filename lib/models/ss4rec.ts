@@ -233,10 +233,8 @@ export class SS4Rec implements RecModel {
       enc.activations.set("seq_output", rep);
     } else {
       const rows = B * L;
-      // logits in row chunks of at most 128 MiB (and the binding limit): big enough that the
-      // three logits matmuls run near the speed of the model's own (H100, L = 200: 32 MiB chunks
-      // of 2,304 rows ran them at ~10 TFLOP/s, 26 of the step's 60 ms), small enough for memory
-      const bytes = Math.min(128 << 20, rt.device.limits.maxStorageBufferBindingSize);
+      // logits in row chunks of 32 MiB (H100: 128 MiB chunks ran the head no faster)
+      const bytes = 32 << 20;
       const asked = options.logitsChunkRows;
       if (asked !== undefined && !(asked > 0 && asked % 64 === 0)) {
         throw new Error(`SS4Rec: logits chunk ${asked} must be a positive multiple of 64 rows`);
