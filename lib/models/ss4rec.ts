@@ -29,7 +29,7 @@ import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, crossEntropy } from "../train/loss.ts";
-import type { BuildContext, ParamSpec } from "../nn/module.ts";
+import { BACKWARD_ARENA, type BuildContext, type ParamSpec, scratchPool } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
 import { MambaLayer } from "../nn/mamba.ts";
@@ -114,8 +114,21 @@ export class SS4Rec implements RecModel {
     const { rt, batch: B, seqLen: L } = ctx;
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
     const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
+    const useS5 = this.o.modelType !== "mamba_only", useMamba = this.o.modelType !== "s5_only";
+    // the backward arena, sized for the layer kind that needs most (the first request fixes it)
+    ctx.scratch?.(BACKWARD_ARENA, [
+      Math.max(
+        ...(useS5 ? this.s5 : []).map((l) => l.backwardArena(ctx)),
+        ...(useMamba ? this.mamba : []).map((l) => l.backwardArena(ctx)),
+      ),
+    ]);
+    // Activation gradients [B, L, H] rotate through three buffers. In backward order, sublayer k
+    // (output gradient dOut_k, gradient of its branch dBranch_k) hands dOut_{k−1} to the one
+    // before it; while it runs only dOut_k, dBranch_k and dOut_{k−1} are live, so
+    // dOut_k = ring[k mod 3] and dBranch_k = ring[(k + 1) mod 3] never collide.
+    const ring = [0, 1, 2].map((i) => act(`d_activation.${i}`));
     const activations = new Map<string, Tensor>();
-    const x0 = act("item_emb"), dx0 = act("d_item_emb");
+    const x0 = act("item_emb"), dx0 = ring[0];
     const emb = await embedding(rt, {
       table: this.store.param("item_embedding.weight"),
       gradTable: this.store.grad("item_embedding.weight"),
@@ -129,7 +142,7 @@ export class SS4Rec implements RecModel {
     activations.set("item_emb", x0);
     const forward: Command[] = [...emb.forward];
     const blockBackward: Command[][] = [];
-    let x = x0, dx = dx0;
+    let x = x0, dx = dx0, k = 0;
     for (let i = 0; i < this.o.numLayers; i++) {
       const ln = {
         gamma: this.store.param(`model.${i}.LayerNorm.weight`),
@@ -141,6 +154,9 @@ export class SS4Rec implements RecModel {
         eps: this.o.layerNormEps ?? 1e-12,
       };
       const back: Command[] = [];
+      // Layers of one kind share their saved activations (ctx.scratch): only the last block's
+      // are intact at its backward, every earlier block recomputes its own first.
+      const replay = i < this.o.numLayers - 1;
       // out = LN_i(dropout(layer(input)) + input); backward: LN (gives d(layer out) and the
       // residual's share of d(input)), the layer, then the layer's share added to d(input).
       const sublayer = async (
@@ -150,14 +166,15 @@ export class SS4Rec implements RecModel {
         name: string,
         salt: number,
       ) => {
-        const dBranch = act(`block${i}.d_${name}`);
+        k++;
+        const dBranch = ring[(k + 1) % 3];
         const built = await layer.build(ctx, {
           input,
           dOutput: dBranch,
           timeGaps: inputs.timeGaps,
         });
         const out = act(`block${i}.${name === "s5_out" ? "h1" : "out"}`);
-        const dOut = act(`block${i}.d_${name === "s5_out" ? "h1" : "out"}`);
+        const dOut = ring[k % 3];
         const norm = await layerNorm(ctx, {
           ...ln,
           input: built.output,
@@ -171,6 +188,7 @@ export class SS4Rec implements RecModel {
         forward.push(...built.forward, ...norm.forward);
         back.unshift(
           ...norm.backward,
+          ...(replay ? built.recompute ?? [] : []),
           ...built.backward,
           await addInPlace(rt, dInput, built.dInput),
         );
@@ -178,10 +196,10 @@ export class SS4Rec implements RecModel {
         activations.set(`block${i}.${name === "s5_out" ? "h1" : "out"}`, out);
         return { out, dOut };
       };
-      if (this.o.modelType !== "mamba_only") {
+      if (useS5) {
         ({ out: x, dOut: dx } = await sublayer(this.s5[i], x, dx, "s5_out", 2 * i));
       }
-      if (this.o.modelType !== "s5_only") {
+      if (useMamba) {
         ({ out: x, dOut: dx } = await sublayer(this.mamba[i], x, dx, "mamba_out", 2 * i + 1));
       }
       blockBackward.push(back);
@@ -342,30 +360,6 @@ export class SS4Rec implements RecModel {
       },
     };
   }
-}
-
-/**
- * Shared scratch for one build (see {@linkcode BuildContext.scratch}). The first request for a key
- * fixes its buffer; later requests get a view of it and must not be larger, because views handed
- * out earlier are already bound into dispatches and cannot move.
- */
-function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
-  const pool = new Map<string, Tensor>();
-  return (key, shape, dtype = "f32") => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const have = pool.get(key);
-    if (have) {
-      if (have.size < n || have.dtype !== dtype) {
-        throw new Error(
-          `scratch '${key}': ${n} ${dtype} requested, ${have.size} ${have.dtype} allocated`,
-        );
-      }
-      return new Tensor(have.buffer, have.offset, shape, dtype, key);
-    }
-    const t = rt.tensor(shape, dtype, undefined, `scratch.${key}`);
-    pool.set(key, t);
-    return t;
-  };
 }
 
 /** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */

@@ -22,7 +22,15 @@
 
 import { grid, type Op, type Tensor } from "../gpu/runtime.ts";
 import { matmul } from "../gpu/ops.ts";
-import type { BuildContext, BuiltLayer, LayerIO, ParamSpec } from "./module.ts";
+import {
+  arenaSize,
+  BACKWARD_ARENA,
+  type BuildContext,
+  type BuiltLayer,
+  carve,
+  type LayerIO,
+  type ParamSpec,
+} from "./module.ts";
 import { s5ParamSpecs } from "./hippo.ts";
 
 /** Options of {@linkcode S5Layer}. */
@@ -59,7 +67,9 @@ export class S5Layer {
    * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
    * `output` y [B,L,H] (no residual); `dInput` du [B,L,H] is overwritten by `backward`, which
    * also ADDS into the five parameter gradients. `backward` reads the v, x and Bm/Cm that the
-   * `forward` of the same step wrote, so run them in that order with unchanged parameters.
+   * `forward` of the same step wrote, so run them in that order with unchanged parameters — or,
+   * when `ctx.scratch` is shared with other S5 layers, run `recompute` (v and x again) right before
+   * `backward` (the model does so for every layer but the last).
    */
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt, batch: nb, seqLen: nl } = ctx;
@@ -75,13 +85,20 @@ export class S5Layer {
     const t = (shape: number[], s: string) => rt.tensor(shape, "f32", undefined, name(s));
 
     const u = io.input, dt = io.timeGaps, dy = io.dOutput;
-    const y = t([nb, nl, nh], "y"), du = t([nb, nl, nh], "du");
-    const v = t([bl, 2 * np], "v"), x = t([bl, 2 * np], "x"), gd = t([bl, 2 * np], "g_dv");
+    const y = t([nb, nl, nh], "y");
     const bm = t([2 * np, nh], "Bm"), cm = t([nh, 2 * np], "Cm");
-    // split-K for the parameter matmuls whose K is B·L: each slice sums `chunk` rows
-    const slices = splitCount(bl, 128), chunk = bl / slices;
-    const partB = t([slices, 2 * np, nh], "partB"), partC = t([slices, nh, 2 * np], "partC");
-    const partD = t([nb, nh], "partD"), partL = t([nb, 3 * np], "partL");
+    // what backward reads besides u, dt and Bm/Cm: shared by all S5 layers of a build through
+    // ctx.scratch (the model replays `recompute` for every layer but the last), else this layer's
+    const saved = (shape: number[], s: string) =>
+      ctx.scratch ? ctx.scratch(`s5.${s}`, shape) : t(shape, s);
+    const v = saved([bl, 2 * np], "v"), x = saved([bl, 2 * np], "x");
+    // backward-only temporaries and du, carved from the shared backward arena (or this layer's)
+    const shapes = this.#arenaShapes(nb, nl);
+    const arena = ctx.scratch
+      ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
+      : t([arenaSize(shapes)], "backward");
+    const [du, gd, partB, partC, partD, partL] = carve(arena, shapes);
+    const slices = partB.shape[0], chunk = bl / slices;
 
     const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
       nb,
@@ -101,16 +118,19 @@ export class S5Layer {
         workgroups: Math.ceil(n / 16),
       });
 
-    const forward = [
-      rt.op(await k("prep"), [P("B"), P("C"), bm, cm], {
-        params: params(),
-        workgroups: grid(np * nh),
-      }),
+    const recompute = [
       await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
       rt.op(await k("scan_forward"), [dt, P("Lambda"), P("log_step"), v, x], {
         params: params(),
         workgroups: grid(nb * np, 64),
       }),
+    ];
+    const forward = [
+      rt.op(await k("prep"), [P("B"), P("C"), bm, cm], {
+        params: params(),
+        workgroups: grid(np * nh),
+      }),
+      ...recompute,
       rt.op(await k("skip_forward"), [u, P("D"), y], {
         params: params({ n: bl * nh }),
         workgroups: grid(bl * nh),
@@ -159,6 +179,25 @@ export class S5Layer {
         workgroups: Math.ceil((3 * np) / 16),
       }),
     ];
-    return { output: y, dInput: du, forward, backward };
+    return { output: y, dInput: du, forward, backward, recompute };
+  }
+
+  /** f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}). */
+  backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen">): number {
+    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen));
+  }
+
+  /** du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ. */
+  #arenaShapes(nb: number, nl: number): number[][] {
+    const { hidden: nh, state: np } = this.options, bl = nb * nl;
+    const slices = splitCount(bl, 128);
+    return [
+      [nb, nl, nh],
+      [bl, 2 * np],
+      [slices, 2 * np, nh],
+      [slices, nh, 2 * np],
+      [nb, nh],
+      [nb, 3 * np],
+    ];
   }
 }
