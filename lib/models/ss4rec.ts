@@ -29,7 +29,13 @@ import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, crossEntropy } from "../train/loss.ts";
-import { BACKWARD_ARENA, type BuildContext, type ParamSpec, scratchPool } from "../nn/module.ts";
+import {
+  BACKWARD_ARENA,
+  type BuildContext,
+  type ParamSpec,
+  scratchPool,
+  SPLIT_K_WORKSPACE,
+} from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
 import { MambaLayer } from "../nn/mamba.ts";
@@ -228,6 +234,7 @@ export class SS4Rec implements RecModel {
     // d rep = dlogits·E. Sequence mode scores every position, in row chunks so the [n, V] logits
     // stay under a fixed size (each chunk's loss is its own mean; Adam is insensitive to the scale).
     const head: Command[] = [];
+    const workspace = (n: number) => ctx.scratch!(SPLIT_K_WORKSPACE, [n]);
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
     if (mode === "prefix") {
@@ -274,14 +281,14 @@ export class SS4Rec implements RecModel {
         ...loss.forward,
         ...loss.backward,
         // dE = dlogitsᵀ·rep has K = rows: split-K keeps a big GPU busy (deterministic reduce)
-        ...await matmulOps(rt, { a: dLogits, b: rep, c: dE }, {
+        ...await matmulOps(rt, { a: dLogits, b: rep, c: dE, workspace }, {
           m: V,
           n: H,
           k: n,
           transA: true,
           beta: 1,
         }),
-        ...await matmulOps(rt, { a: dLogits, b: E, c: dRep }, { m: n, n: H, k: V }),
+        ...await matmulOps(rt, { a: dLogits, b: E, c: dRep, workspace }, { m: n, n: H, k: V }),
       );
     }
     const commands: Command[] = [

@@ -47,6 +47,7 @@ import {
   carve,
   type LayerIO,
   type ParamSpec,
+  SPLIT_K_WORKSPACE,
 } from "./module.ts";
 
 /** Hyper-parameters of {@linkcode MambaLayer} (mamba-ssm names in comments). */
@@ -236,6 +237,9 @@ export class MambaLayer {
     const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
     const dh = new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
 
+    // split-K products share the build's workspace (else each allocates its own)
+    const scratch = ctx.scratch;
+    const workspace = scratch && ((n: number) => scratch(SPLIT_K_WORKSPACE, [n]));
     const scanDefs = { E, N, R, K, CH, EB, FS };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
@@ -249,7 +253,7 @@ export class MambaLayer {
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
     const recompute: Command[] = [
-      ...await matmulOps(rt, { a: h, b: p("in_proj.weight"), c: xz }, {
+      ...await matmulOps(rt, { a: h, b: p("in_proj.weight"), c: xz, workspace }, {
         m: M,
         n: 2 * E,
         k: H,
@@ -259,7 +263,7 @@ export class MambaLayer {
         params,
         workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
       }),
-      ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl }, {
+      ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl, workspace }, {
         m: M,
         n: J,
         k: E,
@@ -272,7 +276,7 @@ export class MambaLayer {
     ];
     const forward: Command[] = [
       ...recompute,
-      ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
+      ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]), workspace }, {
         m: M,
         n: H,
         k: E,
@@ -280,14 +284,18 @@ export class MambaLayer {
       }),
     ];
     const backward: Command[] = [
-      ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight") }, {
+      ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight"), workspace }, {
         m: H,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy }, { m: M, n: E, k: H }),
+      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy, workspace }, {
+        m: M,
+        n: E,
+        k: H,
+      }),
       // scan_bwd + bc_reduce per batch slice: the slices' rows are contiguous in every tensor
       // (row m = b·L + t), so views at the slice's first row serve the kernels unchanged, and
       // ∂xdbl of slice s lands in dy rows that slices ≤ s have already consumed (J ≤ E)
@@ -314,14 +322,14 @@ export class MambaLayer {
           }),
         ];
       }),
-      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight") }, {
+      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight"), workspace }, {
         m: J,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc }, {
+      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc, workspace }, {
         m: M,
         n: E,
         k: J,
@@ -340,14 +348,14 @@ export class MambaLayer {
         g("conv1d.weight"),
         g("conv1d.bias"),
       ], { params, workgroups: [E, 1, 1] }),
-      ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight") }, {
+      ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight"), workspace }, {
         m: 2 * E,
         n: H,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]) }, {
+      ...await matmulOps(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]), workspace }, {
         m: M,
         n: H,
         k: 2 * E,

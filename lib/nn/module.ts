@@ -38,15 +38,16 @@ export interface BuildContext {
   /** Per-step scalars the host updates before each submit: u32 [step, seed, training, 0]. */
   step: Tensor;
   /**
-   * A scratch tensor shared by every layer of this build that asks for the same `key`; the first
-   * request fixes its size, so a model that mixes layer kinds requests the largest size first (see
-   * {@linkcode BACKWARD_ARENA}). Two uses:
+   * A scratch tensor shared by every layer of this build that asks for the same `key` (see
+   * {@linkcode scratchPool}: a model that mixes layer kinds requests the largest size first, as
+   * for {@linkcode BACKWARD_ARENA}). Uses:
    * - backward-only temporaries (written and fully consumed within ONE layer's backward list, or
    *   read by the caller right after it, like a layer's `dInput`): the layers of a model run their
    *   backward passes one after another, so these share memory;
    * - the internal activations a layer's backward reads (saved by its forward). Layers of the same
    *   kind then share one copy: only the layer whose forward ran last finds its own values there,
-   *   every other one replays {@linkcode BuiltLayer.recompute} before its backward.
+   *   every other one replays {@linkcode BuiltLayer.recompute} before its backward;
+   * - the split-K workspace of the matmuls ({@linkcode SPLIT_K_WORKSPACE}).
    * Optional: a layer falls back to its own allocations when a context does not offer it.
    */
   scratch?: (key: string, shape: readonly number[], dtype?: "f32" | "i32" | "u32") => Tensor;
@@ -110,25 +111,22 @@ export interface BuiltLayer {
 }
 
 /**
- * Shared scratch for one build (see {@linkcode BuildContext.scratch}). The first request for a key
- * fixes its buffer; later requests get a view of it and must not be larger, because views handed
- * out earlier are already bound into dispatches and cannot move.
+ * Shared scratch for one build (see {@linkcode BuildContext.scratch}): requests for a key get views
+ * of one buffer. A request larger than that buffer gets a new one, which later requests share;
+ * views handed out earlier keep the old one (they are already bound into dispatches and cannot
+ * move), so request the largest size first when it is known.
  */
 export function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
   const pool = new Map<string, Tensor>();
   return (key, shape, dtype = "f32") => {
     const n = shape.reduce((a, b) => a * b, 1);
     const have = pool.get(key);
-    if (have) {
-      if (have.size < n || have.dtype !== dtype) {
-        throw new Error(
-          `scratch '${key}': ${n} ${dtype} requested, ${have.size} ${have.dtype} allocated`,
-        );
-      }
-      return new Tensor(have.buffer, have.offset, shape, dtype, key);
-    }
+    if (have && have.size >= n) return new Tensor(have.buffer, have.offset, shape, dtype, key);
     const t = rt.tensor(shape, dtype, undefined, `scratch.${key}`);
     pool.set(key, t);
     return t;
   };
 }
+
+/** The `ctx.scratch` key of the split-K workspace every `matmulOps` of a build shares. */
+export const SPLIT_K_WORKSPACE = "matmul.splitK";
