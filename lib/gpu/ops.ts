@@ -125,6 +125,19 @@ export function chooseSplitK(
   return Math.max(1, Math.min(Math.ceil((2 * TARGET_WORKGROUPS) / nt), Math.floor(k / 128)));
 }
 
+/**
+ * Elements of the split-K workspace {@linkcode matmulOps} needs for a product (0 when it runs as
+ * one dispatch): lets a caller that shares one workspace among several products size it first.
+ */
+export function splitKWorkspaceSize(o: MatmulOptions): number {
+  const batch = o.batch ?? 1;
+  const tile = o.tile ?? chooseTile(o.m, o.n, o.k, batch);
+  const splits = o.splitK ?? chooseSplitK(o.m, o.n, o.k, batch, tile);
+  const chunk = roundUp(Math.ceil(o.k / Math.max(1, splits)), tile.bk);
+  const n = Math.ceil(o.k / chunk);
+  return n > 1 ? n * batch * o.m * o.n : 0;
+}
+
 /** A view whose binding covers whole vec4s (buffers are 16-byte multiples, offsets 256-aligned). */
 function padded(t: Tensor): Tensor {
   const bytes = Math.min(roundUp(t.byteLength, 16), t.buffer.size - t.offset);

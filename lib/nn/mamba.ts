@@ -36,7 +36,7 @@
  * @module
  */
 
-import { matmulOps } from "../gpu/ops.ts";
+import { matmulOps, splitKWorkspaceSize } from "../gpu/ops.ts";
 import { type Command, grid, Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
 import {
@@ -240,6 +240,13 @@ export class MambaLayer {
     // split-K products share the build's workspace (else each allocates its own)
     const scratch = ctx.scratch;
     const workspace = scratch && ((n: number) => scratch(SPLIT_K_WORKSPACE, [n]));
+    // the largest of the three weight-gradient products first, so all of them share one buffer
+    workspace?.(Math.max(
+      1,
+      ...[[2 * E, H], [H, E], [J, E]].map(([m, n]) =>
+        splitKWorkspaceSize({ m, n, k: M, transA: true })
+      ),
+    ));
     const scanDefs = { E, N, R, K, CH, EB, FS };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];

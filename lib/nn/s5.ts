@@ -12,7 +12,9 @@
  *
  * Forward (5 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
  * → y = D·u → y += x·Cmᵀ (matmul, K = 2P).
- * Backward (10 dispatches): du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
+ * Backward (12 dispatches): v and x again (the forward's matmul and scan: v and x are temporaries in
+ * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
+ * and backward) → du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
  * (G → dv in place, per-row dΛ/dlog_step partials) → du += dv·Bm (matmul) → split-K matmuls
  * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → deterministic reductions ADDED into the grad views.
  * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P].
@@ -66,10 +68,9 @@ export class S5Layer {
    * Allocates the activations for ctx.batch × ctx.seqLen and returns the dispatches.
    * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
    * `output` y [B,L,H] (no residual); `dInput` du [B,L,H] is overwritten by `backward`, which
-   * also ADDS into the five parameter gradients. `backward` reads the v, x and Bm/Cm that the
-   * `forward` of the same step wrote, so run them in that order with unchanged parameters — or,
-   * when `ctx.scratch` is shared with other S5 layers, run `recompute` (v and x again) right before
-   * `backward` (the model does so for every layer but the last).
+   * also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
+   * the Bm/Cm that the `forward` of the same step wrote, so run them in that order with unchanged
+   * parameters; any other layer's backward may run in between.
    */
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt, batch: nb, seqLen: nl } = ctx;
@@ -87,17 +88,15 @@ export class S5Layer {
     const u = io.input, dt = io.timeGaps, dy = io.dOutput;
     const y = t([nb, nl, nh], "y");
     const bm = t([2 * np, nh], "Bm"), cm = t([nh, 2 * np], "Cm");
-    // what backward reads besides u, dt and Bm/Cm: shared by all S5 layers of a build through
-    // ctx.scratch (the model replays `recompute` for every layer but the last), else this layer's
-    const saved = (shape: number[], s: string) =>
-      ctx.scratch ? ctx.scratch(`s5.${s}`, shape) : t(shape, s);
-    const v = saved([bl, 2 * np], "v"), x = saved([bl, 2 * np], "x");
-    // backward-only temporaries and du, carved from the shared backward arena (or this layer's)
+    // Everything but y and Bm/Cm lives in the build's backward arena (shared with every other
+    // layer's backward temporaries; else this layer's own): v and x are forward temporaries that
+    // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
+    // this layer survives from its forward but its output.
     const shapes = this.#arenaShapes(nb, nl);
     const arena = ctx.scratch
       ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
       : t([arenaSize(shapes)], "backward");
-    const [du, gd, partB, partC, partD, partL] = carve(arena, shapes);
+    const [v, x, du, gd, partB, partC, partD, partL] = carve(arena, shapes);
     const slices = partB.shape[0], chunk = bl / slices;
 
     const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
@@ -139,6 +138,7 @@ export class S5Layer {
     ];
 
     const backward = [
+      ...recompute,
       rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD], {
         params: params(),
         workgroups: grid(nb * nh, 64),
@@ -179,7 +179,7 @@ export class S5Layer {
         workgroups: Math.ceil((3 * np) / 16),
       }),
     ];
-    return { output: y, dInput: du, forward, backward, recompute };
+    return { output: y, dInput: du, forward, backward };
   }
 
   /** f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}). */
@@ -187,11 +187,15 @@ export class S5Layer {
     return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen));
   }
 
-  /** du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ. */
+  /**
+   * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ.
+   */
   #arenaShapes(nb: number, nl: number): number[][] {
     const { hidden: nh, state: np } = this.options, bl = nb * nl;
     const slices = splitCount(bl, 128);
     return [
+      [bl, 2 * np],
+      [bl, 2 * np],
       [nb, nl, nh],
       [bl, 2 * np],
       [slices, 2 * np, nh],
