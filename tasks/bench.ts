@@ -16,7 +16,8 @@ import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { type Op, Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { GradNorm } from "../lib/gpu/reduce.ts";
-import { createModel } from "../lib/models/factory.ts";
+import { createModel, ss4recOptions } from "../lib/models/factory.ts";
+import { SS4Rec } from "../lib/models/ss4rec.ts";
 import type { TrainMode } from "../lib/models/model.ts";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { modelOptimizer } from "../lib/train/adam.ts";
@@ -88,6 +89,11 @@ export async function benchMain(args: string[]): Promise<number> {
     .option("-o, --out <dir>", "where bench.json and bench.md go", "runs/bench")
     .option("--no-profile", "skip the per-kernel breakdown")
     .option(
+      "--scan-slices <n>",
+      "batch slices of the Mamba backward scan (default: the layer's; fewer = more memory)",
+      (v: string) => parseInt(v, 10),
+    )
+    .option(
       "--memory",
       "only build the training steps on a dry-run device with the H100's limits (nothing runs) " +
         "and report peak GPU memory with a per-tensor breakdown (memory.md, memory.json)",
@@ -106,6 +112,7 @@ export async function benchMain(args: string[]): Promise<number> {
       out: string;
       profile: boolean;
       memory?: boolean;
+      scanSlices?: number;
     }
   >();
   const V = o.quick ? 500 : 3417, users = o.quick ? 64 : 6040;
@@ -118,7 +125,8 @@ export async function benchMain(args: string[]): Promise<number> {
     ];
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
   const cfg = loadConfig("configs/ss4rec.yaml", []);
-  if (o.memory) return await memoryReport(cfg, { shapes, V, users, out: o.out, args });
+  const build = { scanSlices: o.scanSlices };
+  if (o.memory) return await memoryReport(cfg, { shapes, V, users, out: o.out, args, build });
   const gpu = await getGpu();
   const rows: { what: string; median: number; min: number; max: number; unit: string }[] = [];
   const breakdown: Record<string, { ms: number; count: number }> = {};
@@ -132,7 +140,7 @@ export async function benchMain(args: string[]): Promise<number> {
     const { model, graph, commands: cmds } = await buildStep(rt, cfg, shape, {
       numItems: V,
       numUsers: users,
-    });
+    }, build);
     const buildMs = performance.now() - tb;
     const batches = [0, 1, 2].map((i) =>
       syntheticBatch(shape.B, shape.L, V, 7 + i, shape.mode === "sequence")
@@ -316,8 +324,11 @@ async function buildStep(
   cfg: Config,
   shape: { B: number; L: number; mode: TrainMode },
   ds: { numItems: number; numUsers: number },
+  build: { scanSlices?: number } = {},
 ) {
-  const model = createModel(rt, cfg, ds);
+  const model = build.scanSlices && cfg.model.toLowerCase() === "ss4rec"
+    ? new SS4Rec(rt, { ...ss4recOptions(cfg, ds.numItems), mambaScanSlices: build.scanSlices })
+    : createModel(rt, cfg, ds);
   model.store.initialise(cfg.seed);
   const graph = await model.buildTrain({ batch: shape.B, maxLen: shape.L, mode: shape.mode });
   // the official setting (no clipping) plus the global gradient norm diagnostics keep on
@@ -343,6 +354,7 @@ async function memoryReport(
     users: number;
     out: string;
     args: string[];
+    build: { scanSlices?: number };
   },
 ): Promise<number> {
   const MiB = 2 ** 20;
@@ -352,7 +364,8 @@ async function memoryReport(
     `- device: dry run with the NVIDIA H100's limits (nothing allocated or run; lib/gpu/dry_run.ts)`,
     `- date: ${new Date().toISOString()}`,
     `- command: deno task bench ${o.args.join(" ")}`,
-    `- model: configs/ss4rec.yaml, V = ${o.V}; optimiser and gradient norm included`,
+    `- model: configs/ss4rec.yaml, V = ${o.V}; optimiser and gradient norm included; Mamba ` +
+    `backward scan in ${o.build.scanSlices ?? "the default number of"} batch slices`,
     "",
     "| training step | peak GPU memory |",
     "|---|---|",
@@ -360,7 +373,7 @@ async function memoryReport(
   const shapes: { name: string; peakBytes: number; buffers: Record<string, number> }[] = [];
   for (const shape of o.shapes) {
     const rt = new Runtime(dryRunGpu());
-    await buildStep(rt, cfg, shape, { numItems: o.V, numUsers: o.users });
+    await buildStep(rt, cfg, shape, { numItems: o.V, numUsers: o.users }, o.build);
     const buffers: Record<string, number> = {};
     for (const a of rt.allocations()) buffers[a.label] = (buffers[a.label] ?? 0) + a.bytes;
     shapes.push({ name: shape.name, peakBytes: rt.peakBytes, buffers });

@@ -61,6 +61,8 @@ export interface SS4RecOptions {
   lossType: "CE" | "BPR";
   s5ClipEigs: boolean;
   layerNormEps?: number;
+  /** Batch slices of the Mamba backward scan (memory vs. time; default: MambaLayer's). */
+  mambaScanSlices?: number;
 }
 
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
@@ -93,6 +95,7 @@ export class SS4Rec implements RecModel {
           state: o.dState,
           conv: o.dConv,
           expand: o.expand,
+          scanSlices: o.mambaScanSlices,
         }),
       );
     }
