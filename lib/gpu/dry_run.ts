@@ -32,7 +32,12 @@ export const H100_LIMITS: Readonly<Record<string, number>> = {
  * `maxStorageBufferBindingSize` throw, as validation would on the real device.
  */
 export function dryRunGpu(
-  options: { limits?: Readonly<Record<string, number>>; name?: string } = {},
+  options: {
+    limits?: Readonly<Record<string, number>>;
+    name?: string;
+    /** Lay out as for a software adapter (some builders size their partial sums by it). */
+    isFallback?: boolean;
+  } = {},
 ): Gpu {
   const limits = { ...H100_LIMITS, ...options.limits };
   const noop = () => {};
@@ -73,7 +78,7 @@ export function dryRunGpu(
   return {
     device,
     adapterName: options.name ?? "dry run (NVIDIA H100 limits)",
-    isFallback: false,
+    isFallback: options.isFallback ?? false,
     hasTimestamps: false,
     errors: [],
     lost: null,
