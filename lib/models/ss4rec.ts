@@ -124,7 +124,8 @@ export class SS4Rec implements RecModel {
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
     const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
     const useS5 = this.o.modelType !== "mamba_only", useMamba = this.o.modelType !== "s5_only";
-    // the backward arena, sized for the layer kind that needs most (the first request fixes it)
+    // the backward arena at the size of the layer kind that needs most, requested first so that
+    // every layer carves its backward temporaries from this one buffer
     ctx.scratch?.(BACKWARD_ARENA, [
       Math.max(
         ...(useS5 ? this.s5 : []).map((l) => l.backwardArena(ctx)),
