@@ -69,7 +69,8 @@ export interface MambaOptions {
   /**
    * Batch slices of the backward scan (scan_bwd + bc_reduce run once per slice), which shrink its
    * per-channel-block partials ∂xdbl [B·L, E/EB, R+2N] — the largest backward temporary — to one
-   * slice's rows. Default 4 from B = 1,024 up, else 1.
+   * slice's rows. Default: as many as keep a slice's partials within
+   * {@linkcode MAMBA_SLICE_BYTES} (4 at B = 1,024, L = 200, E = 128, EB = 16; 1 at L = 50).
    */
   scanSlices?: number;
 }
@@ -79,6 +80,12 @@ function pow2Divisor(n: number, cap: number): number {
   for (let d = 32; d > 1; d /= 2) if (d <= cap && n % d === 0) return d;
   return 1;
 }
+
+/**
+ * Default cap on one batch slice's ∂xdbl partials (bytes): WebGPU's default
+ * maxStorageBufferBindingSize, 128 MiB.
+ */
+export const MAMBA_SLICE_BYTES = 2 ** 27;
 
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
 export const MAMBA_MAX_CHUNK = 16;
@@ -306,7 +313,7 @@ export class MambaLayer {
       // scan_bwd + bc_reduce per batch slice: the slices' rows are contiguous in every tensor
       // (row m = b·L + t), so views at the slice's first row serve the kernels unchanged, and
       // ∂xdbl of slice s lands in dy rows that slices ≤ s have already consumed (J ≤ E)
-      ...this.#slices(B, L).flatMap(([b0, nb]) => {
+      ...this.#slices(B, L, EB).flatMap(([b0, nb]) => {
         const v = (x: Tensor, perB: number) =>
           new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
         const sp = [nb, L];
@@ -383,7 +390,7 @@ export class MambaLayer {
 
   #arenaShapes(B: number, L: number, EB: number): number[][] {
     const { E, N, R, K } = this, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
-    const rows = Math.max(...this.#slices(B, L).map(([, nb]) => nb)) * L;
+    const rows = Math.max(...this.#slices(B, L, EB).map(([, nb]) => nb)) * L;
     const shapes = [[M, E], [M, 2 * E], [B, E, JP], [rows, E / EB, J]];
     return J <= E ? shapes : [...shapes, [M, J]];
   }
@@ -393,13 +400,13 @@ export class MambaLayer {
    * size, each starting where every per-b view is 256-byte aligned (the binding offset rule);
    * fewer when the batch is too small for that.
    */
-  #slices(B: number, L: number): [number, number][] {
+  #slices(B: number, L: number, EB: number): [number, number][] {
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     const NC = Math.ceil(L / Math.min(this.chunk, L));
     const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP];
     let unit = 1; // rows per alignment step: every per-b stride times it is a multiple of 64 floats
     while (!perB.every((n) => (n * unit) % 64 === 0)) unit++;
-    const want = this.scanSlices ?? (B >= 1024 ? 4 : 1);
+    const want = this.scanSlices ?? Math.ceil((B * L * (E / EB) * J * 4) / MAMBA_SLICE_BYTES);
     const size = Math.ceil(Math.ceil(B / Math.max(1, want)) / unit) * unit;
     const out: [number, number][] = [];
     for (let b0 = 0; b0 < B; b0 += size) out.push([b0, Math.min(size, B - b0)]);
