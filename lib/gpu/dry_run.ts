@@ -28,8 +28,9 @@ export const H100_LIMITS: Readonly<Record<string, number>> = {
 
 /**
  * A {@linkcode Gpu} whose device only records buffer sizes (for `new Runtime(dryRunGpu())`).
- * Buffers larger than `limits.maxBufferSize` and bindings larger than
- * `maxStorageBufferBindingSize` throw, as validation would on the real device.
+ * Buffers larger than `limits.maxBufferSize`, bindings larger than `maxStorageBufferBindingSize`
+ * and two storage bindings of one dispatch that overlap throw, as validation would on the real
+ * device.
  */
 export function dryRunGpu(
   options: {
@@ -58,13 +59,30 @@ export function dryRunGpu(
       return { label: d.label ?? "", getBindGroupLayout: () => ({}) };
     },
     createBindGroup(d: GPUBindGroupDescriptor) {
-      for (const e of d.entries) {
+      const storage = [...d.entries].filter((e) => e.binding > 0);
+      for (const [i, e] of storage.entries()) {
         const r = e.resource as GPUBufferBinding;
-        if ((r.size ?? 0) > limits.maxStorageBufferBindingSize && e.binding > 0) {
+        if ((r.size ?? 0) > limits.maxStorageBufferBindingSize) {
           throw new Error(
             `dry run: ${d.label} binding ${e.binding} of ${r.size} B exceeds ` +
               "maxStorageBufferBindingSize",
           );
+        }
+        // every storage binding of our kernels is read_write: two that partly overlap are a
+        // data race within one dispatch (the same range bound twice is a placeholder, e.g. Adam
+        // without a gradient scale, and wgpu accepts it)
+        for (const f of storage.slice(i + 1)) {
+          const q = f.resource as GPUBufferBinding;
+          const a0 = r.offset ?? 0, b0 = q.offset ?? 0;
+          const same = a0 === b0 && r.size === q.size;
+          if (
+            q.buffer === r.buffer && !same && a0 < b0 + (q.size ?? 0) && b0 < a0 + (r.size ?? 0)
+          ) {
+            throw new Error(
+              `dry run: ${d.label} bindings ${e.binding} and ${f.binding} overlap in ` +
+                `'${r.buffer.label}'`,
+            );
+          }
         }
       }
       return { label: d.label };
