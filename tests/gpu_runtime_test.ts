@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
-import { grid, Runtime } from "../lib/gpu/runtime.ts";
+import { grid, Runtime, Tensor } from "../lib/gpu/runtime.ts";
 import { dryRunGpu, H100_LIMITS } from "../lib/gpu/dry_run.ts";
 import { loadConfig } from "../lib/config.ts";
 import { createModel } from "../lib/models/factory.ts";
@@ -59,4 +59,16 @@ Deno.test("dry run: a build on the dry-run device accounts exactly the buffers o
   real.rt.dispose();
   // nothing can run on it
   assert.throws(() => dry.rt.run([]), /dry run/);
+});
+
+Deno.test("dry run: partly overlapping storage bindings of one dispatch are rejected", async () => {
+  const rt = new Runtime(dryRunGpu());
+  const k = await rt.kernel("elementwise", "add_inplace");
+  const t = rt.tensor([1024]);
+  const view = (at: number, n: number) => new Tensor(t.buffer, at * 4, [n]);
+  rt.op(k, [view(0, 512), view(512, 512)], { params: [512], workgroups: 2 }); // disjoint: fine
+  assert.throws(
+    () => rt.op(k, [view(0, 512), view(64, 512)], { params: [512], workgroups: 2 }),
+    /overlap/,
+  );
 });
