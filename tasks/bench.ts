@@ -2,19 +2,22 @@
  * `deno task bench`: end-to-end SS4Rec training steps and full-ranking evaluation at ML-1M shapes
  * on synthetic ML-1M-shaped batches (realistic lengths and time gaps), warm-up excluded, many steps
  * between syncs; median and spread, peak GPU memory (our allocator's accounting), and the
- * per-kernel breakdown from timestamp queries. `--quick` runs CI-sized shapes.
+ * per-kernel breakdown from timestamp queries. `--quick` runs CI-sized shapes. `--memory` only
+ * builds the training steps on a dry-run device and reports their peak memory per buffer.
  *
  * @module
  */
 
 import { Command } from "commander";
-import { loadConfig } from "../lib/config.ts";
+import { type Config, loadConfig } from "../lib/config.ts";
 import type { Batch, SequenceBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
+import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { type Op, Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { GradNorm } from "../lib/gpu/reduce.ts";
-import { createModel } from "../lib/models/factory.ts";
+import { createModel, ss4recOptions } from "../lib/models/factory.ts";
+import { SS4Rec } from "../lib/models/ss4rec.ts";
 import type { TrainMode } from "../lib/models/model.ts";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { modelOptimizer } from "../lib/train/adam.ts";
@@ -85,6 +88,16 @@ export async function benchMain(args: string[]): Promise<number> {
     )
     .option("-o, --out <dir>", "where bench.json and bench.md go", "runs/bench")
     .option("--no-profile", "skip the per-kernel breakdown")
+    .option(
+      "--scan-slices <n>",
+      "batch slices of the Mamba backward scan (default: the layer's; fewer = more memory)",
+      (v: string) => parseInt(v, 10),
+    )
+    .option(
+      "--memory",
+      "only build the training steps on a dry-run device with the H100's limits (nothing runs) " +
+        "and report peak GPU memory with a per-tensor breakdown (memory.md, memory.json)",
+    )
     .exitOverride();
   try {
     program.parse(args, { from: "user" });
@@ -92,7 +105,15 @@ export async function benchMain(args: string[]): Promise<number> {
     return (e as { exitCode?: number }).exitCode ?? 2;
   }
   const o = program.opts<
-    { quick?: boolean; steps?: number; reps?: number; out: string; profile: boolean }
+    {
+      quick?: boolean;
+      steps?: number;
+      reps?: number;
+      out: string;
+      profile: boolean;
+      memory?: boolean;
+      scanSlices?: number;
+    }
   >();
   const V = o.quick ? 500 : 3417, users = o.quick ? 64 : 6040;
   const shapes: { name: string; B: number; L: number; mode: TrainMode }[] = o.quick
@@ -103,8 +124,10 @@ export async function benchMain(args: string[]): Promise<number> {
       { name: "train step L=200, sequence mode", B: 1024, L: 200, mode: "sequence" },
     ];
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
-  const gpu = await getGpu();
   const cfg = loadConfig("configs/ss4rec.yaml", []);
+  const build = { scanSlices: o.scanSlices };
+  if (o.memory) return await memoryReport(cfg, { shapes, V, users, out: o.out, args, build });
+  const gpu = await getGpu();
   const rows: { what: string; median: number; min: number; max: number; unit: string }[] = [];
   const breakdown: Record<string, { ms: number; count: number }> = {};
   const t0 = performance.now();
@@ -113,18 +136,11 @@ export async function benchMain(args: string[]): Promise<number> {
   for (const shape of shapes) {
     rt.dispose(); // each shape starts with an empty device (peak memory is per shape)
     rt.peakBytes = 0;
-    const model = createModel(rt, cfg, { numItems: V, numUsers: users });
-    model.store.initialise(cfg.seed);
     const tb = performance.now();
-    const graph = await model.buildTrain({ batch: shape.B, maxLen: shape.L, mode: shape.mode });
-    // the official setting (no clipping) plus the global gradient norm diagnostics keep on
-    const { commands: update } = await modelOptimizer(rt, model, {
-      lr: cfg.learning_rate,
-      weightDecay: 0,
-      clipGradNorm: null,
-    });
-    const norm = await new GradNorm(rt, model.store.gradAll).init();
-    const cmds = [...graph.commands, ...norm.ops(), ...update];
+    const { model, graph, commands: cmds } = await buildStep(rt, cfg, shape, {
+      numItems: V,
+      numUsers: users,
+    }, build);
     const buildMs = performance.now() - tb;
     const batches = [0, 1, 2].map((i) =>
       syntheticBatch(shape.B, shape.L, V, 7 + i, shape.mode === "sequence")
@@ -298,6 +314,88 @@ export async function benchMain(args: string[]): Promise<number> {
       "\n",
   );
   await writeFileAtomic(`${o.out}/bench.md`, md);
+  console.log(md);
+  return 0;
+}
+
+/** Builds one training step (model, optimiser, gradient norm: what the bench runs) on `rt`. */
+async function buildStep(
+  rt: Runtime,
+  cfg: Config,
+  shape: { B: number; L: number; mode: TrainMode },
+  ds: { numItems: number; numUsers: number },
+  build: { scanSlices?: number } = {},
+) {
+  const model = build.scanSlices && cfg.model.toLowerCase() === "ss4rec"
+    ? new SS4Rec(rt, { ...ss4recOptions(cfg, ds.numItems), mambaScanSlices: build.scanSlices })
+    : createModel(rt, cfg, ds);
+  model.store.initialise(cfg.seed);
+  const graph = await model.buildTrain({ batch: shape.B, maxLen: shape.L, mode: shape.mode });
+  // the official setting (no clipping) plus the global gradient norm diagnostics keep on
+  const { commands: update } = await modelOptimizer(rt, model, {
+    lr: cfg.learning_rate,
+    weightDecay: 0,
+    clipGradNorm: null,
+  });
+  const norm = await new GradNorm(rt, model.store.gradAll).init();
+  return { model, graph, commands: [...graph.commands, ...norm.ops(), ...update] };
+}
+
+/**
+ * `bench --memory`: the peak of our allocator's accounting (`Runtime.peakBytes`) per training
+ * shape, from builds on a dry-run device (lib/gpu/dry_run.ts) with the H100's limits — the
+ * figure a GPU run reports, without a GPU — and the buffers behind it, largest first.
+ */
+async function memoryReport(
+  cfg: Config,
+  o: {
+    shapes: { name: string; B: number; L: number; mode: TrainMode }[];
+    V: number;
+    users: number;
+    out: string;
+    args: string[];
+    build: { scanSlices?: number };
+  },
+): Promise<number> {
+  const MiB = 2 ** 20;
+  const lines = [
+    "# ss4rec bench --memory",
+    "",
+    `- device: dry run with the NVIDIA H100's limits (nothing allocated or run; lib/gpu/dry_run.ts)`,
+    `- date: ${new Date().toISOString()}`,
+    `- command: deno task bench ${o.args.join(" ")}`,
+    `- model: configs/ss4rec.yaml, V = ${o.V}; optimiser and gradient norm included; Mamba ` +
+    `backward scan in ${o.build.scanSlices ?? "the default number of"} batch slices`,
+    "",
+    "| training step | peak GPU memory |",
+    "|---|---|",
+  ];
+  const shapes: { name: string; peakBytes: number; buffers: Record<string, number> }[] = [];
+  for (const shape of o.shapes) {
+    const rt = new Runtime(dryRunGpu());
+    await buildStep(rt, cfg, shape, { numItems: o.V, numUsers: o.users }, o.build);
+    const buffers: Record<string, number> = {};
+    for (const a of rt.allocations()) buffers[a.label] = (buffers[a.label] ?? 0) + a.bytes;
+    shapes.push({ name: shape.name, peakBytes: rt.peakBytes, buffers });
+    lines.push(`| ${shape.name} | ${(rt.peakBytes / 2 ** 30).toFixed(3)} GiB |`);
+  }
+  const first = shapes[0];
+  lines.push(
+    "",
+    `## Buffers of ${first.name} (label: total over buffers with that label)`,
+    "",
+    "| buffer | MiB | share |",
+    "|---|---|---|",
+    ...Object.entries(first.buffers).sort((a, b) => b[1] - a[1]).filter(([, b]) => b >= MiB / 10)
+      .map(([k, b]) =>
+        `| ${k} | ${(b / MiB).toFixed(1)} | ${(100 * b / first.peakBytes).toFixed(1)} % |`
+      ),
+    "",
+  );
+  const md = lines.join("\n");
+  await Deno.mkdir(o.out, { recursive: true });
+  await writeFileAtomic(`${o.out}/memory.json`, JSON.stringify({ shapes }, null, 2) + "\n");
+  await writeFileAtomic(`${o.out}/memory.md`, md);
   console.log(md);
   return 0;
 }

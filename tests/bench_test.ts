@@ -17,3 +17,23 @@ Deno.test("bench --quick runs end to end on the local adapter and writes its tab
   assert.ok(Object.keys(json.breakdown).length > 10, "per-kernel breakdown present");
   assert.match(await Deno.readTextFile(`${out}/bench.md`), /\| eval 64 users \|/);
 });
+
+Deno.test("bench --memory: the B 1,024, L 200 training step stays within 2 GiB (issue 6)", async () => {
+  const out = await Deno.makeTempDir({ prefix: "ss4rec-memory-" });
+  const log = console.log;
+  console.log = () => {};
+  try {
+    assert.equal(await benchMain(["--memory", "--out", out]), 0);
+  } finally {
+    console.log = log;
+  }
+  const json = JSON.parse(await Deno.readTextFile(`${out}/memory.json`));
+  const step = json.shapes.find((s: { name: string }) => s.name === "train step L=200");
+  // the dry run accounts every buffer a real build allocates: the buffers add up to the peak
+  const total = Object.values(step.buffers as Record<string, number>).reduce((a, b) => a + b, 0);
+  assert.equal(total, step.peakBytes);
+  assert.ok(step.peakBytes <= 2 * 2 ** 30, `peak ${(step.peakBytes / 2 ** 30).toFixed(3)} GiB`);
+  // one copy of Mamba's saved activations serves both blocks
+  assert.equal(step.buffers["scratch.mamba.xz"], 1024 * 200 * 256 * 4);
+  assert.match(await Deno.readTextFile(`${out}/memory.md`), /\| train step L=200 \| 1\.\d+ GiB \|/);
+});

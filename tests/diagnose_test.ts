@@ -71,6 +71,24 @@ Deno.test("diagnose: GPU gradients of every tensor agree with float64 finite dif
   assert.deepEqual(bad, [], JSON.stringify(bad));
 });
 
+Deno.test("diagnose: finite differences also agree with 3 blocks (two replay their Mamba forward) and the one-sublayer variants", async () => {
+  const rt = new Runtime(await getGpu());
+  for (
+    const [set, tensors] of [
+      [["n_layers=3"], 51],
+      [["model_type=mamba_only"], 35],
+      [["model_type=s5_only"], 35],
+    ] as const
+  ) {
+    const rows = await modelGradcheck(rt, loadConfig("configs/ss4rec.yaml", [...SMALL, ...set]), {
+      samples: 3,
+    });
+    assert.equal(rows.length, tensors, set[0]);
+    const bad = rows.filter((r) => !r.pass);
+    assert.deepEqual(bad, [], `${set[0]}: ${JSON.stringify(bad)}`);
+  }
+});
+
 Deno.test("diagnose --ops: the S5 and Mamba layers' WGSL gradients agree with finite differences", async () => {
   const rt = new Runtime(await getGpu());
   const rows = await layerGradchecks(rt, cfg, { samples: 3 });

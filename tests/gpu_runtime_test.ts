@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
-import { grid, Runtime } from "../lib/gpu/runtime.ts";
+import { grid, Runtime, Tensor } from "../lib/gpu/runtime.ts";
+import { dryRunGpu, H100_LIMITS } from "../lib/gpu/dry_run.ts";
+import { loadConfig } from "../lib/config.ts";
+import { createModel } from "../lib/models/factory.ts";
 import { gradcheck, randn, relErr, rng } from "../lib/reference/gradcheck.ts";
 import { siluBackward, siluForward } from "../lib/reference/elementwise.ts";
 
@@ -33,4 +36,39 @@ Deno.test("runtime: silu forward/backward match the float64 reference; gradcheck
 Deno.test("runtime: grid splits beyond 65,535 workgroups", () => {
   const [x, y] = grid(65536 * 256 * 3);
   assert.ok(x <= 65535 && x * y * 256 >= 65536 * 256 * 3);
+});
+
+Deno.test("dry run: a build on the dry-run device accounts exactly the buffers of a real build", async () => {
+  const gpu = await getGpu();
+  const cfg = loadConfig("configs/ss4rec.yaml", ["n_layers=2"]);
+  const build = async (rt: Runtime) => {
+    const model = createModel(rt, cfg, { numItems: 50, numUsers: 10 });
+    const graph = await model.buildTrain({ batch: 16, maxLen: 24, mode: "prefix" });
+    return { rt, commands: graph.commands.length };
+  };
+  const real = await build(new Runtime(gpu));
+  // the same limits and adapter kind, so the same kernel shapes and hence the same sizes
+  const limits = Object.fromEntries(
+    Object.keys(H100_LIMITS).map((k) => [k, gpu.device.limits[k as keyof GPUSupportedLimits]]),
+  ) as Record<string, number>;
+  const dry = await build(new Runtime(dryRunGpu({ limits, isFallback: gpu.isFallback })));
+  assert.equal(dry.commands, real.commands);
+  assert.ok(real.rt.peakBytes > 0);
+  assert.equal(dry.rt.peakBytes, real.rt.peakBytes);
+  assert.deepEqual(dry.rt.allocations(), real.rt.allocations());
+  real.rt.dispose();
+  // nothing can run on it
+  assert.throws(() => dry.rt.run([]), /dry run/);
+});
+
+Deno.test("dry run: partly overlapping storage bindings of one dispatch are rejected", async () => {
+  const rt = new Runtime(dryRunGpu());
+  const k = await rt.kernel("elementwise", "add_inplace");
+  const t = rt.tensor([1024]);
+  const view = (at: number, n: number) => new Tensor(t.buffer, at * 4, [n]);
+  rt.op(k, [view(0, 512), view(512, 512)], { params: [512], workgroups: 2 }); // disjoint: fine
+  assert.throws(
+    () => rt.op(k, [view(0, 512), view(64, 512)], { params: [512], workgroups: 2 }),
+    /overlap/,
+  );
 });

@@ -12,6 +12,7 @@ import {
 } from "../lib/reference/s5.ts";
 import { dplrHippo, hippoLegS, s5ParamSpecs } from "../lib/nn/hippo.ts";
 import { S5Layer } from "../lib/nn/s5.ts";
+import { type BuildContext, type BuiltLayer, scratchPool } from "../lib/nn/module.ts";
 import { SHARED } from "./shared.ts";
 
 /** Gaps like the golden file's: 0 (ties), 1–9 s, 1 min – 6 h, 1 day – 3e7 s log-uniform. */
@@ -310,6 +311,92 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     assert.ok(errs.y <= 1e-4, `y ${errs.y}`);
     for (const [k, e] of Object.entries(errs)) {
       assert.ok(Number.isFinite(e) && e <= 1e-3, `${k} ${e} in ${JSON.stringify(c)}`);
+    }
+  }
+});
+
+Deno.test("s5 gpu: two layers sharing the backward arena; backward recomputes v and x itself", async () => {
+  const rt = new Runtime(await getGpu());
+  const [nb, nl, nh, np] = [3, 7, 8, 4];
+  const dims = { batch: nb, seqLen: nl, hidden: nh, state: np };
+  const layers = ["a", "b"].map((prefix) =>
+    new S5Layer(prefix, { hidden: nh, state: np, dtMin: 0.001, dtMax: 0.1 })
+  );
+  const specs = layers.flatMap((l) => l.params());
+  const pf = rt.flat(specs, "params"), gf = rt.flat(specs, "grads");
+  const rand = rng(5);
+  const dt = f32r(mixedGaps(nb * nl, rand));
+  const tdt = rt.tensor([nb, nl], "f32", dt);
+  const cases = layers.map((layer) => {
+    const rp = randomParams(nh, np, rand);
+    const params: S5Params = {
+      Lambda: f32r(rp.Lambda),
+      B: f32r(rp.B),
+      C: f32r(rp.C),
+      D: f32r(rp.D),
+      logStep: f32r(rp.logStep),
+    };
+    const names = ["Lambda", "B", "C", "D", "log_step"];
+    [params.Lambda, params.B, params.C, params.D, params.logStep].forEach((v, i) =>
+      rt.write(pf.views.get(`${layer.prefix}.${names[i]}`)!, v)
+    );
+    const u = f32r(randn(nb * nl * nh, rand)), dy = f32r(randn(nb * nl * nh, rand));
+    const g = s5Backward(params, u, dt, dy, dims);
+    return {
+      layer,
+      u,
+      dy,
+      y: s5Forward(params, u, dt, dims),
+      du: g.du,
+      grads: new Map([
+        ["Lambda", g.Lambda],
+        ["B", g.B],
+        ["C", g.C],
+        ["D", g.D],
+        ["log_step", g.logStep],
+      ]),
+    };
+  });
+  const ctx: BuildContext = {
+    rt,
+    param: (k) => pf.views.get(k)!,
+    grad: (k) => gf.views.get(k)!,
+    batch: nb,
+    seqLen: nl,
+    step: rt.tensor([4], "u32"),
+    scratch: scratchPool(rt),
+  };
+  const built: BuiltLayer[] = [];
+  for (const c of cases) {
+    built.push(
+      await c.layer.build(ctx, {
+        input: rt.tensor([nb, nl, nh], "f32", c.u),
+        dOutput: rt.tensor([nb, nl, nh], "f32", c.dy),
+        timeGaps: tdt,
+      }),
+    );
+  }
+  // one backward arena serves both layers, and neither leaves anything in shared scratch that
+  // the model would have to replay
+  assert.equal(built[0].dInput.buffer, built[1].dInput.buffer);
+  assert.ok(built.every((b) => !b.recompute?.length));
+  const arena = built[0].dInput.buffer;
+  rt.run([{ clear: gf.all }, ...built[0].forward, ...built[1].forward, ...built[1].backward]);
+  const du = [new Float32Array(0), await rt.read(built[1].dInput)];
+  // layer a's backward needs nothing its forward left in the arena: poison all of it first
+  const poison = new Float32Array(arena.size / 4).fill(NaN);
+  rt.device.queue.writeBuffer(arena, 0, poison);
+  rt.run(built[0].backward);
+  du[0] = await rt.read(built[0].dInput);
+  for (const [i, c] of cases.entries()) {
+    const errs = { y: relErr(await rt.read(built[i].output), c.y), du: relErr(du[i], c.du) };
+    for (const [k, want] of c.grads) {
+      Object.assign(errs, {
+        [k]: relErr(await rt.read(gf.views.get(`${c.layer.prefix}.${k}`)!), want),
+      });
+    }
+    for (const [k, e] of Object.entries(errs)) {
+      assert.ok(Number.isFinite(e) && e <= 1e-3, `layer ${c.layer.prefix}: ${k} ${e}`);
     }
   }
 });

@@ -26,8 +26,10 @@ async function goldenFiles(): Promise<string[]> {
 
 const files = await goldenFiles();
 
-for (const path of files) {
-  Deno.test(`SS4Rec parity with the official code: ${path.split("/").pop()}`, async () => {
+// also with the Mamba backward scan in batch slices (the default at B = 1,024; 1 slice here)
+for (const [path, slices] of files.flatMap((f) => [[f, 1], [f, 3]] as const)) {
+  const what = slices > 1 ? ` (Mamba backward scan in ${slices} batch slices)` : "";
+  Deno.test(`SS4Rec parity with the official code: ${path.split("/").pop()}${what}`, async () => {
     const { tensors: g, metadata } = await readSafetensors(path);
     const cfg = JSON.parse(metadata.config);
     const t = (k: string): SafeTensor => {
@@ -52,6 +54,7 @@ for (const path of files) {
       modelType: "full",
       lossType: "CE",
       s5ClipEigs: false,
+      mambaScanSlices: slices,
     });
     assert.equal(
       model.store.count,
@@ -60,6 +63,8 @@ for (const path of files) {
     );
     model.store.load(g, path);
     const graph = await model.buildTrain({ batch: B, maxLen: L, mode: "prefix" });
+    const scans = graph.commands.filter((c) => "label" in c && c.label === "mamba:scan_bwd");
+    assert.equal(scans.length, cfg.num_layers * Math.min(slices, B));
     graph.upload({
       size: B,
       count: B,

@@ -125,6 +125,19 @@ export function chooseSplitK(
   return Math.max(1, Math.min(Math.ceil((2 * TARGET_WORKGROUPS) / nt), Math.floor(k / 128)));
 }
 
+/**
+ * Elements of the split-K workspace {@linkcode matmulOps} needs for a product (0 when it runs as
+ * one dispatch): lets a caller that shares one workspace among several products size it first.
+ */
+export function splitKWorkspaceSize(o: MatmulOptions): number {
+  const batch = o.batch ?? 1;
+  const tile = o.tile ?? chooseTile(o.m, o.n, o.k, batch);
+  const splits = o.splitK ?? chooseSplitK(o.m, o.n, o.k, batch, tile);
+  const chunk = roundUp(Math.ceil(o.k / Math.max(1, splits)), tile.bk);
+  const n = Math.ceil(o.k / chunk);
+  return n > 1 ? n * batch * o.m * o.n : 0;
+}
+
 /** A view whose binding covers whole vec4s (buffers are 16-byte multiples, offsets 256-aligned). */
 function padded(t: Tensor): Tensor {
   const bytes = Math.min(roundUp(t.byteLength, 16), t.buffer.size - t.offset);
@@ -236,12 +249,18 @@ export async function matmul(
 /**
  * Same product as {@linkcode matmul}, as a command list: one dispatch, or two when split-K pays off
  * (few output tiles, long K). The second stage sums the K slices in a fixed order, so results are
- * deterministic. The workspace [splits·batch·M·N] is allocated here unless `workspace` is given
- * (it may be shared by ops that never run concurrently: dispatches of one pass are ordered).
+ * deterministic. The workspace [splits·batch·M·N] is allocated here unless `workspace` gives it,
+ * as a tensor or as a function of the element count (e.g. a build's `ctx.scratch`): it may be
+ * shared by ops that never run concurrently (dispatches of one pass are ordered).
  */
 export async function matmulOps(
   rt: Runtime,
-  tensors: { a: Tensor; b: Tensor; c: Tensor; workspace?: Tensor },
+  tensors: {
+    a: Tensor;
+    b: Tensor;
+    c: Tensor;
+    workspace?: Tensor | ((elements: number) => Tensor);
+  },
   o: MatmulOptions,
 ): Promise<Command[]> {
   const pl = await plan(rt, tensors, o);
@@ -251,7 +270,10 @@ export async function matmulOps(
   splits = Math.ceil(k / chunk);
   if (splits <= 1) return [await matmul(rt, tensors, { ...o, tile: pl.tile })];
   const wsSize = splits * pl.batch * m * n;
-  const ws = tensors.workspace ?? rt.tensor([wsSize], "f32", undefined, "matmul splitK workspace");
+  const given = tensors.workspace;
+  const ws = typeof given === "function"
+    ? given(wsSize)
+    : given ?? rt.tensor([wsSize], "f32", undefined, "matmul splitK workspace");
   if (ws.size < wsSize) throw new Error(`matmul: workspace has ${ws.size}, needs ${wsSize}`);
   const first = mainOp(rt, pl, tensors.a, tensors.b, ws, o, {
     splits,

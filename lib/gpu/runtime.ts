@@ -175,6 +175,17 @@ export class Runtime {
     return { all: new Tensor(buffer, 0, [bytes / 4], "f32", label), views };
   }
 
+  /**
+   * The buffers allocated now through {@linkcode tensor} and {@linkcode flat} (label and bytes,
+   * largest first): the breakdown behind {@linkcode liveBytes}, for memory reports.
+   */
+  allocations(): { label: string; bytes: number }[] {
+    return [...this.#buffers]
+      .filter((b) => b.usage & GPUBufferUsage.STORAGE)
+      .map((b) => ({ label: b.label, bytes: b.size }))
+      .sort((a, b) => b.bytes - a.bytes);
+  }
+
   /** Frees a tensor's buffer (only for tensors made by {@linkcode tensor}). */
   free(t: Tensor): void {
     if (!this.#buffers.delete(t.buffer)) return;

@@ -29,7 +29,13 @@ import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, countValidRows, crossEntropy } from "../train/loss.ts";
-import type { BuildContext, ParamSpec } from "../nn/module.ts";
+import {
+  BACKWARD_ARENA,
+  type BuildContext,
+  type ParamSpec,
+  scratchPool,
+  SPLIT_K_WORKSPACE,
+} from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
 import { MambaLayer } from "../nn/mamba.ts";
@@ -55,6 +61,8 @@ export interface SS4RecOptions {
   lossType: "CE" | "BPR";
   s5ClipEigs: boolean;
   layerNormEps?: number;
+  /** Batch slices of the Mamba backward scan (memory vs. time; default: MambaLayer's). */
+  mambaScanSlices?: number;
 }
 
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
@@ -87,6 +95,7 @@ export class SS4Rec implements RecModel {
           state: o.dState,
           conv: o.dConv,
           expand: o.expand,
+          scanSlices: o.mambaScanSlices,
         }),
       );
     }
@@ -114,8 +123,22 @@ export class SS4Rec implements RecModel {
     const { rt, batch: B, seqLen: L } = ctx;
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
     const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
+    const useS5 = this.o.modelType !== "mamba_only", useMamba = this.o.modelType !== "s5_only";
+    // the backward arena at the size of the layer kind that needs most, requested first so that
+    // every layer carves its backward temporaries from this one buffer
+    ctx.scratch?.(BACKWARD_ARENA, [
+      Math.max(
+        ...(useS5 ? this.s5 : []).map((l) => l.backwardArena(ctx)),
+        ...(useMamba ? this.mamba : []).map((l) => l.backwardArena(ctx)),
+      ),
+    ]);
+    // Activation gradients [B, L, H] rotate through three buffers. In backward order, sublayer k
+    // (output gradient dOut_k, gradient of its branch dBranch_k) hands dOut_{k−1} to the one
+    // before it; while it runs only dOut_k, dBranch_k and dOut_{k−1} are live, so
+    // dOut_k = ring[k mod 3] and dBranch_k = ring[(k + 1) mod 3] never collide.
+    const ring = [0, 1, 2].map((i) => act(`d_activation.${i}`));
     const activations = new Map<string, Tensor>();
-    const x0 = act("item_emb"), dx0 = act("d_item_emb");
+    const x0 = act("item_emb"), dx0 = ring[0];
     const emb = await embedding(rt, {
       table: this.store.param("item_embedding.weight"),
       gradTable: this.store.grad("item_embedding.weight"),
@@ -129,7 +152,7 @@ export class SS4Rec implements RecModel {
     activations.set("item_emb", x0);
     const forward: Command[] = [...emb.forward];
     const blockBackward: Command[][] = [];
-    let x = x0, dx = dx0;
+    let x = x0, dx = dx0, k = 0;
     for (let i = 0; i < this.o.numLayers; i++) {
       const ln = {
         gamma: this.store.param(`model.${i}.LayerNorm.weight`),
@@ -141,6 +164,9 @@ export class SS4Rec implements RecModel {
         eps: this.o.layerNormEps ?? 1e-12,
       };
       const back: Command[] = [];
+      // Layers of one kind share their saved activations (ctx.scratch): only the last block's
+      // are intact at its backward, every earlier block recomputes its own first.
+      const replay = i < this.o.numLayers - 1;
       // out = LN_i(dropout(layer(input)) + input); backward: LN (gives d(layer out) and the
       // residual's share of d(input)), the layer, then the layer's share added to d(input).
       const sublayer = async (
@@ -150,14 +176,15 @@ export class SS4Rec implements RecModel {
         name: string,
         salt: number,
       ) => {
-        const dBranch = act(`block${i}.d_${name}`);
+        k++;
+        const dBranch = ring[(k + 1) % 3];
         const built = await layer.build(ctx, {
           input,
           dOutput: dBranch,
           timeGaps: inputs.timeGaps,
         });
         const out = act(`block${i}.${name === "s5_out" ? "h1" : "out"}`);
-        const dOut = act(`block${i}.d_${name === "s5_out" ? "h1" : "out"}`);
+        const dOut = ring[k % 3];
         const norm = await layerNorm(ctx, {
           ...ln,
           input: built.output,
@@ -171,6 +198,7 @@ export class SS4Rec implements RecModel {
         forward.push(...built.forward, ...norm.forward);
         back.unshift(
           ...norm.backward,
+          ...(replay ? built.recompute ?? [] : []),
           ...built.backward,
           await addInPlace(rt, dInput, built.dInput),
         );
@@ -178,10 +206,10 @@ export class SS4Rec implements RecModel {
         activations.set(`block${i}.${name === "s5_out" ? "h1" : "out"}`, out);
         return { out, dOut };
       };
-      if (this.o.modelType !== "mamba_only") {
+      if (useS5) {
         ({ out: x, dOut: dx } = await sublayer(this.s5[i], x, dx, "s5_out", 2 * i));
       }
-      if (this.o.modelType !== "s5_only") {
+      if (useMamba) {
         ({ out: x, dOut: dx } = await sublayer(this.mamba[i], x, dx, "mamba_out", 2 * i + 1));
       }
       blockBackward.push(back);
@@ -214,6 +242,7 @@ export class SS4Rec implements RecModel {
     // stay under a fixed size; every chunk's gradient is divided by the batch's count of valid
     // positions, so together they are the gradient of the mean loss over all of them.
     const head: Command[] = [];
+    const workspace = (n: number) => ctx.scratch!(SPLIT_K_WORKSPACE, [n]);
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
     if (mode === "prefix") {
@@ -271,14 +300,14 @@ export class SS4Rec implements RecModel {
         ...loss.forward,
         ...loss.backward,
         // dE = dlogitsᵀ·rep has K = rows: split-K keeps a big GPU busy (deterministic reduce)
-        ...await matmulOps(rt, { a: dLogits, b: rep, c: dE }, {
+        ...await matmulOps(rt, { a: dLogits, b: rep, c: dE, workspace }, {
           m: V,
           n: H,
           k: n,
           transA: true,
           beta: 1,
         }),
-        ...await matmulOps(rt, { a: dLogits, b: E, c: dRep }, { m: n, n: H, k: V }),
+        ...await matmulOps(rt, { a: dLogits, b: E, c: dRep, workspace }, { m: n, n: H, k: V }),
       );
     }
     const commands: Command[] = [
@@ -357,30 +386,6 @@ export class SS4Rec implements RecModel {
       },
     };
   }
-}
-
-/**
- * Shared scratch for one build (see {@linkcode BuildContext.scratch}). The first request for a key
- * fixes its buffer; later requests get a view of it and must not be larger, because views handed
- * out earlier are already bound into dispatches and cannot move.
- */
-function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
-  const pool = new Map<string, Tensor>();
-  return (key, shape, dtype = "f32") => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const have = pool.get(key);
-    if (have) {
-      if (have.size < n || have.dtype !== dtype) {
-        throw new Error(
-          `scratch '${key}': ${n} ${dtype} requested, ${have.size} ${have.dtype} allocated`,
-        );
-      }
-      return new Tensor(have.buffer, have.offset, shape, dtype, key);
-    }
-    const t = rt.tensor(shape, dtype, undefined, `scratch.${key}`);
-    pool.set(key, t);
-    return t;
-  };
 }
 
 /** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */

@@ -25,13 +25,30 @@
  * hs); scan_bwd recomputes each chunk's states from its checkpoint (one extra forward scan in all)
  * into per-invocation private memory, then runs the reverse recurrence.
  *
+ * Activation memory (given `ctx.scratch`): xz, xc, xdbl, y and the checkpoints live in scratch
+ * shared by every Mamba layer of a build, so only the layer whose forward ran last finds its own
+ * there; the others replay `recompute` (in_proj, conv1d, x_proj, scan_fwd: the forward without
+ * out_proj) before their backward. ∂xc takes y's memory (y's last reader, the out_proj dW product,
+ * runs before scan_bwd). The backward-only temporaries come from the build's backward arena, and
+ * scan_bwd + bc_reduce run in batch slices (`scanSlices`) so ∂xdbl's per-block partials need only
+ * one slice's rows. Only `out` is this layer's own.
+ *
  * @module
  */
 
-import { matmulOps } from "../gpu/ops.ts";
+import { matmulOps, splitKWorkspaceSize } from "../gpu/ops.ts";
 import { type Command, grid, Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
-import type { BuildContext, BuiltLayer, LayerIO, ParamSpec } from "./module.ts";
+import {
+  arenaSize,
+  BACKWARD_ARENA,
+  type BuildContext,
+  type BuiltLayer,
+  carve,
+  type LayerIO,
+  type ParamSpec,
+  SPLIT_K_WORKSPACE,
+} from "./module.ts";
 
 /** Hyper-parameters of {@linkcode MambaLayer} (mamba-ssm names in comments). */
 export interface MambaOptions {
@@ -49,6 +66,13 @@ export interface MambaOptions {
   chunk?: number;
   /** Tuning override of the scans' workgroup shape (tests, benchmarks); default {@linkcode mambaScanShape}. */
   scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" };
+  /**
+   * Batch slices of the backward scan (scan_bwd + bc_reduce run once per slice), which shrink its
+   * per-channel-block partials ∂xdbl [B·L, E/EB, R+2N] — the largest backward temporary — to one
+   * slice's rows. Default: as many as keep a slice's partials within
+   * {@linkcode MAMBA_SLICE_BYTES} (4 at B = 1,024, L = 200, E = 128, EB = 16; 1 at L = 50).
+   */
+  scanSlices?: number;
 }
 
 /** Largest of 32, 16, …, 1 that divides `n` and is at most `cap`. */
@@ -56,6 +80,12 @@ function pow2Divisor(n: number, cap: number): number {
   for (let d = 32; d > 1; d /= 2) if (d <= cap && n % d === 0) return d;
   return 1;
 }
+
+/**
+ * Default cap on one batch slice's ∂xdbl partials (bytes): WebGPU's default
+ * maxStorageBufferBindingSize, 128 MiB.
+ */
+export const MAMBA_SLICE_BYTES = 2 ** 27;
 
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
 export const MAMBA_MAX_CHUNK = 16;
@@ -110,6 +140,8 @@ export class MambaLayer {
   readonly chunk: number;
   /** Workgroup-shape override of the scans. */
   readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
+  /** Batch slices of the backward scan (see {@linkcode MambaOptions.scanSlices}); undefined: default. */
+  readonly scanSlices?: number;
   /** The activations and scratch tensors of the last `build` (tests poison them). */
   scratch: Tensor[] = [];
 
@@ -125,6 +157,7 @@ export class MambaLayer {
       throw new Error(`MambaLayer: chunk must be 1..${MAMBA_MAX_CHUNK}, got ${this.chunk}`);
     }
     this.scan = options.scan ?? {};
+    this.scanSlices = options.scanSlices;
   }
 
   /**
@@ -161,7 +194,8 @@ export class MambaLayer {
    * `io.input` is h [B, L, H]; `io.dOutput` [B, L, H] must hold ∂loss/∂output before `backward`.
    * `backward` overwrites `dInput` and ADDS every parameter gradient into `ctx.grad(...)`.
    * `backward` reads activations that `forward` left, so run them in that order with no other
-   * forward of this layer in between.
+   * forward of this layer in between — or, when `ctx.scratch` is shared with other Mamba layers,
+   * run `recompute` right before `backward` (the model does so for every layer but the last).
    */
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt } = ctx;
@@ -185,26 +219,41 @@ export class MambaLayer {
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
     const t = (shape: number[], name: string) => rt.tensor(shape, "f32", undefined, name);
-    // backward-only temporaries (written and consumed within this layer's backward): shared by
-    // all Mamba layers of a build through ctx.scratch, else per layer
-    const bt = (shape: number[], name: string) =>
+    // What backward reads besides h and the output: shared by all Mamba layers of a build through
+    // ctx.scratch (the model replays `recompute` for every layer but the last), else this layer's.
+    const saved = (shape: number[], name: string) =>
       ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
     const h = io.input.reshape([M, H]);
     const dOut = io.dOutput.reshape([M, H]);
-    const xz = t([M, 2 * E], "mamba.xz"), xc = t([M, E], "mamba.xc");
-    const xdbl = t([M, J], "mamba.xdbl"), y = t([M, E], "mamba.y");
-    const ckpt = t([B, NC, N, E], "mamba.ckpt");
+    const xz = saved([M, 2 * E], "mamba.xz"), xc = saved([M, E], "mamba.xc");
+    const xdbl = saved([M, J], "mamba.xdbl"), y = saved([M, E], "mamba.y");
+    const ckpt = saved([B, NC, N, E], "mamba.ckpt");
     const out = t([B, L, H], "mamba.out");
-    const dy = bt([M, E], "mamba.dy"), dxc = bt([M, E], "mamba.dxc");
-    // ∂xdbl (written by bc_reduce, after scan_bwd has consumed dy) reuses dy's memory when it fits
-    const dxz = bt([M, 2 * E], "mamba.dxz");
-    const dxdbl = J <= E
-      ? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl")
-      : bt([M, J], "mamba.dxdbl");
-    const part = bt([B, E, JP], "mamba.part");
-    const bcp = bt([M, E / EB, J], "mamba.bcp");
-    const dh = t([B, L, H], "mamba.dh");
+    // ∂xc is first written by scan_bwd, after the out_proj dW product has read y for the last
+    // time: it takes y's memory
+    const dxc = new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
+    // Backward-only temporaries, carved from one region (ctx.scratch's backward arena, shared
+    // with every other layer's backward): [dy | dxz | part | bcp (| dxdbl)]. ∂xdbl (bc_reduce,
+    // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
+    // after ∂xdbl's last reader) takes it too.
+    const shapes = this.#arenaShapes(B, L, EB);
+    const arena = ctx.scratch
+      ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
+      : t([arenaSize(shapes)], "mamba.backward");
+    const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
+    const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
+    const dh = new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
 
+    // split-K products share the build's workspace (else each allocates its own)
+    const scratch = ctx.scratch;
+    const workspace = scratch && ((n: number) => scratch(SPLIT_K_WORKSPACE, [n]));
+    // the largest of the three weight-gradient products first, so all of them share one buffer
+    workspace?.(Math.max(
+      1,
+      ...[[2 * E, H], [H, E], [J, E]].map(([m, n]) =>
+        splitKWorkspaceSize({ m, n, k: M, transA: true })
+      ),
+    ));
     const scanDefs = { E, N, R, K, CH, EB, FS };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
@@ -217,8 +266,8 @@ export class MambaLayer {
       rt.kernel("conv1d", "param_reduce", convDefs),
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
-    const forward: Command[] = [
-      ...await matmulOps(rt, { a: h, b: p("in_proj.weight"), c: xz }, {
+    const recompute: Command[] = [
+      ...await matmulOps(rt, { a: h, b: p("in_proj.weight"), c: xz, workspace }, {
         m: M,
         n: 2 * E,
         k: H,
@@ -228,7 +277,7 @@ export class MambaLayer {
         params,
         workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
       }),
-      ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl }, {
+      ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl, workspace }, {
         m: M,
         n: J,
         k: E,
@@ -238,7 +287,10 @@ export class MambaLayer {
         params,
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
       }),
-      ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]) }, {
+    ];
+    const forward: Command[] = [
+      ...recompute,
+      ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]), workspace }, {
         m: M,
         n: H,
         k: E,
@@ -246,27 +298,52 @@ export class MambaLayer {
       }),
     ];
     const backward: Command[] = [
-      ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight") }, {
+      ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight"), workspace }, {
         m: H,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy }, { m: M, n: E, k: H }),
-      rt.op(scanB, [xz, xc, xdbl, ...ssmParams, dy, ckpt, dxc, dxz, part, bcp], {
-        params,
-        workgroups: [E / EB, B, 1],
+      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy, workspace }, {
+        m: M,
+        n: E,
+        k: H,
       }),
-      rt.op(bcReduce, [bcp, dxdbl], { params, workgroups: grid(M * Math.ceil(J / 4), 64) }),
-      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight") }, {
+      // scan_bwd + bc_reduce per batch slice: the slices' rows are contiguous in every tensor
+      // (row m = b·L + t), so views at the slice's first row serve the kernels unchanged, and
+      // ∂xdbl of slice s lands in dy rows that slices ≤ s have already consumed (J ≤ E)
+      ...this.#slices(B, L, EB).flatMap(([b0, nb]) => {
+        const v = (x: Tensor, perB: number) =>
+          new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
+        const sp = [nb, L];
+        return [
+          rt.op(scanB, [
+            v(xz, L * 2 * E),
+            v(xc, L * E),
+            v(xdbl, L * J),
+            ...ssmParams,
+            v(dy, L * E),
+            v(ckpt, NC * N * E),
+            v(dxc, L * E),
+            v(dxz, L * 2 * E),
+            v(part, E * JP),
+            bcp,
+          ], { params: sp, workgroups: [E / EB, nb, 1] }),
+          rt.op(bcReduce, [bcp, v(dxdbl, L * J)], {
+            params: sp,
+            workgroups: grid(nb * L * Math.ceil(J / 4), 64),
+          }),
+        ];
+      }),
+      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight"), workspace }, {
         m: J,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc }, {
+      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc, workspace }, {
         m: M,
         n: E,
         k: J,
@@ -285,35 +362,54 @@ export class MambaLayer {
         g("conv1d.weight"),
         g("conv1d.bias"),
       ], { params, workgroups: [E, 1, 1] }),
-      ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight") }, {
+      ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight"), workspace }, {
         m: 2 * E,
         n: H,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]) }, {
+      ...await matmulOps(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]), workspace }, {
         m: M,
         n: H,
         k: 2 * E,
       }),
     ];
-    this.scratch = [xz, xc, xdbl, y, ckpt, out, dy, dxc, dxz, dxdbl, part, bcp, dh];
-    return { output: out, dInput: dh, forward, backward };
+    this.scratch = [xz, xc, xdbl, y, ckpt, out, arena];
+    return { output: out, dInput: dh, forward, backward, recompute };
   }
-}
 
-/** Bytes of activations `build` allocates for a batch shape (for memory planning). */
-export function mambaActivationBytes(
-  options: MambaOptions,
-  batch: number,
-  seqLen: number,
-): number {
-  const H = options.hidden, E = options.expand * H, N = options.state, K = options.conv;
-  const R = options.dtRank ?? Math.ceil(H / 16);
-  const M = batch * seqLen, J = R + 2 * N;
-  const nc = Math.ceil(seqLen / Math.min(options.chunk ?? 16, seqLen));
-  const blocks = E / pow2Divisor(E, 16); // bcp, assuming the H100's scan shape (EB = 16)
-  return 4 * (2 * (M * 2 * E) + 4 * (M * E) + 2 * (M * J) + batch * nc * N * E +
-    2 * M * H + batch * E * (N + R + 3 + K) + M * blocks * J);
+  /** f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}). */
+  backwardArena(ctx: Pick<BuildContext, "rt" | "batch" | "seqLen">): number {
+    const { EB } = {
+      ...mambaScanShape(this.E, this.N, this.R, ctx.rt.device.limits),
+      ...this.scan,
+    };
+    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, EB));
+  }
+
+  #arenaShapes(B: number, L: number, EB: number): number[][] {
+    const { E, N, R, K } = this, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
+    const rows = Math.max(...this.#slices(B, L, EB).map(([, nb]) => nb)) * L;
+    const shapes = [[M, E], [M, 2 * E], [B, E, JP], [rows, E / EB, J]];
+    return J <= E ? shapes : [...shapes, [M, J]];
+  }
+
+  /**
+   * The batch slices [first row b, rows] of scan_bwd + bc_reduce: `scanSlices` of nearly equal
+   * size, each starting where every per-b view is 256-byte aligned (the binding offset rule);
+   * fewer when the batch is too small for that.
+   */
+  #slices(B: number, L: number, EB: number): [number, number][] {
+    const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
+    const NC = Math.ceil(L / Math.min(this.chunk, L));
+    const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP];
+    let unit = 1; // rows per alignment step: every per-b stride times it is a multiple of 64 floats
+    while (!perB.every((n) => (n * unit) % 64 === 0)) unit++;
+    const want = this.scanSlices ?? Math.ceil((B * L * (E / EB) * J * 4) / MAMBA_SLICE_BYTES);
+    const size = Math.ceil(Math.ceil(B / Math.max(1, want)) / unit) * unit;
+    const out: [number, number][] = [];
+    for (let b0 = 0; b0 < B; b0 += size) out.push([b0, Math.min(size, B - b0)]);
+    return out;
+  }
 }

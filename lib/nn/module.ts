@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { Command, Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
 
 /** A parameter: its name (dotted, e.g. `model.0.S5.Lambda`), shape, and float64 initialiser. */
 export interface ParamSpec {
@@ -38,13 +38,51 @@ export interface BuildContext {
   /** Per-step scalars the host updates before each submit: u32 [step, seed, training, 0]. */
   step: Tensor;
   /**
-   * A scratch tensor shared by every layer of this build that asks for the same `key` (sized for
-   * the largest request). Only for values that live within ONE layer's forward or within ONE
-   * layer's backward dispatch list (written and fully consumed there): the blocks of a model run
-   * their backward passes one after another, so such temporaries can share memory. Optional: a
-   * layer falls back to its own allocation when a context does not offer it.
+   * A scratch tensor shared by every layer of this build that asks for the same `key` (see
+   * {@linkcode scratchPool}: a model that mixes layer kinds requests the largest size first, as
+   * for {@linkcode BACKWARD_ARENA}). Uses:
+   * - backward-only temporaries (written and fully consumed within ONE layer's backward list, or
+   *   read by the caller right after it, like a layer's `dInput`): the layers of a model run their
+   *   backward passes one after another, so these share memory;
+   * - the internal activations a layer's backward reads (saved by its forward). Layers of the same
+   *   kind then share one copy: only the layer whose forward ran last finds its own values there,
+   *   every other one replays {@linkcode BuiltLayer.recompute} before its backward;
+   * - the split-K workspace of the matmuls ({@linkcode SPLIT_K_WORKSPACE}).
+   * Optional: a layer falls back to its own allocations when a context does not offer it.
    */
   scratch?: (key: string, shape: readonly number[], dtype?: "f32" | "i32" | "u32") => Tensor;
+}
+
+/**
+ * The `ctx.scratch` key of the region every layer carves its backward-only temporaries (and its
+ * `dInput`) from, with {@linkcode carve}.
+ */
+export const BACKWARD_ARENA = "backward";
+
+/** Floats per 256 bytes: views into an arena start at multiples of this (binding alignment). */
+const ALIGN_F32 = 64;
+
+/** f32 elements an arena needs to hold `shapes` side by side (see {@linkcode carve}). */
+export function arenaSize(shapes: readonly (readonly number[])[]): number {
+  let n = 0;
+  for (const s of shapes) n += Math.ceil(s.reduce((a, b) => a * b, 1) / ALIGN_F32) * ALIGN_F32;
+  return Math.max(n, 1);
+}
+
+/**
+ * Consecutive 256-byte aligned views of `region`, one per shape (the layout {@linkcode arenaSize}
+ * counts). Throws when the region is too small.
+ */
+export function carve(region: Tensor, shapes: readonly (readonly number[])[]): Tensor[] {
+  if (region.size < arenaSize(shapes)) {
+    throw new Error(`arena '${region.name}': ${region.size} < ${arenaSize(shapes)} elements`);
+  }
+  let at = region.offset;
+  return shapes.map((shape) => {
+    const t = new Tensor(region.buffer, at, shape, region.dtype, region.name);
+    at += arenaSize([shape]) * 4;
+    return t;
+  });
 }
 
 /** The tensors a layer is built on; the caller allocates all of them. */
@@ -64,4 +102,31 @@ export interface BuiltLayer {
   dInput: Tensor;
   forward: Command[];
   backward: Command[];
+  /**
+   * The part of `forward` that rewrites what `backward` reads from `ctx.scratch` (not `output`):
+   * run it right before `backward` when another layer may have overwritten the shared scratch
+   * since this layer's forward. Absent when the layer keeps nothing in shared scratch.
+   */
+  recompute?: Command[];
 }
+
+/**
+ * Shared scratch for one build (see {@linkcode BuildContext.scratch}): requests for a key get views
+ * of one buffer. A request larger than that buffer gets a new one, which later requests share;
+ * views handed out earlier keep the old one (they are already bound into dispatches and cannot
+ * move), so request the largest size first when it is known.
+ */
+export function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
+  const pool = new Map<string, Tensor>();
+  return (key, shape, dtype = "f32") => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const have = pool.get(key);
+    if (have && have.size >= n) return new Tensor(have.buffer, have.offset, shape, dtype, key);
+    const t = rt.tensor(shape, dtype, undefined, `scratch.${key}`);
+    pool.set(key, t);
+    return t;
+  };
+}
+
+/** The `ctx.scratch` key of the split-K workspace every `matmulOps` of a build shares. */
+export const SPLIT_K_WORKSPACE = "matmul.splitK";

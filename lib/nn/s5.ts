@@ -12,7 +12,9 @@
  *
  * Forward (5 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
  * → y = D·u → y += x·Cmᵀ (matmul, K = 2P).
- * Backward (10 dispatches): du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
+ * Backward (12 dispatches): v and x again (the forward's matmul and scan: v and x are temporaries in
+ * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
+ * and backward) → du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
  * (G → dv in place, per-row dΛ/dlog_step partials) → du += dv·Bm (matmul) → split-K matmuls
  * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → deterministic reductions ADDED into the grad views.
  * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P].
@@ -22,7 +24,15 @@
 
 import { grid, type Op, type Tensor } from "../gpu/runtime.ts";
 import { matmul } from "../gpu/ops.ts";
-import type { BuildContext, BuiltLayer, LayerIO, ParamSpec } from "./module.ts";
+import {
+  arenaSize,
+  BACKWARD_ARENA,
+  type BuildContext,
+  type BuiltLayer,
+  carve,
+  type LayerIO,
+  type ParamSpec,
+} from "./module.ts";
 import { s5ParamSpecs } from "./hippo.ts";
 
 /** Options of {@linkcode S5Layer}. */
@@ -58,8 +68,9 @@ export class S5Layer {
    * Allocates the activations for ctx.batch × ctx.seqLen and returns the dispatches.
    * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
    * `output` y [B,L,H] (no residual); `dInput` du [B,L,H] is overwritten by `backward`, which
-   * also ADDS into the five parameter gradients. `backward` reads the v, x and Bm/Cm that the
-   * `forward` of the same step wrote, so run them in that order with unchanged parameters.
+   * also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
+   * the Bm/Cm that the `forward` of the same step wrote, so run them in that order with unchanged
+   * parameters; any other layer's backward may run in between.
    */
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt, batch: nb, seqLen: nl } = ctx;
@@ -75,13 +86,18 @@ export class S5Layer {
     const t = (shape: number[], s: string) => rt.tensor(shape, "f32", undefined, name(s));
 
     const u = io.input, dt = io.timeGaps, dy = io.dOutput;
-    const y = t([nb, nl, nh], "y"), du = t([nb, nl, nh], "du");
-    const v = t([bl, 2 * np], "v"), x = t([bl, 2 * np], "x"), gd = t([bl, 2 * np], "g_dv");
+    const y = t([nb, nl, nh], "y");
     const bm = t([2 * np, nh], "Bm"), cm = t([nh, 2 * np], "Cm");
-    // split-K for the parameter matmuls whose K is B·L: each slice sums `chunk` rows
-    const slices = splitCount(bl, 128), chunk = bl / slices;
-    const partB = t([slices, 2 * np, nh], "partB"), partC = t([slices, nh, 2 * np], "partC");
-    const partD = t([nb, nh], "partD"), partL = t([nb, 3 * np], "partL");
+    // Everything but y and Bm/Cm lives in the build's backward arena (shared with every other
+    // layer's backward temporaries; else this layer's own): v and x are forward temporaries that
+    // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
+    // this layer survives from its forward but its output.
+    const shapes = this.#arenaShapes(nb, nl);
+    const arena = ctx.scratch
+      ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
+      : t([arenaSize(shapes)], "backward");
+    const [v, x, du, gd, partB, partC, partD, partL] = carve(arena, shapes);
+    const slices = partB.shape[0], chunk = bl / slices;
 
     const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
       nb,
@@ -101,16 +117,19 @@ export class S5Layer {
         workgroups: Math.ceil(n / 16),
       });
 
-    const forward = [
-      rt.op(await k("prep"), [P("B"), P("C"), bm, cm], {
-        params: params(),
-        workgroups: grid(np * nh),
-      }),
+    const recompute = [
       await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
       rt.op(await k("scan_forward"), [dt, P("Lambda"), P("log_step"), v, x], {
         params: params(),
         workgroups: grid(nb * np, 64),
       }),
+    ];
+    const forward = [
+      rt.op(await k("prep"), [P("B"), P("C"), bm, cm], {
+        params: params(),
+        workgroups: grid(np * nh),
+      }),
+      ...recompute,
       rt.op(await k("skip_forward"), [u, P("D"), y], {
         params: params({ n: bl * nh }),
         workgroups: grid(bl * nh),
@@ -119,6 +138,7 @@ export class S5Layer {
     ];
 
     const backward = [
+      ...recompute,
       rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD], {
         params: params(),
         workgroups: grid(nb * nh, 64),
@@ -160,5 +180,28 @@ export class S5Layer {
       }),
     ];
     return { output: y, dInput: du, forward, backward };
+  }
+
+  /** f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}). */
+  backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen">): number {
+    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen));
+  }
+
+  /**
+   * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ.
+   */
+  #arenaShapes(nb: number, nl: number): number[][] {
+    const { hidden: nh, state: np } = this.options, bl = nb * nl;
+    const slices = splitCount(bl, 128);
+    return [
+      [bl, 2 * np],
+      [bl, 2 * np],
+      [nb, nl, nh],
+      [bl, 2 * np],
+      [slices, 2 * np, nh],
+      [slices, nh, 2 * np],
+      [nb, nh],
+      [nb, 3 * np],
+    ];
   }
 }
