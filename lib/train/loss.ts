@@ -27,6 +27,25 @@ export interface LossIO {
   vocab: number;
   /** f32 [2] running [Σ loss, Σ count] the forward adds to; allocated (zeroed) when omitted. */
   accumulator?: Tensor;
+  /**
+   * f32 [2] whose [1] is the count the gradient's mean divides by, written before this loss runs
+   * by {@linkcode countValid} over all rows of the step: losses over row chunks of one step then
+   * give the gradient of the step's mean, whatever the chunking. Default: this call's valid rows.
+   */
+  count?: Tensor;
+}
+
+/**
+ * The op writing the number of valid targets among `rows` into `count[1]` (for {@linkcode LossIO.count}).
+ */
+export async function countValid(
+  rt: Runtime,
+  io: { targets: Tensor; count: Tensor; rows: number; vocab: number },
+): Promise<Command> {
+  return rt.op(await rt.kernel("loss", "ce_count"), [io.targets, io.count], {
+    params: [io.rows, io.vocab, 0, 0],
+    workgroups: 1,
+  });
 }
 
 /** What a loss builder returns. */
@@ -85,11 +104,14 @@ export async function crossEntropy(
     params,
     workgroups: 1,
   });
+  const count = io.count ?? stats;
   if (fused) {
     return {
       forward: [
-        rt.op(await k("ce_count"), [io.targets, stats], { params, workgroups: 1 }),
-        rt.op(await k("ce_fused"), [io.logits, io.targets, loss, stats, io.dLogits], {
+        ...(io.count
+          ? []
+          : [rt.op(await k("ce_count"), [io.targets, stats], { params, workgroups: 1 })]),
+        rt.op(await k("ce_fused"), [io.logits, io.targets, loss, count, io.dLogits], {
           params,
           workgroups: grid(rows, 1),
         }),
@@ -111,7 +133,7 @@ export async function crossEntropy(
       reduce,
     ],
     backward: [
-      rt.op(await k("ce_backward"), [io.logits, io.targets, lse, stats, io.dLogits], {
+      rt.op(await k("ce_backward"), [io.logits, io.targets, lse, count, io.dLogits], {
         params,
         workgroups: grid(rows * vocab),
       }),
@@ -160,7 +182,13 @@ export async function bpr(
       }),
     ],
     backward: [
-      rt.op(await k("bpr_backward"), [io.logits, io.targets, stats, negatives, io.dLogits], {
+      rt.op(await k("bpr_backward"), [
+        io.logits,
+        io.targets,
+        io.count ?? stats,
+        negatives,
+        io.dLogits,
+      ], {
         params,
         workgroups: grid(rows * vocab),
       }),
