@@ -28,13 +28,13 @@ import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
-import { bpr, crossEntropy } from "../train/loss.ts";
+import { bpr, countValid, crossEntropy } from "../train/loss.ts";
 import type { BuildContext, ParamSpec } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
 import { MambaLayer } from "../nn/mamba.ts";
 import { randn } from "../reference/gradcheck.ts";
-import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
+import type { EvalGraph, LengthOptions, RecModel, TrainGraph, TrainMode } from "./model.ts";
 
 /** Model switches (SPEC §2; RecBole key names in the config). */
 export interface SS4RecOptions {
@@ -63,6 +63,7 @@ export const NO_TIME_GAP = 1;
 /** SS4Rec on the GPU. */
 export class SS4Rec implements RecModel {
   readonly name = "SS4Rec";
+  readonly causal = true;
   readonly store: ParamStore;
   readonly step: Tensor;
   readonly s5: S5Layer[] = [];
@@ -110,7 +111,10 @@ export class SS4Rec implements RecModel {
    * The encoder shared by training and evaluation: embedding, blocks, and their backward.
    * Returns the final activations [B, L, H] and the gradient tensor the head fills.
    */
-  async #encoder(ctx: BuildContext, inputs: { itemSeq: Tensor; timeGaps: Tensor }) {
+  async #encoder(
+    ctx: BuildContext,
+    inputs: { itemSeq: Tensor; timeGaps: Tensor; paddedLength: number },
+  ) {
     const { rt, batch: B, seqLen: L } = ctx;
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
     const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
@@ -166,7 +170,12 @@ export class SS4Rec implements RecModel {
           dOutput: dOut,
           dInput: dBranch,
           dResidual: dInput,
-          dropout: { p: this.o.dropoutProb, salt },
+          // masks indexed as at the padded length, so a trimmed graph draws the same ones
+          dropout: {
+            p: this.o.dropoutProb,
+            salt,
+            frame: { length: L, paddedLength: inputs.paddedLength },
+          },
         });
         forward.push(...built.forward, ...norm.forward);
         back.unshift(
@@ -187,29 +196,34 @@ export class SS4Rec implements RecModel {
       blockBackward.push(back);
     }
     const backward = blockBackward.reverse().flat();
-    backward.push(...emb.backward);
+    // the backward's counting sort expects a zeroed workspace (it leaves it zeroed, but in a
+    // length-bucket arena another graph may have used the memory since)
+    backward.push({ clear: emb.workspace }, ...emb.backward);
     return { output: x, dOutput: dx, forward, backward, activations };
   }
 
   /** Builds the training step (see {@linkcode RecModel.buildTrain}). */
   async buildTrain(
-    options: { batch: number; maxLen: number; mode: TrainMode },
+    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
   ): Promise<TrainGraph> {
-    const { batch: B, maxLen: L, mode } = options;
+    const { batch: B, mode } = options;
+    const L = graphLength(options);
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
     const ctx = this.#ctx(B, L);
     const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([mode === "sequence" ? B * L : B], "i32", undefined, "target");
-    const enc = await this.#encoder(ctx, { itemSeq, timeGaps });
-    const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+    const enc = await this.#encoder(ctx, { itemSeq, timeGaps, paddedLength: options.maxLen });
+    const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
     const E = this.store.param("item_embedding.weight");
     const dE = this.store.grad("item_embedding.weight");
     // The head: representations [n, H] -> logits = rep·Eᵀ -> loss -> dE += dlogitsᵀ·rep and
     // d rep = dlogits·E. Sequence mode scores every position, in row chunks so the [n, V] logits
-    // stay under a fixed size (each chunk's loss is its own mean; Adam is insensitive to the scale).
+    // stay under a fixed size; every chunk divides by the step's count of valid positions, so the
+    // gradient is that of the step's mean loss whatever the chunking (and the trimmed length).
     const head: Command[] = [];
+    let count: Tensor | undefined;
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
     if (mode === "prefix") {
@@ -240,6 +254,8 @@ export class SS4Rec implements RecModel {
           n,
         });
       }
+      count = rt.tensor([2], "f32", undefined, "loss_count");
+      head.push(await countValid(rt, { targets: target, count, rows, vocab: V }));
     }
     const maxRows = Math.max(...reps.map((r) => r.n));
     const logitsAll = rt.tensor([maxRows, V], "f32", undefined, "logits");
@@ -247,7 +263,7 @@ export class SS4Rec implements RecModel {
     enc.activations.set("logits", logitsAll);
     for (const [j, { rep, dRep, target: t, n }] of reps.entries()) {
       const logits = rowsView(logitsAll, 0, n, V), dLogits = rowsView(dLogitsAll, 0, n, V);
-      const io = { logits, targets: t, dLogits, rows: n, vocab: V, accumulator: lossSum };
+      const io = { logits, targets: t, dLogits, rows: n, vocab: V, accumulator: lossSum, count };
       const loss = this.o.lossType === "BPR"
         ? await bpr(ctx, { ...io, salt: 100 + j })
         : await crossEntropy(rt, io);
@@ -277,12 +293,14 @@ export class SS4Rec implements RecModel {
     const noTime = this.o.modelType === "no_time";
     return {
       batch: B,
-      maxLen: L,
+      maxLen: options.maxLen,
+      length: L,
       mode,
       commands,
       lossSum,
       activations: enc.activations,
       upload(batch: Batch | SequenceBatch) {
+        checkStride(batch, L);
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
         rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
@@ -293,16 +311,16 @@ export class SS4Rec implements RecModel {
 
   /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
   async buildEval(
-    options: { batch: number; maxLen: number; maskHistory: boolean },
+    options: LengthOptions & { batch: number; maskHistory: boolean },
   ): Promise<EvalGraph> {
-    const { batch: B, maxLen: L } = options;
+    const B = options.batch, L = graphLength(options);
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
     const ctx = this.#ctx(B, L);
     const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([B], "i32", undefined, "target");
-    const enc = await this.#encoder(ctx, { itemSeq, timeGaps });
+    const enc = await this.#encoder(ctx, { itemSeq, timeGaps, paddedLength: options.maxLen });
     const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
     const last = await gatherLast(rt, {
       input: enc.output,
@@ -321,7 +339,8 @@ export class SS4Rec implements RecModel {
     const noTime = this.o.modelType === "no_time";
     return {
       batch: B,
-      maxLen: L,
+      maxLen: options.maxLen,
+      length: L,
       step: this.step,
       ranks,
       scores,
@@ -332,6 +351,7 @@ export class SS4Rec implements RecModel {
         await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
       ],
       upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }) {
+        checkStride(batch, L);
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
         rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
@@ -366,6 +386,22 @@ function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
     pool.set(key, t);
     return t;
   };
+}
+
+/** The length a graph is built for: `length` when given (1..maxLen), else maxLen. */
+function graphLength(o: LengthOptions): number {
+  const L = o.length ?? o.maxLen;
+  if (!(Number.isInteger(L) && L >= 1 && L <= o.maxLen)) {
+    throw new Error(`SS4Rec: length ${L} outside 1..maxLen ${o.maxLen}`);
+  }
+  return L;
+}
+
+/** Batches must be laid out at the graph's length (lib/models/buckets.ts trims them). */
+function checkStride(batch: { maxLen: number }, L: number): void {
+  if (batch.maxLen !== L) {
+    throw new Error(`SS4Rec: batch of stride ${batch.maxLen} uploaded to a graph of length ${L}`);
+  }
 }
 
 /** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */
