@@ -164,3 +164,53 @@ for (const mode of ["prefix", "sequence"] as const) {
     assert.ok(worst <= 1e-5 * scale, `max |Δgrad| ${worst} (largest gradient ${scale})`);
   });
 }
+
+Deno.test("buckets: a sequence-mode step (compact head) equals the prefix-mode step over the same targets", async () => {
+  // users whose whole training sequence fits one window: position t of the window predicts what
+  // the prefix sample (user, t + 1) predicts, from the same inputs (SequenceWindows' doc)
+  const rt = new Runtime(gpu);
+  const model = createModel(rt, cfg, ds);
+  model.store.initialise(cfg.seed);
+  const w = sequenceWindows(ds, { maxLen: L });
+  const wins: number[] = [];
+  for (let i = 0; i < w.user.length && wins.length < 8; i += 5) {
+    if (
+      w.start[i] === 0 && w.end[i] <= 40 && (i + 1 >= w.user.length || w.user[i + 1] !== w.user[i])
+    ) {
+      wins.push(i);
+    }
+  }
+  const users = new Set(wins.map((i) => w.user[i]));
+  const samples: number[] = [];
+  for (let i = 0; i < ds.train.user.length; i++) if (users.has(ds.train.user[i])) samples.push(i);
+  const out = [];
+  for (const mode of ["sequence", "prefix"] as const) {
+    const { graphs, lossSum } = trainBuckets(model, {
+      batch: mode === "sequence" ? wins.length : samples.length,
+      maxLen: L,
+      mode,
+      step: 16,
+    });
+    const { graph, batch } = await graphs.forBatch(
+      mode === "sequence"
+        ? makeSequenceBatch(ds, w, wins, { maxLen: L })
+        : makeBatch(ds, ds.train, samples, { maxLen: L }),
+    );
+    graph.upload(batch);
+    rt.write(model.step, [1, 99, 0, 0]); // dropout off: the two layouts draw different masks
+    rt.run(graph.commands);
+    out.push({ loss: await rt.read(lossSum), grads: await rt.read(model.store.gradAll) });
+  }
+  rt.dispose();
+  const [s, p] = out;
+  assert.ok(wins.length === 8 && samples.length > 150, `${wins.length} windows, ${samples.length}`);
+  assert.equal(s.loss[1], samples.length);
+  assert.equal(p.loss[1], samples.length);
+  assert.ok(Math.abs(s.loss[0] - p.loss[0]) <= 1e-5 * p.loss[0], `${s.loss} vs ${p.loss}`);
+  let scale = 0, worst = 0;
+  for (let i = 0; i < p.grads.length; i++) {
+    scale = Math.max(scale, Math.abs(p.grads[i]));
+    worst = Math.max(worst, Math.abs(p.grads[i] - s.grads[i]));
+  }
+  assert.ok(worst <= 1e-5 * scale, `max |Δgrad| ${worst} (largest gradient ${scale})`);
+});

@@ -25,7 +25,11 @@ export interface TrainGraph {
   mode: TrainMode;
   /** Writes a batch of stride `length` into the graph's input tensors (queued; no sync). */
   upload(batch: Batch | SequenceBatch): void;
-  /** Everything but the optimiser; ends with gradients in the store's gradient buffer. */
+  /**
+   * Everything but the optimiser; ends with gradients in the store's gradient buffer. `upload`
+   * may change it to fit the batch (SS4Rec's sequence mode drops head chunks holding no target):
+   * read it after each upload.
+   */
   commands: Command[];
   /** f32 [2] = [Σ loss over rows, Σ rows], accumulated on the GPU across steps. */
   lossSum: Tensor;

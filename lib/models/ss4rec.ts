@@ -24,7 +24,7 @@
 import type { Batch, SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
-import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
@@ -223,7 +223,11 @@ export class SS4Rec implements RecModel {
     // stay under a fixed size; every chunk divides by the step's count of valid positions, so the
     // gradient is that of the step's mean loss whatever the chunking (and the trimmed length).
     const head: Command[] = [];
+    const chunks: Command[][] = [];
     let count: Tensor | undefined;
+    let chunk = B;
+    let slots: { row: Tensor; slot: Tensor } | null = null;
+    let compact: { forward: Command; backward: Command } | null = null;
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
     if (mode === "prefix") {
@@ -242,14 +246,36 @@ export class SS4Rec implements RecModel {
       reps = [{ rep, dRep, target, n: B }];
       enc.activations.set("seq_output", rep);
     } else {
+      // Only positions with a target go through the head: upload lists them (slot -> row of the
+      // [B·L] layout and back, -1 elsewhere; `target` holds the slots' targets), their rows are
+      // gathered into a compact [B·L, H] buffer, and a step runs only the head chunks that hold
+      // slots (upload sets `commands`), so padding positions cost no logits.
       const rows = B * L;
-      const chunk = Math.min(rows, Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255));
+      chunk = Math.min(rows, Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255));
+      const rep = rt.tensor([rows, H], "f32", undefined, "head_rows");
+      const dRep = rt.tensor([rows, H], "f32", undefined, "d_head_rows");
+      slots = {
+        row: rt.tensor([rows], "i32", undefined, "head_slot_row"),
+        slot: rt.tensor([rows], "i32", undefined, "head_row_slot"),
+      };
+      const gather = await rt.kernel("embedding", "emb_gather");
+      const params = [rows, H, rows, 0];
+      compact = {
+        forward: rt.op(gather, [slots.row, enc.output, rep], {
+          params,
+          workgroups: grid(rows * H),
+        }),
+        backward: rt.op(gather, [slots.slot, dRep, enc.dOutput], {
+          params,
+          workgroups: grid(rows * H),
+        }),
+      };
       reps = [];
       for (let r0 = 0; r0 < rows; r0 += chunk) {
         const n = Math.min(chunk, rows - r0);
         reps.push({
-          rep: rowsView(enc.output, r0, n, H),
-          dRep: rowsView(enc.dOutput, r0, n, H),
+          rep: rowsView(rep, r0, n, H),
+          dRep: rowsView(dRep, r0, n, H),
           target: rowsView(target, r0, n, 1),
           n,
         });
@@ -267,7 +293,7 @@ export class SS4Rec implements RecModel {
       const loss = this.o.lossType === "BPR"
         ? await bpr(ctx, { ...io, salt: 100 + j })
         : await crossEntropy(rt, io);
-      head.push(
+      chunks.push([
         await matmul(rt, { a: rep, b: E, c: logits }, { m: n, n: V, k: H, transB: true }),
         ...loss.forward,
         ...loss.backward,
@@ -280,23 +306,28 @@ export class SS4Rec implements RecModel {
           beta: 1,
         }),
         ...await matmulOps(rt, { a: dLogits, b: E, c: dRep }, { m: n, n: H, k: V }),
-      );
+      ]);
     }
-    const commands: Command[] = [
+    /** The step with the first `k` head chunks. */
+    const commands = (k: number): Command[] => [
       { clear: this.store.gradAll },
       ...enc.forward,
       ...(last ? last.forward : []),
+      ...(compact ? [compact.forward] : []),
       ...head,
+      ...chunks.slice(0, k).flat(),
       ...(last ? last.backward : []),
+      ...(compact ? [compact.backward] : []),
       ...enc.backward,
     ];
     const noTime = this.o.modelType === "no_time";
-    return {
+    const rows = B * L;
+    const graph: TrainGraph = {
       batch: B,
       maxLen: options.maxLen,
       length: L,
       mode,
-      commands,
+      commands: commands(chunks.length),
       lossSum,
       activations: enc.activations,
       upload(batch: Batch | SequenceBatch) {
@@ -304,9 +335,27 @@ export class SS4Rec implements RecModel {
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
         rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
-        rt.write(target, "targets" in batch ? batch.targets : batch.target);
+        if (!slots) {
+          rt.write(target, "targets" in batch ? batch.targets : batch.target);
+          return;
+        }
+        if (!("targets" in batch)) throw new Error("SS4Rec: sequence mode needs sequence batches");
+        const row = new Int32Array(rows).fill(-1), slot = new Int32Array(rows).fill(-1);
+        const targets = new Int32Array(rows);
+        let n = 0;
+        for (let r = 0; r < rows; r++) {
+          if (batch.targets[r] <= 0) continue;
+          row[n] = r;
+          slot[r] = n;
+          targets[n++] = batch.targets[r];
+        }
+        rt.write(slots.row, row);
+        rt.write(slots.slot, slot);
+        rt.write(target, targets);
+        graph.commands = commands(Math.ceil(n / chunk));
       },
     };
+    return graph;
   }
 
   /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
