@@ -253,7 +253,8 @@ export class SS4Rec implements RecModel {
       const rows = B * L;
       chunk = Math.min(rows, Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255));
       const rep = rt.tensor([rows, H], "f32", undefined, "head_rows");
-      const dRep = rt.tensor([rows, H], "f32", undefined, "d_head_rows");
+      // a chunk's d rep is its head's last op, when its rep is no longer read: same memory
+      const dRep = rep;
       slots = {
         row: rt.tensor([rows], "i32", undefined, "head_slot_row"),
         slot: rt.tensor([rows], "i32", undefined, "head_row_slot"),
