@@ -223,27 +223,6 @@ export async function benchMain(args: string[]): Promise<number> {
       const lengths = ml1mWindowLengths(shape.L, o.quick ? users : 6040);
       const windows = lengths.length;
       const epochSteps = Math.ceil(windows / shape.B);
-      const times: number[] = [];
-      for (let r = 0; r < Math.min(reps, 3); r++) {
-        const s = performance.now();
-        for (let i = 0; i < epochSteps; i++) one();
-        await rt.sync();
-        times.push(performance.now() - s);
-      }
-      rows.push({
-        what: `ML-1M-shaped epoch, sequence mode (${windows} windows, ${epochSteps} steps)`,
-        median: median(times) / 1000,
-        min: Math.min(...times) / 1000,
-        max: Math.max(...times) / 1000,
-        unit: "s",
-      });
-      // The same epoch with the windows' real lengths, each batch at its length bucket.
-      const tb = trainBuckets(model, {
-        batch: shape.B,
-        maxLen: shape.L,
-        mode: "sequence",
-        step: DEFAULT_BUCKET_STEP,
-      });
       const epoch = Array.from({ length: epochSteps }, (_, i) =>
         syntheticBatch(
           shape.B,
@@ -253,6 +232,27 @@ export async function benchMain(args: string[]): Promise<number> {
           true,
           lengths.subarray(i * shape.B, (i + 1) * shape.B),
         ));
+      // Padded: every batch at L (the head scores only positions with a target).
+      const padded = await timed(Math.min(reps, 3), async () => {
+        for (const b of epoch) {
+          graph.upload(b);
+          rt.write(model.step, [++step, 1, 1, 0]);
+          rt.run([...graph.commands, ...tail]);
+        }
+        await rt.sync();
+      });
+      rows.push({
+        what: `ML-1M-shaped epoch, sequence mode (${windows} windows, ${epochSteps} steps)`,
+        ...scaled(padded, 1 / 1000),
+        unit: "s",
+      });
+      // The same epoch, each batch at its length bucket.
+      const tb = trainBuckets(model, {
+        batch: shape.B,
+        maxLen: shape.L,
+        mode: "sequence",
+        step: DEFAULT_BUCKET_STEP,
+      });
       const runEpoch = async () => {
         for (const b of epoch) {
           const { graph: g, batch } = await tb.graphs.forBatch(b);
@@ -429,26 +429,43 @@ export async function benchMain(args: string[]): Promise<number> {
     // "passes per sync": GPU time without the fixed ~10 ms of Deno's mapAsync read-back.
     const lengths = Int32Array.from(ml1mCounts(users), (n) => Math.min(n - 1, L));
     const sorted = Int32Array.from(lengthOrder(lengths), (i) => lengths[i]);
-    const evalBatches = Array.from(
-      { length: Math.ceil(users / EB) },
-      (_, i) =>
-        syntheticBatch(EB, L, V, 60 + i, false, sorted.subarray(i * EB, (i + 1) * EB)) as Batch,
-    );
-    const eb = evalBuckets(model, {
-      batch: EB,
-      maxLen: L,
-      maskHistory: false,
-      step: DEFAULT_BUCKET_STEP,
-    });
+    const batchesOf = (size: number) =>
+      Array.from(
+        { length: Math.ceil(users / size) },
+        (_, i) =>
+          syntheticBatch(
+            size,
+            L,
+            V,
+            60 + i,
+            false,
+            sorted.subarray(i * size, (i + 1) * size),
+          ) as Batch,
+      );
+    const evalBatches = batchesOf(EB);
     let lastRanks = g.ranks;
-    const bucketedPass = async () => {
-      for (const b of evalBatches) {
-        const { graph: e, batch } = await eb.forBatch(b);
-        e.upload(batch);
-        rt.write(e.step, [0, 0, 0, 0]);
-        rt.run(e.commands);
-        lastRanks = e.ranks;
-      }
+    /** A bucketed evaluation pass at eval batch `size` and the bucket length of each batch. */
+    const bucketed = async (size: number) => {
+      const eb = evalBuckets(model, {
+        batch: size,
+        maxLen: L,
+        maskHistory: false,
+        step: DEFAULT_BUCKET_STEP,
+      });
+      const batches = size === EB ? evalBatches : batchesOf(size);
+      const pass = async () => {
+        for (const b of batches) {
+          const { graph: e, batch } = await eb.forBatch(b);
+          e.upload(batch);
+          rt.write(e.step, [0, 0, 0, 0]);
+          rt.run(e.commands);
+          lastRanks = e.ranks;
+        }
+      };
+      await pass(); // builds the buckets' graphs
+      await rt.read(lastRanks);
+      const used = batches.map((b) => bucketLength(Math.max(...b.seqLen), L, DEFAULT_BUCKET_STEP));
+      return { pass, used };
     };
     const paddedPass = () => {
       for (const b of evalBatches) {
@@ -458,17 +475,23 @@ export async function benchMain(args: string[]): Promise<number> {
       }
       return Promise.resolve();
     };
-    await bucketedPass();
-    await rt.read(lastRanks);
+    const small = Math.max(8, EB / 4);
+    const atEB = await bucketed(EB), atSmall = await bucketed(small);
     const many = 10;
     const n = users.toLocaleString("en");
-    const used = evalBatches.map((b) =>
-      bucketLength(Math.max(...b.seqLen), L, DEFAULT_BUCKET_STEP)
-    );
     for (
       const [what, pass] of [
         [`eval ${n} users, ML-1M lengths, padded`, paddedPass],
-        [`eval ${n} users, ML-1M lengths, length buckets (L_b ${used.join(" ")})`, bucketedPass],
+        [
+          `eval ${n} users, ML-1M lengths, length buckets (L_b ${atEB.used.join(" ")})`,
+          atEB.pass,
+        ],
+        [
+          `eval ${n} users, ML-1M lengths, length buckets, eval batch ${small} (L_b ${
+            atSmall.used.join(" ")
+          })`,
+          atSmall.pass,
+        ],
       ] as const
     ) {
       rows.push({
