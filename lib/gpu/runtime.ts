@@ -250,7 +250,7 @@ export class Runtime {
       for (const b of [...this.#buffers]) {
         if (before.has(b)) continue;
         this.#buffers.delete(b);
-        this.liveBytes -= b.size;
+        if (b.usage & GPUBufferUsage.STORAGE) this.liveBytes -= b.size; // uniforms are not counted
         b.destroy();
       }
       const cap = Math.min(this.device.limits.maxBufferSize, arena.maxChunkBytes);
