@@ -89,14 +89,20 @@ export class LengthBuckets<G extends { length: number }> {
 
   /**
    * `build(length)` makes the graph of one length; `step` 0 (or `maxLen` itself) turns bucketing
-   * off: every batch runs at maxLen, as without this class.
+   * off: every batch runs at maxLen, as without this class. `arena` shares the transient memory
+   * of other graphs that never run at the same time (the training and the evaluation steps).
    */
   constructor(
     readonly rt: Runtime,
-    readonly options: { maxLen: number; step: number; build: (length: number) => Promise<G> },
+    readonly options: {
+      maxLen: number;
+      step: number;
+      build: (length: number) => Promise<G>;
+      arena?: Arena | null;
+    },
   ) {
     const on = options.step > 0 && options.step < options.maxLen;
-    this.arena = on ? new Arena() : null;
+    this.arena = on ? options.arena ?? new Arena() : null;
   }
 
   /** The bucket length a batch runs at. */
@@ -144,7 +150,7 @@ export interface TrainBuckets {
 /** The training steps of `model` per bucket length (`step` 0: always maxLen). */
 export function trainBuckets(
   model: RecModel,
-  options: { batch: number; maxLen: number; mode: TrainMode; step: number },
+  options: { batch: number; maxLen: number; mode: TrainMode; step: number; arena?: Arena | null },
 ): TrainBuckets {
   const rt = model.store.rt;
   const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
@@ -153,6 +159,7 @@ export function trainBuckets(
     maxLen,
     step: model.causal ? options.step : 0,
     build: (length) => model.buildTrain({ batch, maxLen, length, mode, lossSum }),
+    arena: options.arena,
   });
   return { graphs, lossSum };
 }
@@ -160,12 +167,19 @@ export function trainBuckets(
 /** The evaluation steps of `model` per bucket length (`step` 0: always maxLen). */
 export function evalBuckets(
   model: RecModel,
-  options: { batch: number; maxLen: number; maskHistory: boolean; step: number },
+  options: {
+    batch: number;
+    maxLen: number;
+    maskHistory: boolean;
+    step: number;
+    arena?: Arena | null;
+  },
 ): LengthBuckets<EvalGraph> {
   const { batch, maxLen, maskHistory } = options;
   return new LengthBuckets<EvalGraph>(model.store.rt, {
     maxLen,
     step: model.causal ? options.step : 0,
     build: (length) => model.buildEval({ batch, maxLen, length, maskHistory }),
+    arena: options.arena,
   });
 }

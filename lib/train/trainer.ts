@@ -12,7 +12,7 @@
 import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
-import { type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Arena, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { metricsFromRanks } from "../metrics.ts";
 import {
   DEFAULT_BUCKET_STEP,
@@ -136,16 +136,21 @@ export async function evaluate(
   return { metrics: metricsFromRanks(ranks, options.topk), ranks };
 }
 
-/** The evaluation graphs a trainer config asks for (one per bucket length, built on use). */
+/**
+ * The evaluation graphs a trainer config asks for (one per bucket length, built on use), in
+ * `arena` when given (the training steps' one: the two never run at the same time).
+ */
 export function evalGraphsFor(
   model: RecModel,
   options: Pick<TrainerOptions, "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket">,
+  arena?: Arena | null,
 ): LengthBuckets<EvalGraph> {
   return evalBuckets(model, {
     batch: options.evalBatchSize,
     maxLen: options.maxLen,
     maskHistory: options.maskHistory,
     step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
+    arena,
   });
 }
 
@@ -166,7 +171,7 @@ export async function trainModel(
     step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
   });
   await graphs.graph(options.maxLen);
-  const evalGraphs = evalGraphsFor(model, options);
+  const evalGraphs = evalGraphsFor(model, options, graphs.arena);
   const { adam, commands: update } = await modelOptimizer(rt, model, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
