@@ -166,6 +166,8 @@ export async function benchMain(args: string[]): Promise<number> {
     : [
       { name: "train step L=200", B: 1024, L: 200, mode: "prefix" },
       { name: "train step L=50", B: 1024, L: 50, mode: "prefix" },
+      // how a step scales with B (would splitting a batch into length groups pay?)
+      { name: "train step B=256, L=200", B: 256, L: 200, mode: "prefix" },
       { name: "train step L=200, sequence mode", B: 1024, L: 200, mode: "sequence" },
     ];
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
