@@ -6,14 +6,16 @@
  * that graph's length.
  *
  * Why results do not change: batches are right-padded and SS4Rec is causal, so the outputs at
- * t < seqLen never see positions ≥ L_b; dropout masks are indexed as at L (`LengthOptions`), and
- * sequence-mode losses divide by the step's count of positions, not by a chunk's. What changes is
- * float rounding where a reduction runs over rows (parameter gradients): the padding rows add exact
- * zeros, but the order of the partial sums follows the layout.
+ * t < seqLen never see positions ≥ L_b; dropout masks are indexed as at L (`LengthOptions`);
+ * sequence-mode losses divide by the step's count of positions, not by a chunk's, and their head
+ * chunks (and BPR negatives) follow the positions that have a target, not the layout. What changes
+ * is float rounding where a reduction runs over rows (parameter gradients): the padding rows add
+ * exact zeros, but the order of the partial sums follows the layout.
  *
  * Memory: the graphs of all buckets place their activations in one {@linkcode Arena}, sized by the
  * graph at L (built first), so k buckets cost about the memory of one graph plus k sets of bind
- * groups and small uniforms. Graphs are built on first use and kept.
+ * groups and small uniforms; the trainer's evaluation graphs share the same arena. Graphs are
+ * built on first use and kept.
  *
  * Batch composition is never changed here: training batches are what the shuffler gives (only
  * their length is trimmed); evaluation orders users by length first ({@linkcode lengthOrder}),

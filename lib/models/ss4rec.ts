@@ -251,7 +251,9 @@ export class SS4Rec implements RecModel {
       // gathered into a compact [B·L, H] buffer, and a step runs only the head chunks that hold
       // slots (upload sets `commands`), so padding positions cost no logits.
       const rows = B * L;
-      chunk = Math.min(rows, Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255));
+      // chunk boundaries do not depend on L, so a trimmed batch cuts its slots where the padded
+      // one does (and BPR draws the same negatives)
+      chunk = Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255);
       const rep = rt.tensor([rows, H], "f32", undefined, "head_rows");
       // a chunk's d rep is its head's last op, when its rep is no longer read: same memory
       const dRep = rep;
