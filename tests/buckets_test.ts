@@ -75,34 +75,41 @@ Deno.test("buckets: lengths, trimming and the evaluation order", () => {
   assert.deepEqual([...lengthOrder([5, 2, 5, 1, 2])], [3, 1, 4, 0, 2]);
 });
 
-Deno.test("buckets: evaluation at bucket lengths gives the padded ranks on real data", async () => {
-  const ranks: Uint32Array[] = [];
-  const bytes: number[] = [];
-  let lengths: number[] = [];
-  for (const step of [0, 16]) {
-    const rt = new Runtime(gpu);
-    const model = createModel(rt, cfg, ds);
-    model.store.initialise(cfg.seed);
-    const graphs = evalBuckets(model, { batch: 96, maxLen: L, maskHistory: false, step });
-    if (step) {
-      for (const n of [16, 32, 48, 64]) await graphs.graph(n);
-      poison(rt, graphs.arena);
-    }
-    const got = await evaluate(rt, ds, graphs, ds.valid, {
-      topk: [10],
-      timestampPrecision: "float64",
-      maskHistory: false,
-    });
-    ranks.push(got.ranks);
-    bytes.push(rt.liveBytes);
-    if (step) lengths = graphs.lengths;
-    rt.dispose();
-  }
-  assert.ok(lengths.length >= 3 && lengths[0] < L, `buckets used: ${lengths}`);
-  assert.deepEqual(ranks[1], ranks[0]);
-  // ${lengths.length} graphs in one arena: about the memory of the one padded graph
-  assert.ok(bytes[1] < 1.1 * bytes[0], `bucketed ${bytes[1]} B vs padded ${bytes[0]} B`);
-});
+for (const maskHistory of [false, true]) {
+  Deno.test(
+    `buckets: evaluation at bucket lengths gives the padded ranks on real data (history ${
+      maskHistory ? "masked" : "not masked"
+    })`,
+    async () => {
+      const ranks: Uint32Array[] = [];
+      const bytes: number[] = [];
+      let lengths: number[] = [];
+      for (const step of [0, 16]) {
+        const rt = new Runtime(gpu);
+        const model = createModel(rt, cfg, ds);
+        model.store.initialise(cfg.seed);
+        const graphs = evalBuckets(model, { batch: 96, maxLen: L, maskHistory, step });
+        if (step) {
+          for (const n of [16, 32, 48, 64]) await graphs.graph(n);
+          poison(rt, graphs.arena);
+        }
+        const got = await evaluate(rt, ds, graphs, ds.valid, {
+          topk: [10],
+          timestampPrecision: "float64",
+          maskHistory,
+        });
+        ranks.push(got.ranks);
+        bytes.push(rt.liveBytes);
+        if (step) lengths = graphs.lengths;
+        rt.dispose();
+      }
+      assert.ok(lengths.length >= 3 && lengths[0] < L, `buckets used: ${lengths}`);
+      assert.deepEqual(ranks[1], ranks[0]);
+      // ${lengths.length} graphs in one arena: about the memory of the one padded graph
+      assert.ok(bytes[1] < 1.1 * bytes[0], `bucketed ${bytes[1]} B vs padded ${bytes[0]} B`);
+    },
+  );
+}
 
 /** Runs one training step per graph and returns [loss sum, count] and the gradients. */
 async function step(mode: TrainMode, loss: "CE" | "BPR") {
