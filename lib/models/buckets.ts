@@ -117,7 +117,9 @@ export class LengthBuckets<G extends { length: number }> {
   /** The graph of one length (built on first use; the maxLen graph first, to size the arena). */
   graph(length: number): Promise<G> {
     const { maxLen } = this.options;
-    if (length !== maxLen && this.arena && this.#graphs.size === 0) void this.graph(maxLen);
+    if (length !== maxLen && this.arena && !this.#graphs.has(maxLen)) {
+      return this.graph(maxLen).then(() => this.graph(length));
+    }
     let g = this.#graphs.get(length);
     if (!g) {
       const arena = this.arena;
