@@ -19,10 +19,17 @@
 export * from "./lib/data/mod.ts";
 export * from "./lib/metrics.ts";
 export { acquireGpu, getGpu, type Gpu } from "./lib/gpu/device.ts";
-export { grid, type Op, Runtime, Tensor } from "./lib/gpu/runtime.ts";
+export { Arena, grid, type Op, Runtime, Tensor } from "./lib/gpu/runtime.ts";
 export { SS4Rec, type SS4RecOptions } from "./lib/models/ss4rec.ts";
-export type { EvalGraph, RecModel, TrainGraph } from "./lib/models/model.ts";
-export { evaluate, type TrainerOptions, trainModel } from "./lib/train/trainer.ts";
+export type { EvalGraph, LengthOptions, RecModel, TrainGraph } from "./lib/models/model.ts";
+export {
+  bucketLength,
+  evalBuckets,
+  LengthBuckets,
+  trainBuckets,
+  trimBatch,
+} from "./lib/models/buckets.ts";
+export { evalGraphsFor, evaluate, type TrainerOptions, trainModel } from "./lib/train/trainer.ts";
 export { readSafetensors, writeSafetensors } from "./lib/io/safetensors.ts";
 
 const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {

@@ -19,9 +19,12 @@
 // order and writes them to partial[column, part] (no float atomics); ln_reduce then adds the part
 // sums, in a fixed order, into the gradient views.
 
+// Dropout masks are indexed as if each run of `seg` rows were padded to `seg + seg_pad` rows (a
+// batch trimmed to its longest sequence draws the masks of the untrimmed one; seg_pad 0: as is).
 struct Params {
   rows: u32, dim: u32, eps: f32, thr: u32,
   scale: f32, salt: u32, rpw: u32, nparts: u32,
+  seg: u32, seg_pad: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> a: array<f32>;
@@ -94,6 +97,9 @@ fn mask4(on: bool, key: u32, i: u32) -> vec4f {
 
 fn wg_index(wid: vec3u, nwg: vec3u) -> u32 { return wid.x + wid.y * nwg.x; }
 
+// the row's index in the untrimmed layout (dropout masks only)
+fn mask_row(row: u32) -> u32 { return row + (row / p.seg) * p.seg_pad; }
+
 // ---------------------------------------------------------------- scalar entries (any dim)
 
 @compute @workgroup_size(256)
@@ -107,13 +113,14 @@ fn ln_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let key = drop_key(step_f[1]);
   let fd = f32(p.dim);
   let base = row * p.dim;
+  let mbase = mask_row(row) * p.dim;
   var z: array<f32, K>;
   var s = 0.0;
   for (var k = 0u; k < K; k++) {
     let h = lane + k * LANES;
     var v = 0.0;
     if (ok && h < p.dim) {
-      v = a[base + h] * mask1(on, key, base + h);
+      v = a[base + h] * mask1(on, key, mbase + h);
       if (RESIDUAL) { v += res[base + h]; }
     }
     z[k] = v;
@@ -168,6 +175,7 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     let row = (part * p.rpw + it) * RPW + l / LANES;
     let ok = row < p.rows;
     let base = row * p.dim;
+    let mbase = mask_row(row) * p.dim;
     var mean = 0.0;
     var rstd = 0.0;
     if (ok) { mean = b4[2u * row]; rstd = b4[2u * row + 1u]; }
@@ -179,7 +187,7 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
       xh[k] = 0.0;
       g[k] = 0.0;
       if (ok && h < p.dim) {
-        var v = a[base + h] * mask1(on, key, base + h);
+        var v = a[base + h] * mask1(on, key, mbase + h);
         if (RESIDUAL) { v += res[base + h]; }
         xh[k] = (v - mean) * rstd;
         let d = b5[base + h];
@@ -198,7 +206,7 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
         let h = lane + k * LANES;
         if (h < p.dim) {
           let dz = rstd * (g[k] - t.x - xh[k] * t.y);
-          b6[base + h] = dz * mask1(on, key, base + h);
+          b6[base + h] = dz * mask1(on, key, mbase + h);
           if (RESIDUAL) { b7[base + h] = dz; }
         }
       }
@@ -222,13 +230,14 @@ fn ln_forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let fd = f32(p.dim);
   let d4 = p.dim / 4u;
   let base = row * d4;
+  let mbase = mask_row(row) * d4;
   var z: array<vec4f, K>;
   var s = vec4f(0.0);
   for (var k = 0u; k < K; k++) {
     let c = lane + k * LANES;
     var v = vec4f(0.0);
     if (ok && c < d4) {
-      v = a4[base + c] * mask4(on, key, 4u * (base + c));
+      v = a4[base + c] * mask4(on, key, 4u * (mbase + c));
       if (RESIDUAL) { v += res4[base + c]; }
     }
     z[k] = v;
@@ -292,6 +301,7 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     let row = (part * p.rpw + it) * RPW + l / LANES;
     let ok = row < p.rows;
     let base = row * d4;
+    let mbase = mask_row(row) * d4;
     var st = vec2f(0.0);
     if (ok) { st = stats_b[row]; }
     var xh: array<vec4f, K>;
@@ -303,7 +313,7 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       xh[k] = vec4f(0.0);
       g[k] = vec4f(0.0);
       if (ok && c < d4) {
-        var v = a4[base + c] * mask4(on, key, 4u * (base + c));
+        var v = a4[base + c] * mask4(on, key, 4u * (mbase + c));
         if (RESIDUAL) { v += res4[base + c]; }
         xh[k] = (v - st.x) * st.y;
         let d = dy4[base + c];
@@ -323,7 +333,7 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
         let c = lane + k * LANES;
         if (c < d4) {
           let dz = st.y * (g[k] - t.x - xh[k] * t.y);
-          da4[base + c] = dz * mask4(on, key, 4u * (base + c));
+          da4[base + c] = dz * mask4(on, key, 4u * (mbase + c));
           if (RESIDUAL) { dres4[base + c] = dz; }
         }
       }

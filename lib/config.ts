@@ -81,6 +81,12 @@ export interface Config {
   s5_clip_eigs: boolean;
   /** Exclude history items from the ranking (off: RecBole's sequential convention). */
   mask_history: boolean;
+  /**
+   * Run each batch at its longest sequence rounded up to a multiple of this (results unchanged,
+   * work scales with real tokens; lib/models/buckets.ts); 0 pads every batch to
+   * MAX_ITEM_LIST_LENGTH.
+   */
+  length_bucket: number;
   /** NeuMF: GMF embedding size. */
   mf_embedding_size: number;
   /** NeuMF: MLP embedding size. */
@@ -142,6 +148,7 @@ export const CONFIG_SCHEMA: Readonly<Record<keyof Config, KeySpec>> = {
   timestamp_precision: { kind: { oneOf: ["float64", "float32"] } },
   s5_clip_eigs: { kind: "bool" },
   mask_history: { kind: "bool" },
+  length_bucket: { kind: "int" },
   mf_embedding_size: { kind: "posint" },
   mlp_embedding_size: { kind: "posint" },
   mlp_hidden_size: { kind: "int[]" },
@@ -183,6 +190,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   timestamp_precision: "float64",
   s5_clip_eigs: false,
   mask_history: false,
+  length_bucket: 16,
   mf_embedding_size: 64,
   mlp_embedding_size: 64,
   mlp_hidden_size: [128, 64],

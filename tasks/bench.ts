@@ -21,6 +21,14 @@ import { SS4Rec } from "../lib/models/ss4rec.ts";
 import type { TrainMode } from "../lib/models/model.ts";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { modelOptimizer } from "../lib/train/adam.ts";
+import { epochPermutation } from "../lib/data/shuffle.ts";
+import {
+  bucketLength,
+  DEFAULT_BUCKET_STEP,
+  evalBuckets,
+  lengthOrder,
+  trainBuckets,
+} from "../lib/models/buckets.ts";
 
 /** Reference figures of the official PyTorch SS4Rec on the same H100 (GPU.md, issue 6). */
 const OFFICIAL: Record<string, string> = {
@@ -32,15 +40,26 @@ const OFFICIAL: Record<string, string> = {
   "peak memory (train L=200)": "14.1 GiB",
 };
 
-/** A synthetic ML-1M-like batch: lengths skewed to the window, gaps from the real mixture. */
-function syntheticBatch(B: number, L: number, V: number, seed: number, sequence: boolean) {
+/**
+ * A synthetic ML-1M-like batch: lengths skewed to the window (or the given per-row `lengths`),
+ * gaps from the real mixture.
+ */
+function syntheticBatch(
+  B: number,
+  L: number,
+  V: number,
+  seed: number,
+  sequence: boolean,
+  lengths?: ArrayLike<number>,
+) {
   const rand = rng(seed);
   const itemSeq = new Int32Array(B * L), seqLen = new Int32Array(B);
   const timeGaps = new Float32Array(B * L), target = new Int32Array(B);
   const targets = new Int32Array(B * L);
   for (let b = 0; b < B; b++) {
     // ML-1M: median 96 ratings per user, most prefixes of long users fill the window
-    const len = rand() < 0.6 ? L : 1 + Math.floor(rand() * L);
+    const r = rand() < 0.6 ? L : 1 + Math.floor(rand() * L);
+    const len = lengths ? (b < lengths.length ? lengths[b] : 0) : r;
     seqLen[b] = len;
     target[b] = 1 + Math.floor(rand() * (V - 1));
     for (let t = 0; t < len; t++) {
@@ -54,21 +73,68 @@ function syntheticBatch(B: number, L: number, V: number, seed: number, sequence:
         : Math.round(86400 * Math.exp(rand() * 6));
     }
   }
-  const base = { size: B, count: B, maxLen: L, itemSeq, seqLen, timeGaps, user: new Int32Array(B) };
+  const count = lengths ? Math.min(B, lengths.length) : B;
+  const base = { size: B, count, maxLen: L, itemSeq, seqLen, timeGaps, user: new Int32Array(B) };
   return sequence ? { ...base, targets } as SequenceBatch : { ...base, target } as Batch;
 }
 
-/** Windows of `L` inputs over 6,040 synthetic ML-1M users (training part: all but 2 items). */
-function ml1mWindows(L: number): number {
+/** Rating counts of `users` synthetic ML-1M users: log-normal fitted to ML-1M (median ~96, mean ~165), at least 20. */
+function ml1mCounts(users: number): Int32Array {
   const rand = rng(1);
-  let windows = 0;
-  for (let u = 0; u < 6040; u++) {
-    // log-normal counts fitted to ML-1M (median ~96, mean ~165), at least 20 ratings
+  const counts = new Int32Array(users);
+  for (let u = 0; u < users; u++) {
     const z = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
-    const n = Math.max(20, Math.round(Math.exp(4.56 + 1.05 * z)));
-    windows += Math.ceil((n - 2) / L);
+    counts[u] = Math.max(20, Math.round(Math.exp(4.56 + 1.05 * z)));
   }
-  return windows;
+  return counts;
+}
+
+/**
+ * Input lengths of the sequence-mode windows of `L` over synthetic ML-1M users (training part:
+ * all but 2 items, cut from the oldest as lib/data/batch.ts does), in the epoch's shuffled order.
+ */
+function ml1mWindowLengths(L: number, users = 6040): Int32Array {
+  const lengths: number[] = [];
+  for (const n of ml1mCounts(users)) {
+    for (let s = 0; s < n - 2; s += L) lengths.push(Math.min(L, n - 2 - s));
+  }
+  return shuffled(lengths);
+}
+
+/** Input lengths of the prefix-mode samples (training targets 1..n−3, window L), shuffled. */
+function ml1mPrefixLengths(L: number, users = 6040): Int32Array {
+  const lengths: number[] = [];
+  for (const n of ml1mCounts(users)) for (let p = 1; p <= n - 3; p++) lengths.push(Math.min(p, L));
+  return shuffled(lengths);
+}
+
+function shuffled(xs: number[]): Int32Array {
+  const perm = epochPermutation(xs.length, { seed: 2020, epoch: 0 });
+  return Int32Array.from(perm, (i) => xs[i]);
+}
+
+/** Bucket length of each batch of `B` consecutive rows. */
+function batchBuckets(lengths: Int32Array, B: number, L: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < lengths.length; s += B) {
+    out.push(bucketLength(Math.max(...lengths.subarray(s, s + B)), L, DEFAULT_BUCKET_STEP));
+  }
+  return out;
+}
+
+/** Wall time (ms) of `reps` runs of `f`: median, min, max. */
+async function timed(reps: number, f: () => Promise<void>) {
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const s = performance.now();
+    await f();
+    times.push(performance.now() - s);
+  }
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+function scaled(t: { median: number; min: number; max: number }, k: number) {
+  return { median: t.median * k, min: t.min * k, max: t.max * k };
 }
 
 function median(xs: number[]): number {
@@ -121,6 +187,8 @@ export async function benchMain(args: string[]): Promise<number> {
     : [
       { name: "train step L=200", B: 1024, L: 200, mode: "prefix" },
       { name: "train step L=50", B: 1024, L: 50, mode: "prefix" },
+      // how a step scales with B (would splitting a batch into length groups pay?)
+      { name: "train step B=256, L=200", B: 256, L: 200, mode: "prefix" },
       { name: "train step L=200, sequence mode", B: 1024, L: 200, mode: "sequence" },
     ];
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
@@ -137,7 +205,7 @@ export async function benchMain(args: string[]): Promise<number> {
     rt.dispose(); // each shape starts with an empty device (peak memory is per shape)
     rt.peakBytes = 0;
     const tb = performance.now();
-    const { model, graph, commands: cmds } = await buildStep(rt, cfg, shape, {
+    const { model, graph, tail, commands: cmds } = await buildStep(rt, cfg, shape, {
       numItems: V,
       numUsers: users,
     }, build);
@@ -149,7 +217,7 @@ export async function benchMain(args: string[]): Promise<number> {
     const one = () => {
       graph.upload(batches[step % 3]);
       rt.write(model.step, [++step, 1, 1, 0]);
-      rt.run(cmds);
+      rt.run([...graph.commands, ...tail]);
     };
     for (let i = 0; i < 3; i++) one();
     await rt.sync();
@@ -165,24 +233,69 @@ export async function benchMain(args: string[]): Promise<number> {
       await rt.sync();
       per.push((performance.now() - s) / steps);
     }
+    const shapePeak = rt.peakBytes;
     if (shape.mode === "sequence") {
       // A whole ML-1M-shaped epoch: 6,040 users with ML-1M's rating counts (min 20, mean ~165,
       // heavy tail), each history cut into windows of L; all steps timed with one sync.
-      const windows = ml1mWindows(shape.L);
+      const lengths = ml1mWindowLengths(shape.L, o.quick ? users : 6040);
+      const windows = lengths.length;
       const epochSteps = Math.ceil(windows / shape.B);
-      const times: number[] = [];
-      for (let r = 0; r < Math.min(reps, 3); r++) {
-        const s = performance.now();
-        for (let i = 0; i < epochSteps; i++) one();
+      const epoch = Array.from({ length: epochSteps }, (_, i) =>
+        syntheticBatch(
+          shape.B,
+          shape.L,
+          V,
+          50 + i,
+          true,
+          lengths.subarray(i * shape.B, (i + 1) * shape.B),
+        ));
+      // Padded: every batch at L (the head scores only positions with a target).
+      const padded = await timed(Math.min(reps, 3), async () => {
+        for (const b of epoch) {
+          graph.upload(b);
+          rt.write(model.step, [++step, 1, 1, 0]);
+          rt.run([...graph.commands, ...tail]);
+        }
         await rt.sync();
-        times.push(performance.now() - s);
-      }
+      });
       rows.push({
         what: `ML-1M-shaped epoch, sequence mode (${windows} windows, ${epochSteps} steps)`,
-        median: median(times) / 1000,
-        min: Math.min(...times) / 1000,
-        max: Math.max(...times) / 1000,
+        ...scaled(padded, 1 / 1000),
         unit: "s",
+      });
+      // The same epoch, each batch at its length bucket.
+      const tb = trainBuckets(model, {
+        batch: shape.B,
+        maxLen: shape.L,
+        mode: "sequence",
+        step: DEFAULT_BUCKET_STEP,
+      });
+      const runEpoch = async () => {
+        for (const b of epoch) {
+          const { graph: g, batch } = await tb.graphs.forBatch(b);
+          g.upload(batch);
+          rt.write(model.step, [++step, 1, 1, 0]);
+          rt.run([...g.commands, ...tail]);
+        }
+        await rt.sync();
+      };
+      await runEpoch(); // builds the buckets' graphs
+      const bucketed = await timed(Math.min(reps, 3), runEpoch);
+      const used = batchBuckets(lengths, shape.B, shape.L);
+      const fill = lengths.reduce((a, b) => a + b, 0) / (windows * shape.L);
+      rows.push({
+        what: `ML-1M-shaped epoch, sequence mode, length buckets (real lengths, ${
+          (100 * fill).toFixed(0)
+        }% of L filled; L_b per step: ${used.join(" ")})`,
+        ...scaled(bucketed, 1 / 1000),
+        unit: "s",
+      });
+      rows.push({
+        what: `${shape.name}, length buckets: arena for ${tb.graphs.lengths.length} graphs`,
+        median: (tb.graphs.arena?.bytes ?? 0) / 2 ** 30,
+        min: NaN,
+        max: NaN,
+        unit: "GiB",
       });
     }
     rows.push({
@@ -192,13 +305,67 @@ export async function benchMain(args: string[]): Promise<number> {
       max: Math.max(...per),
       unit: "ms",
     });
-    if (shape.mode === "prefix" && shape.L === 200 && shape.B === 1024) {
+    if (shape.mode === "prefix" && (o.quick || (shape.L === 200 && shape.B === 1024))) {
       // the official log's 959 steps per ML-1M epoch, from the measured step time
       rows.push({
         what: "ML-1M epoch (prefix mode, 959 steps)",
         median: (959 * median(per)) / 1000,
         min: (959 * Math.min(...per)) / 1000,
         max: (959 * Math.max(...per)) / 1000,
+        unit: "s",
+      });
+      // With length buckets: the bucket of every batch of the shuffled real length mix, each
+      // distinct bucket's step timed (L's is the step above).
+      const used = batchBuckets(
+        ml1mPrefixLengths(shape.L, o.quick ? users : 6040),
+        shape.B,
+        shape.L,
+      );
+      const hist = new Map<number, number>();
+      for (const b of used) hist.set(b, (hist.get(b) ?? 0) + 1);
+      const tb = trainBuckets(model, {
+        batch: shape.B,
+        maxLen: shape.L,
+        mode: "prefix",
+        step: DEFAULT_BUCKET_STEP,
+      });
+      let est = { median: 0, min: 0, max: 0 };
+      for (const [len, count] of hist) {
+        let t = { median: median(per), min: Math.min(...per), max: Math.max(...per) };
+        if (len !== shape.L) {
+          const rows = Array.from(
+            { length: shape.B },
+            (_, b) => b === 0 ? len : 1 + (b * 7919) % len,
+          );
+          const b = syntheticBatch(shape.B, shape.L, V, 70, false, rows);
+          const { graph: g, batch } = await tb.graphs.forBatch(b);
+          const stepAt = () => {
+            g.upload(batch);
+            rt.write(model.step, [++step, 1, 1, 0]);
+            rt.run([...g.commands, ...tail]);
+          };
+          stepAt();
+          await rt.sync();
+          t = scaled(
+            await timed(reps, async () => {
+              for (let i = 0; i < steps; i++) stepAt();
+              await rt.sync();
+            }),
+            1 / steps,
+          );
+        }
+        est = {
+          median: est.median + count * t.median / 1000,
+          min: est.min + count * t.min / 1000,
+          max: est.max + count * t.max / 1000,
+        };
+      }
+      rows.push({
+        what:
+          `ML-1M epoch (prefix mode, real length mix, length buckets: ${used.length} steps; L_b ${
+            [...hist].sort((a, b) => b[0] - a[0]).map(([l, c]) => `${l}×${c}`).join(", ")
+          })`,
+        ...est,
         unit: "s",
       });
     }
@@ -216,10 +383,10 @@ export async function benchMain(args: string[]): Promise<number> {
       max: buildMs,
       unit: "ms",
     });
-    peak = Math.max(peak, rt.peakBytes);
+    peak = Math.max(peak, shapePeak);
     rows.push({
       what: `${shape.name}: peak GPU memory`,
-      median: rt.peakBytes / 2 ** 30,
+      median: shapePeak / 2 ** 30,
       min: NaN,
       max: NaN,
       unit: "GiB",
@@ -271,6 +438,96 @@ export async function benchMain(args: string[]): Promise<number> {
         median: median(times),
         min: Math.min(...times),
         max: Math.max(...times),
+        unit: "ms",
+      });
+    }
+    // All users with ML-1M's lengths (history before the test item, cut to L): padded, and
+    // ordered by length with each batch at its bucket (as lib/train/trainer.ts evaluates).
+    // "passes per sync": GPU time without the fixed ~10 ms of Deno's mapAsync read-back.
+    const lengths = Int32Array.from(ml1mCounts(users), (n) => Math.min(n - 1, L));
+    const sorted = Int32Array.from(lengthOrder(lengths), (i) => lengths[i]);
+    const batchesOf = (size: number) =>
+      Array.from(
+        { length: Math.ceil(users / size) },
+        (_, i) =>
+          syntheticBatch(
+            size,
+            L,
+            V,
+            60 + i,
+            false,
+            sorted.subarray(i * size, (i + 1) * size),
+          ) as Batch,
+      );
+    const evalBatches = batchesOf(EB);
+    let lastRanks = g.ranks;
+    /** A bucketed evaluation pass at eval batch `size` and the bucket length of each batch. */
+    const bucketed = async (size: number) => {
+      const eb = evalBuckets(model, {
+        batch: size,
+        maxLen: L,
+        maskHistory: false,
+        step: DEFAULT_BUCKET_STEP,
+      });
+      const batches = size === EB ? evalBatches : batchesOf(size);
+      const pass = async () => {
+        for (const b of batches) {
+          const { graph: e, batch } = await eb.forBatch(b);
+          e.upload(batch);
+          rt.write(e.step, [0, 0, 0, 0]);
+          rt.run(e.commands);
+          lastRanks = e.ranks;
+        }
+      };
+      await pass(); // builds the buckets' graphs
+      await rt.read(lastRanks);
+      const used = batches.map((b) => bucketLength(Math.max(...b.seqLen), L, DEFAULT_BUCKET_STEP));
+      return { pass, used };
+    };
+    const paddedPass = () => {
+      for (const b of evalBatches) {
+        g.upload(b);
+        rt.write(g.step, [0, 0, 0, 0]);
+        rt.run(g.commands);
+      }
+      return Promise.resolve();
+    };
+    const small = Math.max(8, EB / 4);
+    const atEB = await bucketed(EB), atSmall = await bucketed(small);
+    const many = 10;
+    const n = users.toLocaleString("en");
+    for (
+      const [what, pass] of [
+        [`eval ${n} users, ML-1M lengths, padded`, paddedPass],
+        [
+          `eval ${n} users, ML-1M lengths, length buckets (L_b ${atEB.used.join(" ")})`,
+          atEB.pass,
+        ],
+        [
+          `eval ${n} users, ML-1M lengths, length buckets, eval batch ${small} (L_b ${
+            atSmall.used.join(" ")
+          })`,
+          atSmall.pass,
+        ],
+      ] as const
+    ) {
+      rows.push({
+        what,
+        ...await timed(reps, async () => {
+          await pass();
+          await rt.read(lastRanks);
+        }),
+        unit: "ms",
+      });
+      rows.push({
+        what: `${what}: GPU time per pass (${many} passes per sync)`,
+        ...scaled(
+          await timed(reps, async () => {
+            for (let i = 0; i < many; i++) await pass();
+            await rt.read(lastRanks);
+          }),
+          1 / many,
+        ),
         unit: "ms",
       });
     }
@@ -338,7 +595,9 @@ async function buildStep(
     clipGradNorm: null,
   });
   const norm = await new GradNorm(rt, model.store.gradAll).init();
-  return { model, graph, commands: [...graph.commands, ...norm.ops(), ...update] };
+  // graph.commands may change with each upload (sequence mode): run [...graph.commands, ...tail]
+  const tail = [...norm.ops(), ...update];
+  return { model, graph, tail, commands: [...graph.commands, ...tail] };
 }
 
 /**

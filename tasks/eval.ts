@@ -17,7 +17,7 @@ import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { createModel } from "../lib/models/factory.ts";
 import type { RecModel } from "../lib/models/model.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { evaluate } from "../lib/train/trainer.ts";
+import { evalGraphsFor, evaluate } from "../lib/train/trainer.ts";
 import { datasetFor, formatMetrics, trainerOptions } from "./train.ts";
 
 interface Loaded {
@@ -94,12 +94,9 @@ export async function evalMain(args: string[]): Promise<number> {
   }
   const { cfg, ds, rt, model } = run;
   const set = ds[o.split];
-  const graph = await model.buildEval({
-    batch: cfg.eval_batch_size,
-    maxLen: cfg.MAX_ITEM_LIST_LENGTH,
-    maskHistory: cfg.mask_history,
-  });
-  const { metrics, ranks } = await evaluate(rt, ds, graph, set, trainerOptions(cfg));
+  const options = trainerOptions(cfg);
+  const graphs = evalGraphsFor(model, options);
+  const { metrics, ranks } = await evaluate(rt, ds, graphs, set, options);
   console.log(
     `${model.name} (${cfg.model_type}) on ${cfg.data_path}, ${o.split} split, ${set.user.length} users`,
   );

@@ -20,7 +20,7 @@ import { Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { metricsFromRanks, mostPopularRanks } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
-import { evaluate, trainModel } from "../lib/train/trainer.ts";
+import { evalGraphsFor, evaluate, trainModel } from "../lib/train/trainer.ts";
 import { datasetFor, trainerOptions } from "./train.ts";
 
 interface PlanRun {
@@ -148,12 +148,7 @@ export async function experimentsMain(args: string[]): Promise<number> {
           },
         });
         rt.run([{ copy: best, to: model.store.all }]);
-        const graph = await model.buildEval({
-          batch: cfg.eval_batch_size,
-          maxLen: cfg.MAX_ITEM_LIST_LENGTH,
-          maskHistory: cfg.mask_history,
-        });
-        const test = await evaluate(rt, ds, graph, ds.test, options);
+        const test = await evaluate(rt, ds, evalGraphsFor(model, options), ds.test, options);
         const last = state.history[state.history.length - 1];
         result = {
           name: run.name,

@@ -16,7 +16,7 @@ import { metricsFromRanks, mostPopularRanks } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
 import { writeRunReport } from "../lib/report/run_report.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
-import { evaluate, type TrainerState, trainModel } from "../lib/train/trainer.ts";
+import { evalGraphsFor, evaluate, type TrainerState, trainModel } from "../lib/train/trainer.ts";
 
 /** The zero-configuration default. */
 export const DEFAULT_CONFIG_PATH = "configs/default.yaml";
@@ -55,6 +55,7 @@ export function trainerOptions(cfg: Config) {
     mode: cfg.train_mode,
     timestampPrecision: cfg.timestamp_precision,
     maskHistory: cfg.mask_history,
+    lengthBucket: cfg.length_bucket,
   };
 }
 
@@ -200,13 +201,9 @@ export async function trainMain(args: string[]): Promise<number> {
   // Test with the best checkpoint (SPEC §3).
   const best = await loadCheckpoint(runDir, "best");
   model.store.load(best.tensors, `${best.base}.safetensors`);
-  const evalGraph = await model.buildEval({
-    batch: cfg.eval_batch_size,
-    maxLen: cfg.MAX_ITEM_LIST_LENGTH,
-    maskHistory: cfg.mask_history,
-  });
-  const test = await evaluate(rt, ds, evalGraph, ds.test, options);
-  const valid = await evaluate(rt, ds, evalGraph, ds.valid, options);
+  const evalGraphs = evalGraphsFor(model, options);
+  const test = await evaluate(rt, ds, evalGraphs, ds.test, options);
+  const valid = await evaluate(rt, ds, evalGraphs, ds.valid, options);
   const results = {
     model: model.name,
     model_type: cfg.model_type,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
-import { grid, Runtime, Tensor } from "../lib/gpu/runtime.ts";
+import { Arena, grid, Runtime, Tensor } from "../lib/gpu/runtime.ts";
 import { dryRunGpu, H100_LIMITS } from "../lib/gpu/dry_run.ts";
 import { loadConfig } from "../lib/config.ts";
 import { createModel } from "../lib/models/factory.ts";
@@ -71,4 +71,43 @@ Deno.test("dry run: partly overlapping storage bindings of one dispatch are reje
     () => rt.op(k, [view(0, 512), view(64, 512)], { params: [512], workgroups: 2 }),
     /overlap/,
   );
+});
+
+Deno.test("runtime: builds in one arena share its chunks; data tensors stay private; overflow still works", async () => {
+  const rt = new Runtime(await getGpu());
+  const silu = await rt.kernel("elementwise", "silu_forward");
+  const arena = new Arena();
+  const build = (n: number) =>
+    rt.inArena(arena, () => {
+      const x = rt.tensor([n], "f32", Float32Array.from({ length: n }, (_, i) => i / n - 0.5));
+      const scratch = rt.tensor([300]), y = rt.tensor([n]);
+      return Promise.resolve({
+        x,
+        scratch,
+        y,
+        op: rt.op(silu, [x, y], { params: [n], workgroups: grid(n) }),
+      });
+    });
+  const big = await build(5000);
+  // the sizing build measured [300] and [5000] f32 and laid them out at 256-byte offsets
+  assert.equal(arena.chunks.length, 1);
+  assert.equal(arena.bytes, 1280 + 20000);
+  assert.equal(rt.liveBytes, arena.bytes + 20000); // + the private input x
+  assert.equal(big.scratch.buffer, arena.chunks[0]);
+  assert.equal([big.scratch.offset, big.y.offset].join(), "0,1280");
+  assert.notEqual(big.x.buffer, arena.chunks[0]);
+  const small = await build(1000);
+  assert.equal(small.y.buffer, arena.chunks[0]);
+  assert.equal(small.y.offset, 1280);
+  assert.equal(arena.overflowBytes, 0);
+  const huge = await build(9000); // does not fit: its y gets a buffer of its own
+  assert.equal(arena.overflowBytes, 36000);
+  assert.notEqual(huge.y.buffer, arena.chunks[0]);
+  for (const { x, y, op } of [big, small, huge]) {
+    rt.run([op]);
+    const xs = await rt.read(x), ys = await rt.read(y);
+    const want = siluForward(Float64Array.from(xs));
+    assert.ok(relErr(ys, want) < 1e-6);
+  }
+  rt.dispose();
 });

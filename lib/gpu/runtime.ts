@@ -107,6 +107,27 @@ function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
 
+/**
+ * Transient memory shared by graphs that never run at the same time (the per-length graphs of
+ * `lib/models/buckets.ts`): their activations are views into these chunks, so several graphs cost
+ * the memory of the largest one. Only for values written and consumed within one run of a graph:
+ * another graph's run overwrites them, and a graph must not rely on zero-initialised memory.
+ */
+export class Arena {
+  /** The chunks (each at most `maxChunkBytes` and the device's maxBufferSize). */
+  chunks: GPUBuffer[] = [];
+  /** Bytes later builds did not fit into the chunks (they got their own buffers). */
+  overflowBytes = 0;
+  /** Set while the sizing build records its allocation sizes. */
+  measuring: number[] | null = null;
+  /** Cap on one chunk's size (default 2 GiB; the device's maxBufferSize also applies). */
+  constructor(readonly maxChunkBytes = 2 ** 31) {}
+  /** Bytes held by the chunks. */
+  get bytes(): number {
+    return this.chunks.reduce((a, b) => a + b.size, 0);
+  }
+}
+
 /** Owns buffers, pipelines and the submission of recorded steps on one device. */
 export class Runtime {
   readonly device: GPUDevice;
@@ -119,6 +140,8 @@ export class Runtime {
   #staging: GPUBuffer[] = [];
   #buffers = new Set<GPUBuffer>();
   #kernelDir: URL;
+  /** The arena a build is placing its transient tensors in (see {@linkcode inArena}). */
+  #cursor: { arena: Arena; chunk: number; offset: number } | null = null;
 
   /** Wraps an acquired device. `kernelDir` defaults to this package's `kernels/`. */
   constructor(readonly gpu: Gpu, options: { kernelDir?: URL } = {}) {
@@ -148,6 +171,10 @@ export class Runtime {
     name = "",
   ): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
+    if (!data && this.#cursor) {
+      const placed = this.#place(this.#cursor, n * 4);
+      if (placed) return new Tensor(placed.buffer, placed.offset, shape, dtype, name);
+    }
     const t = new Tensor(this.#alloc(n * 4, name), 0, shape, dtype, name);
     if (data) this.write(t, data);
     return t;
@@ -188,6 +215,7 @@ export class Runtime {
 
   /** Frees a tensor's buffer (only for tensors made by {@linkcode tensor}). */
   free(t: Tensor): void {
+    if (t.buffer.label.startsWith("arena ")) return; // a view into shared transient memory
     if (!this.#buffers.delete(t.buffer)) return;
     this.liveBytes -= t.buffer.size;
     t.buffer.destroy();
@@ -203,6 +231,79 @@ export class Runtime {
     this.#buffers.clear();
     this.#staging = [];
     this.liveBytes = 0;
+  }
+
+  /**
+   * Runs `build` with its transient tensors placed in `arena` (see {@linkcode Arena}): every
+   * {@linkcode tensor} it allocates without initial data becomes a 256-byte aligned view into the
+   * arena's chunks, laid out from offset 0 again for each build, so graphs built this way share
+   * one set of buffers. Tensors made with data, {@linkcode flat} stores and uniforms stay separate.
+   *
+   * The first build in an empty arena sizes it: it runs once with ordinary buffers to measure its
+   * transient allocations, frees everything it made, allocates chunks that fit exactly that
+   * sequence, and runs again inside them. Build the largest graph first; a later build that needs
+   * more than the arena holds gets ordinary buffers for what does not fit (correct, but counted
+   * in {@linkcode Arena.overflowBytes}).
+   */
+  async inArena<T>(arena: Arena, build: () => Promise<T>): Promise<T> {
+    if (this.#cursor) throw new Error("inArena: builds in arenas do not nest");
+    if (arena.chunks.length === 0) {
+      const before = new Set(this.#buffers);
+      const sizes: number[] = [];
+      this.#cursor = { arena, chunk: -1, offset: 0 };
+      arena.measuring = sizes;
+      try {
+        await build();
+      } finally {
+        this.#cursor = null;
+        arena.measuring = null;
+      }
+      for (const b of [...this.#buffers]) {
+        if (before.has(b)) continue;
+        this.#buffers.delete(b);
+        if (b.usage & GPUBufferUsage.STORAGE) this.liveBytes -= b.size; // uniforms are not counted
+        b.destroy();
+      }
+      const cap = Math.min(this.device.limits.maxBufferSize, arena.maxChunkBytes);
+      const chunks: number[] = [0];
+      for (const bytes of sizes) {
+        const at = roundUp(chunks[chunks.length - 1], ALIGN);
+        if (at + bytes <= cap || chunks[chunks.length - 1] === 0) {
+          chunks[chunks.length - 1] = at + bytes;
+        } else chunks.push(bytes);
+      }
+      arena.chunks = chunks.map((bytes, i) => this.#alloc(bytes, `arena ${i}`));
+    }
+    this.#cursor = { arena, chunk: 0, offset: 0 };
+    try {
+      return await build();
+    } finally {
+      this.#cursor = null;
+    }
+  }
+
+  /** A view's place in the current arena, or null when it must get its own buffer. */
+  #place(
+    cursor: { arena: Arena; chunk: number; offset: number },
+    bytes: number,
+  ): { buffer: GPUBuffer; offset: number } | null {
+    const { arena } = cursor;
+    if (arena.measuring) {
+      arena.measuring.push(roundUp(Math.max(bytes, 16), 16));
+      return null;
+    }
+    const size = roundUp(Math.max(bytes, 16), 16);
+    while (cursor.chunk < arena.chunks.length) {
+      const at = roundUp(cursor.offset, ALIGN);
+      if (at + size <= arena.chunks[cursor.chunk].size) {
+        cursor.offset = at + size;
+        return { buffer: arena.chunks[cursor.chunk], offset: at };
+      }
+      cursor.chunk++;
+      cursor.offset = 0;
+    }
+    arena.overflowBytes += size;
+    return null;
   }
 
   /** Uploads host data into a tensor (queued; ordered before later submits). */

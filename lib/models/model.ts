@@ -20,10 +20,16 @@ export type TrainMode = "prefix" | "sequence";
 export interface TrainGraph {
   batch: number;
   maxLen: number;
+  /** The length the graph runs at (≤ maxLen; see {@linkcode LengthOptions}). */
+  length: number;
   mode: TrainMode;
-  /** Writes a batch into the graph's input tensors (queued; no sync). */
+  /** Writes a batch of stride `length` into the graph's input tensors (queued; no sync). */
   upload(batch: Batch | SequenceBatch): void;
-  /** Everything but the optimiser; ends with gradients in the store's gradient buffer. */
+  /**
+   * Everything but the optimiser; ends with gradients in the store's gradient buffer. `upload`
+   * may change it to fit the batch (SS4Rec's sequence mode drops head chunks holding no target):
+   * read it after each upload.
+   */
   commands: Command[];
   /** f32 [2] = [Σ loss over rows, Σ rows], accumulated on the GPU across steps. */
   lossSum: Tensor;
@@ -35,7 +41,9 @@ export interface TrainGraph {
 export interface EvalGraph {
   batch: number;
   maxLen: number;
-  /** Writes a batch (and, when history masking is on, the rows' histories). */
+  /** The length the graph runs at (≤ maxLen; see {@linkcode LengthOptions}). */
+  length: number;
+  /** Writes a batch of stride `length` (and, when history masking is on, the rows' histories). */
   upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }): void;
   /** Forward, scores over all items, ranks (SPEC §5). */
   commands: Command[];
@@ -47,15 +55,37 @@ export interface EvalGraph {
   scores: Tensor;
 }
 
+/**
+ * Running a batch at a trimmed length (lib/models/buckets.ts). `maxLen` stays the padded frame
+ * every batch is cut to; `length` (default maxLen) is the length the graph's tensors have. A batch
+ * whose rows are all at most `length` long gives the same outputs, losses and gradients (to float
+ * rounding) as at maxLen, because a causal model's outputs at t < seqLen never see the padding, and
+ * anything indexed by position (dropout masks) is indexed in the maxLen frame.
+ */
+export interface LengthOptions {
+  maxLen: number;
+  length?: number;
+}
+
 /** A trainable recommender. */
 export interface RecModel {
   /** Model name as in configs (`SS4Rec`, `NCF`). */
   readonly name: string;
+  /**
+   * True when outputs at position t depend only on inputs at positions ≤ t (right padding never
+   * matters), so batches may run at trimmed lengths; false when the length is irrelevant or fixed.
+   */
+  readonly causal: boolean;
   readonly store: ParamStore;
   /** u32 [4] per-step scalars [step (1-based), seed, training flag, 0], written before each step. */
   readonly step: Tensor;
-  /** Builds the training step for [batch, maxLen]. */
-  buildTrain(options: { batch: number; maxLen: number; mode: TrainMode }): Promise<TrainGraph>;
-  /** Builds the evaluation step for [batch, maxLen]. */
-  buildEval(options: { batch: number; maxLen: number; maskHistory: boolean }): Promise<EvalGraph>;
+  /**
+   * Builds the training step for [batch, length]; `lossSum` (f32 [2]) lets several graphs
+   * accumulate into one running loss (default: a fresh zeroed tensor).
+   */
+  buildTrain(
+    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
+  ): Promise<TrainGraph>;
+  /** Builds the evaluation step for [batch, length]. */
+  buildEval(options: LengthOptions & { batch: number; maskHistory: boolean }): Promise<EvalGraph>;
 }

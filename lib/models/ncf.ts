@@ -48,7 +48,7 @@ import type { BuildContext, ParamSpec } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { randn } from "../reference/gradcheck.ts";
 import { NCF_NEG_TRIES } from "../reference/ncf.ts";
-import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
+import type { EvalGraph, LengthOptions, RecModel, TrainGraph, TrainMode } from "./model.ts";
 
 /** NeuMF options (RecBole key names in the config). */
 export interface NCFOptions {
@@ -110,6 +110,8 @@ export function linearName(l: number, what: "weight" | "bias"): string {
 /** NeuMF on the GPU. */
 export class NCF implements RecModel {
   readonly name = "NCF";
+  /** No sequence input: one graph serves every batch. */
+  readonly causal = false;
   readonly store: ParamStore;
   readonly step: Tensor;
   /**
@@ -161,7 +163,7 @@ export class NCF implements RecModel {
 
   /** Builds the training step (see {@linkcode RecModel.buildTrain}); the sequence is ignored. */
   async buildTrain(
-    options: { batch: number; maxLen: number; mode: TrainMode },
+    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
   ): Promise<TrainGraph> {
     if (options.mode !== "prefix") throw new Error("NCF: train_mode must be prefix");
     const { batch: B, maxLen: L } = options;
@@ -265,7 +267,7 @@ export class NCF implements RecModel {
     const z = t([N, W], "head_input"), dz = t([N, W], "d_head_input");
     const logits = t([N], "logits"), loss = t([B], "loss"), g = t([N], "d_logits");
     const stats = t([2], "loss_stats");
-    const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+    const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
     const wp = s.param("predict_layer.weight"), bp = s.param("predict_layer.bias");
     const pos = new Tensor(iid.buffer, iid.offset, [B], "i32", "iid_pos");
     forward.push(
@@ -336,6 +338,7 @@ export class NCF implements RecModel {
     return {
       batch: B,
       maxLen: L,
+      length: options.length ?? L,
       mode: "prefix",
       commands: [{ clear: s.gradAll }, ...forward, ...backward],
       lossSum,
@@ -361,7 +364,7 @@ export class NCF implements RecModel {
 
   /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
   async buildEval(
-    options: { batch: number; maxLen: number; maskHistory: boolean },
+    options: LengthOptions & { batch: number; maskHistory: boolean },
   ): Promise<EvalGraph> {
     const { batch: B, maxLen: L } = options;
     const rt = this.rt, o = this.o, s = this.store;
@@ -442,6 +445,7 @@ export class NCF implements RecModel {
     return {
       batch: B,
       maxLen: L,
+      length: options.length ?? L,
       step: this.step,
       ranks,
       scores,

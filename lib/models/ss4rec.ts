@@ -24,11 +24,11 @@
 import type { Batch, SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
-import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { addInPlace, gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
-import { bpr, countValidRows, crossEntropy } from "../train/loss.ts";
+import { bpr, countValid, crossEntropy } from "../train/loss.ts";
 import {
   BACKWARD_ARENA,
   type BuildContext,
@@ -40,7 +40,7 @@ import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
 import { MambaLayer } from "../nn/mamba.ts";
 import { randn } from "../reference/gradcheck.ts";
-import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
+import type { EvalGraph, LengthOptions, RecModel, TrainGraph, TrainMode } from "./model.ts";
 
 /** Model switches (SPEC §2; RecBole key names in the config). */
 export interface SS4RecOptions {
@@ -71,6 +71,7 @@ export const NO_TIME_GAP = 1;
 /** SS4Rec on the GPU. */
 export class SS4Rec implements RecModel {
   readonly name = "SS4Rec";
+  readonly causal = true;
   readonly store: ParamStore;
   readonly step: Tensor;
   readonly s5: S5Layer[] = [];
@@ -119,7 +120,10 @@ export class SS4Rec implements RecModel {
    * The encoder shared by training and evaluation: embedding, blocks, and their backward.
    * Returns the final activations [B, L, H] and the gradient tensor the head fills.
    */
-  async #encoder(ctx: BuildContext, inputs: { itemSeq: Tensor; timeGaps: Tensor }) {
+  async #encoder(
+    ctx: BuildContext,
+    inputs: { itemSeq: Tensor; timeGaps: Tensor; paddedLength: number },
+  ) {
     const { rt, batch: B, seqLen: L } = ctx;
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
     const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
@@ -193,7 +197,12 @@ export class SS4Rec implements RecModel {
           dOutput: dOut,
           dInput: dBranch,
           dResidual: dInput,
-          dropout: { p: this.o.dropoutProb, salt },
+          // masks indexed as at the padded length, so a trimmed graph draws the same ones
+          dropout: {
+            p: this.o.dropoutProb,
+            salt,
+            frame: { length: L, paddedLength: inputs.paddedLength },
+          },
         });
         forward.push(...built.forward, ...norm.forward);
         back.unshift(
@@ -215,34 +224,39 @@ export class SS4Rec implements RecModel {
       blockBackward.push(back);
     }
     const backward = blockBackward.reverse().flat();
-    backward.push(...emb.backward);
+    // the backward's counting sort expects a zeroed workspace (it leaves it zeroed, but in a
+    // length-bucket arena another graph may have used the memory since)
+    backward.push({ clear: emb.workspace }, ...emb.backward);
     return { output: x, dOutput: dx, forward, backward, activations };
   }
 
-  /**
-   * Builds the training step (see {@linkcode RecModel.buildTrain}). `logitsChunkRows` (a multiple
-   * of 64) overrides the sequence-mode logits chunk, for tests of the chunked head.
-   */
+  /** Builds the training step (see {@linkcode RecModel.buildTrain}). */
   async buildTrain(
-    options: { batch: number; maxLen: number; mode: TrainMode; logitsChunkRows?: number },
+    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
   ): Promise<TrainGraph> {
-    const { batch: B, maxLen: L, mode } = options;
+    const { batch: B, mode } = options;
+    const L = graphLength(options);
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
     const ctx = this.#ctx(B, L);
     const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([mode === "sequence" ? B * L : B], "i32", undefined, "target");
-    const enc = await this.#encoder(ctx, { itemSeq, timeGaps });
-    const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+    const enc = await this.#encoder(ctx, { itemSeq, timeGaps, paddedLength: options.maxLen });
+    const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
     const E = this.store.param("item_embedding.weight");
     const dE = this.store.grad("item_embedding.weight");
     // The head: representations [n, H] -> logits = rep·Eᵀ -> loss -> dE += dlogitsᵀ·rep and
     // d rep = dlogits·E. Sequence mode scores every position, in row chunks so the [n, V] logits
-    // stay under a fixed size; every chunk's gradient is divided by the batch's count of valid
-    // positions, so together they are the gradient of the mean loss over all of them.
+    // stay under a fixed size; every chunk divides by the step's count of valid positions, so the
+    // gradient is that of the step's mean loss whatever the chunking (and the trimmed length).
     const head: Command[] = [];
     const workspace = (n: number) => ctx.scratch!(SPLIT_K_WORKSPACE, [n]);
+    const chunks: Command[][] = [];
+    let count: Tensor | undefined;
+    let chunk = B;
+    let slots: { row: Tensor; slot: Tensor } | null = null;
+    let compact: { forward: Command; backward: Command } | null = null;
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
     if (mode === "prefix") {
@@ -261,29 +275,45 @@ export class SS4Rec implements RecModel {
       reps = [{ rep, dRep, target, n: B }];
       enc.activations.set("seq_output", rep);
     } else {
+      // Only positions with a target go through the head: upload lists them (slot -> row of the
+      // [B·L] layout and back, -1 elsewhere; `target` holds the slots' targets), their rows are
+      // gathered into a compact [B·L, H] buffer, and a step runs only the head chunks that hold
+      // slots (upload sets `commands`), so padding positions cost no logits.
       const rows = B * L;
-      // logits in row chunks of 32 MiB (H100: 128 MiB chunks ran the head no faster)
-      const bytes = 32 << 20;
-      const asked = options.logitsChunkRows;
-      if (asked !== undefined && !(asked > 0 && asked % 64 === 0)) {
-        throw new Error(`SS4Rec: logits chunk ${asked} must be a positive multiple of 64 rows`);
-      }
-      const chunk = asked ?? Math.min(rows, Math.max(256, Math.floor(bytes / (4 * V)) & ~255));
+      // chunk boundaries do not depend on L, so a trimmed batch cuts its slots where the padded
+      // one does (and BPR draws the same negatives)
+      chunk = Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255);
+      const rep = rt.tensor([rows, H], "f32", undefined, "head_rows");
+      // a chunk's d rep is its head's last op, when its rep is no longer read: same memory
+      const dRep = rep;
+      slots = {
+        row: rt.tensor([rows], "i32", undefined, "head_slot_row"),
+        slot: rt.tensor([rows], "i32", undefined, "head_row_slot"),
+      };
+      const gather = await rt.kernel("embedding", "emb_gather");
+      const params = [rows, H, rows, 0];
+      compact = {
+        forward: rt.op(gather, [slots.row, enc.output, rep], {
+          params,
+          workgroups: grid(rows * H),
+        }),
+        backward: rt.op(gather, [slots.slot, dRep, enc.dOutput], {
+          params,
+          workgroups: grid(rows * H),
+        }),
+      };
       reps = [];
       for (let r0 = 0; r0 < rows; r0 += chunk) {
         const n = Math.min(chunk, rows - r0);
         reps.push({
-          rep: rowsView(enc.output, r0, n, H),
-          dRep: rowsView(enc.dOutput, r0, n, H),
+          rep: rowsView(rep, r0, n, H),
+          dRep: rowsView(dRep, r0, n, H),
           target: rowsView(target, r0, n, 1),
           n,
         });
       }
-    }
-    let count: Tensor | undefined;
-    if (reps.length > 1) {
-      count = rt.tensor([2], "f32", undefined, "valid_positions");
-      head.push(await countValidRows(rt, target, B * L, V, count));
+      count = rt.tensor([2], "f32", undefined, "loss_count");
+      head.push(await countValid(rt, { targets: target, count, rows, vocab: V }));
     }
     const maxRows = Math.max(...reps.map((r) => r.n));
     const logitsAll = rt.tensor([maxRows, V], "f32", undefined, "logits");
@@ -295,7 +325,7 @@ export class SS4Rec implements RecModel {
       const loss = this.o.lossType === "BPR"
         ? await bpr(ctx, { ...io, salt: 100 + j })
         : await crossEntropy(rt, io);
-      head.push(
+      chunks.push([
         await matmul(rt, { a: rep, b: E, c: logits }, { m: n, n: V, k: H, transB: true }),
         ...loss.forward,
         ...loss.backward,
@@ -308,45 +338,70 @@ export class SS4Rec implements RecModel {
           beta: 1,
         }),
         ...await matmulOps(rt, { a: dLogits, b: E, c: dRep, workspace }, { m: n, n: H, k: V }),
-      );
+      ]);
     }
-    const commands: Command[] = [
+    /** The step with the first `k` head chunks. */
+    const commands = (k: number): Command[] => [
       { clear: this.store.gradAll },
       ...enc.forward,
       ...(last ? last.forward : []),
+      ...(compact ? [compact.forward] : []),
       ...head,
+      ...chunks.slice(0, k).flat(),
       ...(last ? last.backward : []),
+      ...(compact ? [compact.backward] : []),
       ...enc.backward,
     ];
     const noTime = this.o.modelType === "no_time";
-    return {
+    const rows = B * L;
+    const graph: TrainGraph = {
       batch: B,
-      maxLen: L,
+      maxLen: options.maxLen,
+      length: L,
       mode,
-      commands,
+      commands: commands(chunks.length),
       lossSum,
       activations: enc.activations,
       upload(batch: Batch | SequenceBatch) {
+        checkStride(batch, L);
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
         rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
-        rt.write(target, "targets" in batch ? batch.targets : batch.target);
+        if (!slots) {
+          rt.write(target, "targets" in batch ? batch.targets : batch.target);
+          return;
+        }
+        if (!("targets" in batch)) throw new Error("SS4Rec: sequence mode needs sequence batches");
+        const row = new Int32Array(rows).fill(-1), slot = new Int32Array(rows).fill(-1);
+        const targets = new Int32Array(rows);
+        let n = 0;
+        for (let r = 0; r < rows; r++) {
+          if (batch.targets[r] <= 0) continue;
+          row[n] = r;
+          slot[r] = n;
+          targets[n++] = batch.targets[r];
+        }
+        rt.write(slots.row, row);
+        rt.write(slots.slot, slot);
+        rt.write(target, targets);
+        graph.commands = commands(Math.ceil(n / chunk));
       },
     };
+    return graph;
   }
 
   /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
   async buildEval(
-    options: { batch: number; maxLen: number; maskHistory: boolean },
+    options: LengthOptions & { batch: number; maskHistory: boolean },
   ): Promise<EvalGraph> {
-    const { batch: B, maxLen: L } = options;
+    const B = options.batch, L = graphLength(options);
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
     const ctx = this.#ctx(B, L);
     const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([B], "i32", undefined, "target");
-    const enc = await this.#encoder(ctx, { itemSeq, timeGaps });
+    const enc = await this.#encoder(ctx, { itemSeq, timeGaps, paddedLength: options.maxLen });
     const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
     const last = await gatherLast(rt, {
       input: enc.output,
@@ -365,7 +420,8 @@ export class SS4Rec implements RecModel {
     const noTime = this.o.modelType === "no_time";
     return {
       batch: B,
-      maxLen: L,
+      maxLen: options.maxLen,
+      length: L,
       step: this.step,
       ranks,
       scores,
@@ -376,6 +432,7 @@ export class SS4Rec implements RecModel {
         await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
       ],
       upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }) {
+        checkStride(batch, L);
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
         rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
@@ -385,6 +442,22 @@ export class SS4Rec implements RecModel {
         }
       },
     };
+  }
+}
+
+/** The length a graph is built for: `length` when given (1..maxLen), else maxLen. */
+function graphLength(o: LengthOptions): number {
+  const L = o.length ?? o.maxLen;
+  if (!(Number.isInteger(L) && L >= 1 && L <= o.maxLen)) {
+    throw new Error(`SS4Rec: length ${L} outside 1..maxLen ${o.maxLen}`);
+  }
+  return L;
+}
+
+/** Batches must be laid out at the graph's length (lib/models/buckets.ts trims them). */
+function checkStride(batch: { maxLen: number }, L: number): void {
+  if (batch.maxLen !== L) {
+    throw new Error(`SS4Rec: batch of stride ${batch.maxLen} uploaded to a graph of length ${L}`);
   }
 }
 

@@ -34,7 +34,16 @@ export interface LayerNormIO {
   /** Gradient w.r.t. `residual` (overwritten): dz. Required when `residual` is given. */
   dResidual?: Tensor;
   /** Dropout on `input` before the add: p in [0, 1) and a salt unique to this site. */
-  dropout?: { p: number; salt: number };
+  dropout?: {
+    p: number;
+    salt: number;
+    /**
+     * Rows are sequences of `length` positions that stand for the first `length` of
+     * `paddedLength` (a batch trimmed to its longest row): masks are drawn as for the padded
+     * layout, so trimming does not change them. Default: rows are indexed as they are.
+     */
+    frame?: { length: number; paddedLength: number };
+  };
   rows: number;
   dim: number;
   /** SS4Rec uses 1e-12. */
@@ -141,6 +150,11 @@ export async function layerNorm(
     f32(1 / (1 - p)),
     io.dropout ? io.dropout.salt >>> 0 : 0,
   ];
+  const frame = io.dropout?.frame;
+  if (frame && !(frame.length >= 1 && frame.length <= frame.paddedLength)) {
+    throw new Error(`layerNorm: dropout frame ${frame.length} of ${frame.paddedLength}`);
+  }
+  const framing = frame ? [frame.length, frame.paddedLength - frame.length] : [rows, 0];
   const sfx = vec4 ? "4" : "";
   const fwdK = await rt.kernel("layernorm", `ln_forward${sfx}`, defines);
   const bwdK = await rt.kernel("layernorm", `ln_backward${sfx}`, defines);
@@ -148,16 +162,16 @@ export async function layerNorm(
   const forward: Command[] = [rt.op(
     fwdK,
     [io.input, res, io.gamma, io.beta, io.output, stats, ctx.step],
-    { params: [...common, 1, 0], workgroups: grid(groups, 1) },
+    { params: [...common, 1, 0, ...framing], workgroups: grid(groups, 1) },
   )];
   const backward: Command[] = [
     rt.op(
       bwdK,
       [io.input, res, io.gamma, stats, io.dOutput, io.dInput, dRes, partial, ctx.step],
-      { params: [...common, gpp, nparts], workgroups: grid(nparts, 1) },
+      { params: [...common, gpp, nparts, ...framing], workgroups: grid(nparts, 1) },
     ),
     rt.op(redK, [partial, io.gradGamma, io.gradBeta], {
-      params: [...common, gpp, nparts],
+      params: [...common, gpp, nparts, ...framing],
       workgroups: grid(2 * dim, 1),
     }),
   ];

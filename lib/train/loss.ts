@@ -28,11 +28,24 @@ export interface LossIO {
   /** f32 [2] running [Σ loss, Σ count] the forward adds to; allocated (zeroed) when omitted. */
   accumulator?: Tensor;
   /**
-   * f32 [2] whose element 1 is the number of valid rows the gradient is averaged over, written
-   * by {@linkcode countValidRows} before this loss runs: one count for several row chunks of a
-   * batch, so their gradients add up to that of the batch's mean. Default: this call's own rows.
+   * f32 [2] whose [1] is the count the gradient's mean divides by, written before this loss runs
+   * by {@linkcode countValid} over all rows of the step: losses over row chunks of one step then
+   * give the gradient of the step's mean, whatever the chunking. Default: this call's valid rows.
    */
   count?: Tensor;
+}
+
+/**
+ * The op writing the number of valid targets among `rows` into `count[1]` (for {@linkcode LossIO.count}).
+ */
+export async function countValid(
+  rt: Runtime,
+  io: { targets: Tensor; count: Tensor; rows: number; vocab: number },
+): Promise<Command> {
+  return rt.op(await rt.kernel("loss", "ce_count"), [io.targets, io.count], {
+    params: [io.rows, io.vocab, 0, 0],
+    workgroups: 1,
+  });
 }
 
 /** What a loss builder returns. */
@@ -95,7 +108,9 @@ export async function crossEntropy(
   if (fused) {
     return {
       forward: [
-        ...(io.count ? [] : [await countValidRows(rt, io.targets, rows, vocab, stats)]),
+        ...(io.count
+          ? []
+          : [rt.op(await k("ce_count"), [io.targets, stats], { params, workgroups: 1 })]),
         rt.op(await k("ce_fused"), [io.logits, io.targets, loss, count, io.dLogits], {
           params,
           workgroups: grid(rows, 1),
@@ -118,7 +133,7 @@ export async function crossEntropy(
       reduce,
     ],
     backward: [
-      rt.op(await k("ce_backward"), [io.logits, io.targets, lse, io.count ?? stats, io.dLogits], {
+      rt.op(await k("ce_backward"), [io.logits, io.targets, lse, count, io.dLogits], {
         params,
         workgroups: grid(rows * vocab),
       }),
@@ -127,23 +142,6 @@ export async function crossEntropy(
     stats,
     accumulator,
   };
-}
-
-/**
- * Writes into `out[1]` the number of valid rows (target in 1..vocab − 1) among `targets[0..rows)`
- * (one workgroup; kernels/loss.wgsl ce_count).
- */
-export async function countValidRows(
-  rt: Runtime,
-  targets: Tensor,
-  rows: number,
-  vocab: number,
-  out: Tensor,
-): Promise<Command> {
-  return rt.op(await rt.kernel("loss", "ce_count"), [targets, out], {
-    params: [rows, vocab, 0, 0],
-    workgroups: 1,
-  });
 }
 
 /** What {@linkcode bpr} returns in addition to {@linkcode BuiltLoss}. */

@@ -12,9 +12,16 @@
 import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
-import { type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Arena, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { metricsFromRanks } from "../metrics.ts";
-import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "../models/model.ts";
+import {
+  DEFAULT_BUCKET_STEP,
+  evalBuckets,
+  type LengthBuckets,
+  lengthOrder,
+  trainBuckets,
+} from "../models/buckets.ts";
+import type { EvalGraph, RecModel, TrainMode } from "../models/model.ts";
 import { type Adam, type AdamState, modelOptimizer } from "./adam.ts";
 import { Progress } from "./progress.ts";
 
@@ -37,6 +44,8 @@ export interface TrainerOptions {
   mode: TrainMode;
   timestampPrecision: "float64" | "float32";
   maskHistory: boolean;
+  /** Length bucket granularity (config `length_bucket`, default 16; 0 = every batch at maxLen). */
+  lengthBucket?: number;
   /** Stop after this many training steps in total (0 = no limit; used by quick checks). */
   maxSteps?: number;
   /** Stop after the first epoch that ends past this many seconds of this call (0 = no limit). */
@@ -89,34 +98,60 @@ function historyOf(ds: SequentialDataset, set: SampleSet, rows: ArrayLike<number
 }
 
 /**
- * Full-ranking evaluation of `set` (SPEC §5): ranks are computed on the GPU, copied into one
- * buffer for the whole split, and read back once.
+ * Full-ranking evaluation of `set` (SPEC §5): users ordered by length so each batch runs at a
+ * short bucket length (lib/models/buckets.ts; a user's rank does not depend on its batch), ranks
+ * computed on the GPU, copied into one buffer for the whole split, read back once and put back
+ * in the split's order.
  */
 export async function evaluate(
   rt: Runtime,
   ds: SequentialDataset,
-  graph: EvalGraph,
+  graphs: LengthBuckets<EvalGraph>,
   set: SampleSet,
   options: { topk: number[]; timestampPrecision: "float64" | "float32"; maskHistory: boolean },
 ): Promise<{ metrics: Record<string, number>; ranks: Uint32Array }> {
   const n = set.user.length;
+  const { maxLen } = graphs.options;
+  const first = await graphs.graph(maxLen);
+  const B = first.batch;
+  const order = lengthOrder(Int32Array.from(set.pos, (p) => Math.min(p, maxLen)));
   const all: Tensor = rt.tensor([Math.max(n, 1)], "u32", undefined, "ranks");
-  for (let start = 0; start < n; start += graph.batch) {
-    const rows = new Int32Array(Math.min(graph.batch, n - start)).map((_, i) => start + i);
-    const batch = makeBatch(ds, set, rows, {
-      maxLen: graph.maxLen,
-      batchSize: graph.batch,
+  for (let start = 0; start < n; start += B) {
+    const rows = order.subarray(start, Math.min(start + B, n));
+    const { graph, batch } = await graphs.forBatch(makeBatch(ds, set, rows, {
+      maxLen,
+      batchSize: B,
       timestampPrecision: options.timestampPrecision,
-    });
+    }));
     graph.upload(batch, options.maskHistory ? historyOf(ds, set, rows) : undefined);
     const part = new Tensor(all.buffer, start * 4, [rows.length], "u32");
     const got = new Tensor(graph.ranks.buffer, graph.ranks.offset, [rows.length], "u32");
     rt.write(graph.step, [0, 0, 0, 0]); // training flag off: no dropout
     rt.run([...graph.commands, { copy: got, to: part }]);
   }
-  const ranks = (await rt.read(all) as Uint32Array).slice(0, n);
+  const sorted = (await rt.read(all) as Uint32Array).subarray(0, n);
   rt.free(all);
+  const ranks = new Uint32Array(n);
+  for (let i = 0; i < n; i++) ranks[order[i]] = sorted[i];
   return { metrics: metricsFromRanks(ranks, options.topk), ranks };
+}
+
+/**
+ * The evaluation graphs a trainer config asks for (one per bucket length, built on use), in
+ * `arena` when given (the training steps' one: the two never run at the same time).
+ */
+export function evalGraphsFor(
+  model: RecModel,
+  options: Pick<TrainerOptions, "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket">,
+  arena?: Arena | null,
+): LengthBuckets<EvalGraph> {
+  return evalBuckets(model, {
+    batch: options.evalBatchSize,
+    maxLen: options.maxLen,
+    maskHistory: options.maskHistory,
+    step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
+    arena,
+  });
 }
 
 /** Trains `model` on `ds` until the epoch budget or early stopping ends it. */
@@ -129,16 +164,14 @@ export async function trainModel(
   resume?: { state: TrainerState; optimizer: AdamState },
 ): Promise<TrainerState> {
   const mode = options.mode;
-  const graph: TrainGraph = await model.buildTrain({
+  const { graphs, lossSum } = trainBuckets(model, {
     batch: options.batchSize,
     maxLen: options.maxLen,
     mode,
+    step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
   });
-  const evalGraph = await model.buildEval({
-    batch: options.evalBatchSize,
-    maxLen: options.maxLen,
-    maskHistory: options.maskHistory,
-  });
+  await graphs.graph(options.maxLen);
+  const evalGraphs = evalGraphsFor(model, options, graphs.arena);
   const { adam, commands: update } = await modelOptimizer(rt, model, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
@@ -167,18 +200,19 @@ export async function trainModel(
     const epoch = state.epoch;
     const t0 = performance.now();
     const perm = epochPermutation(numSamples, { seed: options.seed, epoch });
-    rt.run([{ clear: graph.lossSum }]);
+    rt.run([{ clear: lossSum }]);
     const bar = new Progress(`epoch ${epoch + 1}`, stepsPerEpoch);
     let shownLoss: number | undefined;
     let pendingRead = false;
     let steps = 0;
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = perm.subarray(s * options.batchSize, (s + 1) * options.batchSize);
-      graph.upload(
+      const { graph, batch } = await graphs.forBatch(
         windows
           ? makeSequenceBatch(ds, windows, idx, batchOpts)
           : makeBatch(ds, ds.train, idx, batchOpts),
       );
+      graph.upload(batch);
       state.step++;
       rt.write(model.step, [state.step, options.seed, 1, 0]);
       rt.run([...graph.commands, ...update]);
@@ -187,14 +221,14 @@ export async function trainModel(
       if (!pendingRead && s % 20 === 19) {
         pendingRead = true;
         // a failed read is reported by the end-of-epoch read; here it only ends the display
-        rt.read(graph.lossSum).then((v) => {
+        rt.read(lossSum).then((v) => {
           shownLoss = v[0] / Math.max(v[1], 1);
         }).catch(() => {}).finally(() => pendingRead = false);
       }
       bar.update(s + 1, shownLoss);
       if (options.maxSteps && state.step >= options.maxSteps) break;
     }
-    const [lossTotal, rows] = await rt.read(graph.lossSum) as Float32Array;
+    const [lossTotal, rows] = await rt.read(lossSum) as Float32Array;
     bar.done();
     const trainLoss = lossTotal / Math.max(rows, 1);
     const seconds = (performance.now() - t0) / 1000;
@@ -206,7 +240,7 @@ export async function trainModel(
           "; the last good checkpoint is kept (try s5_clip_eigs: true or clip_grad_norm)",
       );
     }
-    const valid = (await evaluate(rt, ds, evalGraph, ds.valid, options)).metrics;
+    const valid = (await evaluate(rt, ds, evalGraphs, ds.valid, options)).metrics;
     const score = valid[options.validMetric];
     const best = score >= state.bestScore;
     if (best) {

@@ -1,0 +1,189 @@
+/**
+ * Length buckets: every batch runs at its longest sequence rounded up to a multiple of `step` (its
+ * bucket length L_b ≤ L) instead of the padded length L, so the work of a step scales with the
+ * batch's real tokens. This file is the one place that knows about it: the trainer and the
+ * evaluator ask {@linkcode LengthBuckets.forBatch} for the graph of a batch and the batch cut to
+ * that graph's length.
+ *
+ * Why results do not change: batches are right-padded and SS4Rec is causal, so the outputs at
+ * t < seqLen never see positions ≥ L_b; dropout masks are indexed as at L (`LengthOptions`);
+ * sequence-mode losses divide by the step's count of positions, not by a chunk's, and their head
+ * chunks (and BPR negatives) follow the positions that have a target, not the layout. What changes
+ * is float rounding where a reduction runs over rows (parameter gradients): the padding rows add
+ * exact zeros, but the order of the partial sums follows the layout.
+ *
+ * Memory: the graphs of all buckets place their activations in one {@linkcode Arena}, sized by the
+ * graph at L (built first), so k buckets cost about the memory of one graph plus k sets of bind
+ * groups and small uniforms; the trainer's evaluation graphs share the same arena. Graphs are
+ * built on first use and kept.
+ *
+ * Batch composition is never changed here: training batches are what the shuffler gives (only
+ * their length is trimmed); evaluation orders users by length first ({@linkcode lengthOrder}),
+ * which does not change any user's rank.
+ *
+ * @module
+ */
+
+import type { BatchInputs } from "../data/batch.ts";
+import { Arena, type Runtime, type Tensor } from "../gpu/runtime.ts";
+import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
+
+/** Default bucket granularity: lengths 16, 32, …, and L itself. */
+export const DEFAULT_BUCKET_STEP = 16;
+
+/** `longest` rounded up to a multiple of `step` (at least one step), capped at `maxLen`; step 0 = maxLen. */
+export function bucketLength(longest: number, maxLen: number, step: number): number {
+  if (!(step > 0)) return maxLen;
+  return Math.min(maxLen, Math.max(1, Math.ceil(longest / step)) * step);
+}
+
+/** The longest real row of a batch. */
+export function longestRow(batch: BatchInputs): number {
+  let m = 0;
+  for (let b = 0; b < batch.count; b++) m = Math.max(m, batch.seqLen[b]);
+  return m;
+}
+
+/**
+ * The batch laid out at `length` ≤ its maxLen: the first `length` positions of every row (the
+ * per-position arrays `itemSeq`, `timeGaps` and, for sequence batches, `targets`). Every row must
+ * fit; the result has `maxLen = length`.
+ */
+export function trimBatch<T extends BatchInputs>(batch: T, length: number): T {
+  const L = batch.maxLen, B = batch.size;
+  if (length === L) return batch;
+  if (length > L || longestRow(batch) > length) {
+    throw new Error(`trimBatch: rows of up to ${longestRow(batch)} of ${L} do not fit ${length}`);
+  }
+  function cut<A extends Int32Array | Float32Array>(a: A): A {
+    const out =
+      (a instanceof Int32Array ? new Int32Array(B * length) : new Float32Array(B * length)) as A;
+    for (let b = 0; b < B; b++) out.set(a.subarray(b * L, b * L + length), b * length);
+    return out;
+  }
+  const out: T = {
+    ...batch,
+    maxLen: length,
+    itemSeq: cut(batch.itemSeq),
+    timeGaps: cut(batch.timeGaps),
+  };
+  if ("targets" in batch && batch.targets instanceof Int32Array) {
+    (out as unknown as { targets: Int32Array }).targets = cut(batch.targets);
+  }
+  return out;
+}
+
+/**
+ * Row indices ordered by ascending length (stable: ties keep their order), so consecutive
+ * evaluation batches hold users of similar length and run at short buckets.
+ */
+export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
+  const order = Int32Array.from({ length: lengths.length }, (_, i) => i);
+  return order.sort((a, b) => lengths[a] - lengths[b] || a - b);
+}
+
+/** The graphs of one kind (training or evaluation steps) for every bucket length, built lazily. */
+export class LengthBuckets<G extends { length: number }> {
+  /** Shared transient memory of the graphs; null when only the maxLen graph is ever built. */
+  readonly arena: Arena | null;
+  #graphs = new Map<number, Promise<G>>();
+  #building: Promise<unknown> = Promise.resolve();
+
+  /**
+   * `build(length)` makes the graph of one length; `step` 0 (or `maxLen` itself) turns bucketing
+   * off: every batch runs at maxLen, as without this class. `arena` shares the transient memory
+   * of other graphs that never run at the same time (the training and the evaluation steps).
+   */
+  constructor(
+    readonly rt: Runtime,
+    readonly options: {
+      maxLen: number;
+      step: number;
+      build: (length: number) => Promise<G>;
+      arena?: Arena | null;
+    },
+  ) {
+    const on = options.step > 0 && options.step < options.maxLen;
+    this.arena = on ? options.arena ?? new Arena() : null;
+  }
+
+  /** The bucket length a batch runs at. */
+  lengthOf(batch: BatchInputs): number {
+    return this.arena
+      ? bucketLength(longestRow(batch), this.options.maxLen, this.options.step)
+      : this.options.maxLen;
+  }
+
+  /** The graph of one length (built on first use; the maxLen graph first, to size the arena). */
+  graph(length: number): Promise<G> {
+    const { maxLen } = this.options;
+    if (length !== maxLen && this.arena && !this.#graphs.has(maxLen)) {
+      return this.graph(maxLen).then(() => this.graph(length));
+    }
+    let g = this.#graphs.get(length);
+    if (!g) {
+      const arena = this.arena;
+      const build = () => this.options.build(length);
+      // builds run one at a time: an arena is laid out by one build at a time
+      g = this.#building.then(() => arena ? this.rt.inArena(arena, build) : build());
+      this.#building = g.catch(() => {});
+      this.#graphs.set(length, g);
+    }
+    return g;
+  }
+
+  /** The graph for a batch and the batch laid out at that graph's length. */
+  async forBatch<T extends BatchInputs>(batch: T): Promise<{ graph: G; batch: T }> {
+    const length = this.lengthOf(batch);
+    return { graph: await this.graph(length), batch: trimBatch(batch, length) };
+  }
+
+  /** The lengths built so far, ascending. */
+  get lengths(): number[] {
+    return [...this.#graphs.keys()].sort((a, b) => a - b);
+  }
+}
+
+/** Training graphs of every bucket length; they all add into one running loss. */
+export interface TrainBuckets {
+  graphs: LengthBuckets<TrainGraph>;
+  /** f32 [2] running [Σ loss, Σ count] of every graph (clear it to start an epoch). */
+  lossSum: Tensor;
+}
+
+/** The training steps of `model` per bucket length (`step` 0: always maxLen). */
+export function trainBuckets(
+  model: RecModel,
+  options: { batch: number; maxLen: number; mode: TrainMode; step: number; arena?: Arena | null },
+): TrainBuckets {
+  const rt = model.store.rt;
+  const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+  const { batch, maxLen, mode } = options;
+  const graphs = new LengthBuckets<TrainGraph>(rt, {
+    maxLen,
+    step: model.causal ? options.step : 0,
+    build: (length) => model.buildTrain({ batch, maxLen, length, mode, lossSum }),
+    arena: options.arena,
+  });
+  return { graphs, lossSum };
+}
+
+/** The evaluation steps of `model` per bucket length (`step` 0: always maxLen). */
+export function evalBuckets(
+  model: RecModel,
+  options: {
+    batch: number;
+    maxLen: number;
+    maskHistory: boolean;
+    step: number;
+    arena?: Arena | null;
+  },
+): LengthBuckets<EvalGraph> {
+  const { batch, maxLen, maskHistory } = options;
+  return new LengthBuckets<EvalGraph>(model.store.rt, {
+    maxLen,
+    step: model.causal ? options.step : 0,
+    build: (length) => model.buildEval({ batch, maxLen, length, maskHistory }),
+    arena: options.arena,
+  });
+}
