@@ -140,3 +140,12 @@ export function mostPopularRanks(
   const scores = mostPopularScores(ds);
   return rankSamples(ds, set, () => scores, options);
 }
+
+/** HR/NDCG/MRR@`ks` of the MostPop baseline on a split (train, experiments). */
+export function mostPopularMetrics(
+  ds: SequentialDataset,
+  set: SampleSet,
+  options: RankSamplesOptions & { ks?: readonly number[] } = {},
+): MetricValues {
+  return metricsFromRanks(mostPopularRanks(ds, set, options), options.ks);
+}

@@ -18,7 +18,7 @@ import type { SequentialDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
-import { metricsFromRanks, mostPopularRanks } from "../lib/metrics.ts";
+import { mostPopularMetrics } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
 import { evalGraphsFor, evaluate, trainModel } from "../lib/train/trainer.ts";
 import { datasetFor, trainerOptions } from "./train.ts";
@@ -115,10 +115,7 @@ export async function experimentsMain(args: string[]): Promise<number> {
       let result: Result;
       if (cfg.model.toLowerCase() === "mostpop") {
         const metrics = (set: "valid" | "test") =>
-          metricsFromRanks(
-            mostPopularRanks(ds, ds[set], { maskHistory: cfg.mask_history }),
-            cfg.topk,
-          );
+          mostPopularMetrics(ds, ds[set], { maskHistory: cfg.mask_history, ks: cfg.topk });
         result = {
           name: run.name,
           data,

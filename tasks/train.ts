@@ -12,7 +12,7 @@ import { loadDataset, type SequentialDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
-import { metricsFromRanks, mostPopularRanks } from "../lib/metrics.ts";
+import { mostPopularMetrics } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
 import { writeRunReport } from "../lib/report/run_report.ts";
 import { loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
@@ -119,10 +119,7 @@ export async function trainMain(args: string[]): Promise<number> {
   console.log(`data: ${cfg.data_path}: ${describeDataset(ds)}`);
   if (cfg.model.toLowerCase() === "mostpop") {
     for (const split of ["valid", "test"] as const) {
-      const m = metricsFromRanks(
-        mostPopularRanks(ds, ds[split], { maskHistory: cfg.mask_history }),
-        cfg.topk,
-      );
+      const m = mostPopularMetrics(ds, ds[split], { maskHistory: cfg.mask_history, ks: cfg.topk });
       console.log(`MostPop ${split}:\n${formatMetrics(m, cfg.topk)}`);
     }
     return 0;

@@ -13,7 +13,7 @@ import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts"
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
 import { type Arena, type Runtime, Tensor } from "../gpu/runtime.ts";
-import { metricsFromRanks } from "../metrics.ts";
+import { historyOf, metricsFromRanks } from "../metrics.ts";
 import {
   DEFAULT_BUCKET_STEP,
   evalBuckets,
@@ -85,15 +85,13 @@ export class NonFiniteError extends Error {
   override name = "NonFiniteError";
 }
 
-/** The user's history (time-sorted items) for the rows of an evaluation split, for masking. */
-function historyOf(ds: SequentialDataset, set: SampleSet, rows: ArrayLike<number>) {
+/** The histories ({@linkcode historyOf}) of the rows of an evaluation split, as CSR, for masking. */
+function historiesOf(ds: SequentialDataset, set: SampleSet, rows: ArrayLike<number>) {
+  const each = Array.from(rows, (s) => historyOf(ds, set, s));
   const offsets = new Int32Array(rows.length + 1);
-  for (let i = 0; i < rows.length; i++) offsets[i + 1] = offsets[i] + set.pos[rows[i]];
+  each.forEach((h, i) => offsets[i + 1] = offsets[i] + h.length);
   const items = new Int32Array(offsets[rows.length]);
-  for (let i = 0; i < rows.length; i++) {
-    const s = rows[i], off = ds.userOffsets[set.user[s]];
-    items.set(ds.items.subarray(off, off + set.pos[s]), offsets[i]);
-  }
+  each.forEach((h, i) => items.set(h, offsets[i]));
   return { offsets, items };
 }
 
@@ -123,7 +121,7 @@ export async function evaluate(
       batchSize: B,
       timestampPrecision: options.timestampPrecision,
     }));
-    graph.upload(batch, options.maskHistory ? historyOf(ds, set, rows) : undefined);
+    graph.upload(batch, options.maskHistory ? historiesOf(ds, set, rows) : undefined);
     const part = new Tensor(all.buffer, start * 4, [rows.length], "u32");
     const got = new Tensor(graph.ranks.buffer, graph.ranks.offset, [rows.length], "u32");
     rt.write(graph.step, [0, 0, 0, 0]); // training flag off: no dropout
