@@ -7,6 +7,8 @@
 // Version 16 (kernels/lab/mamba_v16.wgsl): each flush slot's finaliser runs on its own warp, in
 // parallel (v5 walked the FS slots on one set of lanes): scan_bwd −14 % on the H100 (6.15 -> 5.26
 // ms, same card and process). v13–v15 and the measurements that led here: kernels/lab/RESULTS.md.
+// Version 17 (kernels/lab/mamba_v17.wgsl): scan_bwd stages a chunk's dt_r first and computes Δ from
+// workgroup memory (load_chunk_bwd): the Mamba layer 8.80 -> 8.36 ms on the H100.
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -196,6 +198,87 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
       if (t < t1) { v = xdbl[(pb * p.len + t) * J + i % R]; }
       sh_dtr[i] = v;
     }
+  }
+}
+
+// v17: scan_bwd's chunk staging: Bt, Ct and dt_r first (one barrier), then the per-(step, channel)
+// inputs with Δ's pre-activation from workgroup memory (sh_dtr · sh_w, staged once per workgroup)
+// instead of R global loads of x_dbl and dt_proj.weight per item; xc, z, dy are loaded before the
+// barrier so the two rounds of loads overlap.
+fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
+  for (var i = lid; i < HS * 2u * NGR; i += T) {
+    let k = i / (2u * NGR);
+    let c = i % (2u * NGR);
+    let half = c / NGR;
+    let n0 = (c % NGR) * 4u;
+    let t = t0 + k;
+    var v = vec4<f32>(0.0);
+    if (t < t1) {
+      let base = (pb * p.len + t) * J + R + half * N + n0;
+      v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
+    }
+    sh_bc[i] = v;
+  }
+  for (var i = lid; i < HS * R; i += T) {
+    let t = t0 + i / R;
+    var v = 0.0;
+    if (t < t1) { v = xdbl[(pb * p.len + t) * J + i % R]; }
+    sh_dtr[i] = v;
+  }
+  // this invocation's (step, channel) items: at most two when T ≥ HS·EB/2
+  let i0 = lid;
+  let i1 = lid + T;
+  var u0 = 0.0;
+  var z0 = 0.0;
+  var y0 = 0.0;
+  var u1 = 0.0;
+  var z1 = 0.0;
+  var y1 = 0.0;
+  let e0 = pblk * EB + i0 % EB;
+  let ta = t0 + i0 / EB;
+  let tb = t0 + i1 / EB;
+  if (i0 < HS * EB && ta < t1) {
+    let m = pb * p.len + ta;
+    u0 = xc[m * E + e0];
+    z0 = xz[m * 2u * E + E + e0];
+    y0 = yb[m * E + e0];
+  }
+  if (i1 < HS * EB && tb < t1) {
+    let m = pb * p.len + tb;
+    u1 = xc[m * E + e0];
+    z1 = xz[m * 2u * E + E + e0];
+    y1 = yb[m * E + e0];
+  }
+  workgroupBarrier();
+  for (var j = 0u; j < 2u; j++) {
+    let i = select(i1, i0, j == 0u);
+    if (i >= HS * EB) { continue; }
+    let k = i / EB;
+    let el = i % EB;
+    let t = t0 + k;
+    var dl = 0.0;
+    var u = 0.0;
+    var gy = 0.0;
+    var ds = 0.0;
+    var gz = 0.0;
+    if (t < t1) {
+      var s = dtb[pblk * EB + el];
+      for (var r = 0u; r < R; r++) { s += sh_dtr[k * R + r] * sh_w[el * R + r]; }
+      dl = softplus(s);
+      u = select(u1, u0, j == 0u);
+      let z = select(z1, z0, j == 0u);
+      let dy = select(y1, y0, j == 0u);
+      let sz = sigmoid(z);
+      gy = dy * z * sz;
+      gz = dy * sz * (1.0 + z * (1.0 - sz));
+      ds = 1.0;
+      if (s <= 20.0) { ds = sigmoid(s); }
+    }
+    sh_in[(k * QS) * EB + el] = dl;
+    sh_in[(k * QS + 1u) * EB + el] = u;
+    sh_in[(k * QS + 2u) * EB + el] = gy;
+    sh_in[(k * QS + 3u) * EB + el] = ds;
+    sh_in[(k * QS + 4u) * EB + el] = gz;
   }
 }
 
@@ -487,7 +570,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   for (var ci = nc; ci > 0u; ci--) {
     pt0 = (ci - 1u) * CH;
     pt1 = min(pt0 + CH, p.len);
-    load_chunk(lid, pt0, pt1, HS, true);
+    if (2u * T >= HS * EB) { load_chunk_bwd(lid, pt0, pt1); } else { load_chunk(lid, pt0, pt1, HS, true); }
     workgroupBarrier();
     let h0 = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e);
     let h1 = fst(0u, h0);
