@@ -11,12 +11,12 @@ import { makeBatch } from "../lib/data/batch.ts";
 import { loadDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
-import { Runtime } from "../lib/gpu/runtime.ts";
+import { Arena, Runtime } from "../lib/gpu/runtime.ts";
 import { evalBuckets, lengthOrder, trainBuckets } from "../lib/models/buckets.ts";
 import { createModel } from "../lib/models/factory.ts";
 import type { SS4Rec } from "../lib/models/ss4rec.ts";
 import { rankReference } from "../lib/reference/rank.ts";
-import { evaluate } from "../lib/train/trainer.ts";
+import { evalGraphsFor, evaluate, trainModel } from "../lib/train/trainer.ts";
 
 // evaluation batches twice the training batch, as in configs/ss4rec.yaml
 const L = 64, B = 64, EB = 128;
@@ -106,4 +106,37 @@ Deno.test("forward-only evaluation graph at B 2,048, L 200 (dry run, H100 limits
   assert.equal(evalGraph.labels.filter((a) => a.bytes === act).length, 3);
   assert.ok(evalGraph.peak < 1.25 * 2 ** 30, `eval graph ${(evalGraph.peak / MiB).toFixed(0)} MiB`);
   assert.ok(evalGraph.peak < train.peak, `eval ${evalGraph.peak} B, training step ${train.peak} B`);
+});
+
+Deno.test("the test evaluation after training adds no transient memory in the trainer's arena", async () => {
+  const rt = new Runtime(gpu);
+  const model = createModel(rt, base, ds);
+  model.store.initialise(base.seed);
+  const arena = new Arena();
+  const options = {
+    epochs: 1,
+    batchSize: B,
+    evalBatchSize: EB,
+    maxLen: L,
+    learningRate: 1e-3,
+    weightDecay: 0,
+    clipGradNorm: null,
+    stoppingStep: 10,
+    validMetric: "ndcg@10",
+    topk: [10],
+    seed: base.seed,
+    mode: "prefix" as const,
+    timestampPrecision: "float64" as const,
+    maskHistory: false,
+    maxSteps: 2,
+    arena,
+  };
+  await trainModel(rt, ds, model, options, { log() {}, epochEnd: () => Promise.resolve() });
+  const trained = rt.liveBytes;
+  assert.ok(arena.chunks.length > 0, "the trainer built its graphs in the given arena");
+  const test = await evaluate(rt, ds, evalGraphsFor(model, options, arena), ds.test, options);
+  assert.ok(test.ranks.every((r) => r > 0));
+  assert.equal(rt.liveBytes, trained);
+  assert.equal(arena.overflowBytes, 0);
+  rt.dispose();
 });
