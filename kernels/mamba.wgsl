@@ -18,7 +18,8 @@
 //
 // Defines: E (inner width), N (state), R (dt rank), K (conv width), CH (checkpoint interval in
 // steps, ≤ HS = 16), EB (channels per workgroup, divides E), FS (scan_bwd steps per reduction
-// flush, divides 16). Params: nb = B, len = L. Rows are m = b·L + t.
+// flush, divides 16), CKPT (bool: the forward scans store the checkpoints; false in a forward-only
+// build, whose ckpt binding is then a placeholder). Params: nb = B, len = L. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
 // T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e
@@ -304,7 +305,7 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     let t1 = min(t0 + CH, p.len);
     load_chunk(lid, t0, t1, CH, false);
     workgroupBarrier();
-    ck_store(((pb * nc + ci) * N + png * 4u) * E + e, h);
+    if (CKPT) { ck_store(((pb * nc + ci) * N + png * 4u) * E + e, h); }
     for (var k = 0u; k < t1 - t0; k++) {
       h = fst(k, h);
       sy[(k * NGR + png) * EB + pel] = dot(sh_bc[(k * 2u + 1u) * NGR + png], h);
@@ -391,7 +392,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       let kn = min(HS, p.len - t0);
       for (var k = 0u; k < kn; k++) {
         let t = t0 + k;
-        if (t % CH == 0u) {
+        if (CKPT && t % CH == 0u) {
           let base = ((b * nc + t / CH) * N) * E + e;
           if (NGR > 0u) { ck_store_n(base, 0u, h0); }
           if (NGR > 1u) { ck_store_n(base, 4u, h1); }

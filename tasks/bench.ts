@@ -3,7 +3,8 @@
  * on synthetic ML-1M-shaped batches (realistic lengths and time gaps), warm-up excluded, many steps
  * between syncs; median and spread, peak GPU memory (our allocator's accounting), and the
  * per-kernel breakdown from timestamp queries. `--quick` runs CI-sized shapes. `--memory` only
- * builds the training steps on a dry-run device and reports their peak memory per buffer.
+ * builds the training steps and the evaluation graph on a dry-run device and reports their peak
+ * memory per buffer.
  *
  * @module
  */
@@ -161,8 +162,9 @@ export async function benchMain(args: string[]): Promise<number> {
     )
     .option(
       "--memory",
-      "only build the training steps on a dry-run device with the H100's limits (nothing runs) " +
-        "and report peak GPU memory with a per-tensor breakdown (memory.md, memory.json)",
+      "only build the training steps and the evaluation graph on a dry-run device with the " +
+        "H100's limits (nothing runs) and report peak GPU memory with a per-tensor breakdown " +
+        "(memory.md, memory.json)",
     )
     .exitOverride();
   try {
@@ -194,7 +196,11 @@ export async function benchMain(args: string[]): Promise<number> {
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
   const cfg = loadConfig("configs/ss4rec.yaml", []);
   const build = { scanSlices: o.scanSlices };
-  if (o.memory) return await memoryReport(cfg, { shapes, V, users, out: o.out, args, build });
+  // evaluation at eval_batch_size 2,048 (twice the training batch), L = 200
+  const evalShape = o.quick ? { B: 16, L: 20 } : { B: 2048, L: 200 };
+  if (o.memory) {
+    return await memoryReport(cfg, { shapes, evalShape, V, users, out: o.out, args, build });
+  }
   const gpu = await getGpu();
   const rows: { what: string; median: number; min: number; max: number; unit: string }[] = [];
   const breakdown: Record<string, { ms: number; count: number }> = {};
@@ -575,6 +581,27 @@ export async function benchMain(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The configured model with initialised parameters (`build.scanSlices` overrides SS4Rec's). */
+function benchModel(
+  rt: Runtime,
+  cfg: Config,
+  ds: { numItems: number; numUsers: number },
+  build: { scanSlices?: number } = {},
+) {
+  const model = build.scanSlices && cfg.model.toLowerCase() === "ss4rec"
+    ? new SS4Rec(rt, { ...ss4recOptions(cfg, ds.numItems), mambaScanSlices: build.scanSlices })
+    : createModel(rt, cfg, ds);
+  model.store.initialise(cfg.seed);
+  return model;
+}
+
+/** Bytes per buffer label of what `rt` holds now. */
+function buffersOf(rt: Runtime): Record<string, number> {
+  const buffers: Record<string, number> = {};
+  for (const a of rt.allocations()) buffers[a.label] = (buffers[a.label] ?? 0) + a.bytes;
+  return buffers;
+}
+
 /** Builds one training step (model, optimiser, gradient norm: what the bench runs) on `rt`. */
 async function buildStep(
   rt: Runtime,
@@ -583,10 +610,7 @@ async function buildStep(
   ds: { numItems: number; numUsers: number },
   build: { scanSlices?: number } = {},
 ) {
-  const model = build.scanSlices && cfg.model.toLowerCase() === "ss4rec"
-    ? new SS4Rec(rt, { ...ss4recOptions(cfg, ds.numItems), mambaScanSlices: build.scanSlices })
-    : createModel(rt, cfg, ds);
-  model.store.initialise(cfg.seed);
+  const model = benchModel(rt, cfg, ds, build);
   const graph = await model.buildTrain({ batch: shape.B, maxLen: shape.L, mode: shape.mode });
   // the official setting (no clipping) plus the global gradient norm diagnostics keep on
   const { commands: update } = await modelOptimizer(rt, model, {
@@ -602,13 +626,16 @@ async function buildStep(
 
 /**
  * `bench --memory`: the peak of our allocator's accounting (`Runtime.peakBytes`) per training
- * shape, from builds on a dry-run device (lib/gpu/dry_run.ts) with the H100's limits — the
- * figure a GPU run reports, without a GPU — and the buffers behind it, largest first.
+ * shape, of the evaluation graph, and of a training step and evaluation graph built into one
+ * arena as lib/train/trainer.ts builds them, from builds on a dry-run device (lib/gpu/dry_run.ts)
+ * with the H100's limits — the figure a GPU run reports, without a GPU — and the buffers behind
+ * the first training shape and the evaluation graph, largest first.
  */
 async function memoryReport(
   cfg: Config,
   o: {
     shapes: { name: string; B: number; L: number; mode: TrainMode }[];
+    evalShape: { B: number; L: number };
     V: number;
     users: number;
     out: string;
@@ -633,27 +660,91 @@ async function memoryReport(
   for (const shape of o.shapes) {
     const rt = new Runtime(dryRunGpu());
     await buildStep(rt, cfg, shape, { numItems: o.V, numUsers: o.users }, o.build);
-    const buffers: Record<string, number> = {};
-    for (const a of rt.allocations()) buffers[a.label] = (buffers[a.label] ?? 0) + a.bytes;
-    shapes.push({ name: shape.name, peakBytes: rt.peakBytes, buffers });
+    shapes.push({ name: shape.name, peakBytes: rt.peakBytes, buffers: buffersOf(rt) });
     lines.push(`| ${shape.name} | ${(rt.peakBytes / 2 ** 30).toFixed(3)} GiB |`);
   }
-  const first = shapes[0];
+  const ds = { numItems: o.V, numUsers: o.users };
+  const { B: EB, L: EL } = o.evalShape;
+  const evalName = `eval B=${EB}, L=${EL}`;
+  // the evaluation graph alone (model parameters included)
+  let evalGraph: { name: string; peakBytes: number; buffers: Record<string, number> };
+  {
+    const rt = new Runtime(dryRunGpu());
+    const model = benchModel(rt, cfg, ds, o.build);
+    await model.buildEval({ batch: EB, maxLen: EL, maskHistory: false });
+    evalGraph = { name: evalName, peakBytes: rt.peakBytes, buffers: buffersOf(rt) };
+  }
   lines.push(
     "",
-    `## Buffers of ${first.name} (label: total over buffers with that label)`,
+    "| evaluation graph | peak GPU memory |",
+    "|---|---|",
+    `| ${evalName} | ${(evalGraph.peakBytes / 2 ** 30).toFixed(3)} GiB |`,
+  );
+  // what the trainer builds: the training step at L (sizing the length-bucket arena), the
+  // optimiser, then the evaluation graph at L in the same arena (what does not fit gets buffers
+  // of its own: the arena's overflow)
+  const combined: {
+    name: string;
+    peakBytes: number;
+    arenaBytes: number;
+    overflowBytes: number;
+  }[] = [];
+  lines.push(
+    "",
+    "| trainer: training step + evaluation graph in one arena | peak GPU memory | arena | " +
+      "overflow |",
+    "|---|---|---|---|",
+  );
+  for (const shape of o.shapes.filter((s) => s.L === EL && s.B * 2 === EB)) {
+    const rt = new Runtime(dryRunGpu());
+    const model = benchModel(rt, cfg, ds, o.build);
+    const { graphs } = trainBuckets(model, {
+      batch: shape.B,
+      maxLen: shape.L,
+      mode: shape.mode,
+      step: DEFAULT_BUCKET_STEP,
+    });
+    await graphs.graph(shape.L);
+    await modelOptimizer(rt, model, { lr: cfg.learning_rate, weightDecay: 0, clipGradNorm: null });
+    const evals = evalBuckets(model, {
+      batch: EB,
+      maxLen: EL,
+      maskHistory: false,
+      step: DEFAULT_BUCKET_STEP,
+      arena: graphs.arena,
+    });
+    await evals.graph(EL);
+    const arena = graphs.arena!;
+    const name = `${shape.name} + ${evalName}`;
+    combined.push({
+      name,
+      peakBytes: rt.peakBytes,
+      arenaBytes: arena.bytes,
+      overflowBytes: arena.overflowBytes,
+    });
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(3)} GiB`;
+    lines.push(
+      `| ${name} | ${gib(rt.peakBytes)} | ${gib(arena.bytes)} | ${gib(arena.overflowBytes)} |`,
+    );
+  }
+  const table = (what: { name: string; peakBytes: number; buffers: Record<string, number> }) => [
+    "",
+    `## Buffers of ${what.name} (label: total over buffers with that label)`,
     "",
     "| buffer | MiB | share |",
     "|---|---|---|",
-    ...Object.entries(first.buffers).sort((a, b) => b[1] - a[1]).filter(([, b]) => b >= MiB / 10)
+    ...Object.entries(what.buffers).sort((a, b) => b[1] - a[1]).filter(([, b]) => b >= MiB / 10)
       .map(([k, b]) =>
-        `| ${k} | ${(b / MiB).toFixed(1)} | ${(100 * b / first.peakBytes).toFixed(1)} % |`
+        `| ${k} | ${(b / MiB).toFixed(1)} | ${(100 * b / what.peakBytes).toFixed(1)} % |`
       ),
-    "",
-  );
+  ];
+  lines.push(...table(shapes[0]), ...table(evalGraph), "");
   const md = lines.join("\n");
   await Deno.mkdir(o.out, { recursive: true });
-  await writeFileAtomic(`${o.out}/memory.json`, JSON.stringify({ shapes }, null, 2) + "\n");
+  await writeFileAtomic(
+    `${o.out}/memory.json`,
+    JSON.stringify({ shapes, eval: evalGraph, combined }, null, 2) + "\n",
+  );
   await writeFileAtomic(`${o.out}/memory.md`, md);
   console.log(md);
   return 0;

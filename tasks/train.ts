@@ -10,7 +10,7 @@ import { Command } from "commander";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { loadDataset, type SequentialDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
-import { Runtime } from "../lib/gpu/runtime.ts";
+import { Arena, Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { mostPopularMetrics } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
@@ -166,7 +166,9 @@ export async function trainMain(args: string[]): Promise<number> {
     console.log(line);
     await Deno.writeTextFile(`${runDir}/train.log`, line + "\n", { append: true });
   };
-  const options = { ...trainerOptions(cfg), maxSteps: opts.maxSteps ?? 0 };
+  // the test evaluation's graphs go into the training steps' arena too (they add no memory)
+  const arena = new Arena();
+  const options = { ...trainerOptions(cfg), maxSteps: opts.maxSteps ?? 0, arena };
   let state: TrainerState;
   try {
     state = await trainModel(rt, ds, model, options, {
@@ -198,7 +200,7 @@ export async function trainMain(args: string[]): Promise<number> {
   // Test with the best checkpoint (SPEC §3).
   const best = await loadCheckpoint(runDir, "best");
   model.store.load(best.tensors, `${best.base}.safetensors`);
-  const evalGraphs = evalGraphsFor(model, options);
+  const evalGraphs = evalGraphsFor(model, options, arena);
   const test = await evaluate(rt, ds, evalGraphs, ds.test, options);
   const valid = await evaluate(rt, ds, evalGraphs, ds.valid, options);
   const results = {

@@ -36,4 +36,13 @@ Deno.test("bench --memory: the B 1,024, L 200 training step stays within 2 GiB (
   // one copy of Mamba's saved activations serves both blocks
   assert.equal(step.buffers["scratch.mamba.xz"], 1024 * 200 * 256 * 4);
   assert.match(await Deno.readTextFile(`${out}/memory.md`), /\| train step L=200 \| 1\.\d+ GiB \|/);
+  // the evaluation graph (B 2,048) is forward-only: smaller than the training step, so in the
+  // trainer's shared arena it needs no memory beyond the step's
+  assert.equal(json.eval.name, "eval B=2048, L=200");
+  assert.ok(json.eval.peakBytes < step.peakBytes, `eval ${json.eval.peakBytes} B`);
+  assert.equal(json.combined.length, 2);
+  for (const c of json.combined) {
+    assert.equal(c.overflowBytes, 0, c.name);
+    assert.ok(c.peakBytes <= 2 * 2 ** 30, `${c.name}: ${(c.peakBytes / 2 ** 30).toFixed(3)} GiB`);
+  }
 });

@@ -205,7 +205,7 @@ Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays re
     );
   }
   // one copy of the saved activations and of the backward temporaries serves both layers
-  assert.equal(built[0].dInput.buffer, built[1].dInput.buffer);
+  assert.equal(built[0].dInput!.buffer, built[1].dInput!.buffer);
   assert.equal(
     built[0].backward.filter((op) => "label" in op && op.label === "mamba:scan_bwd").length,
     3, // slices of 4, 4 and 2 rows

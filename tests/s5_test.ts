@@ -259,7 +259,7 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
     step: rt.tensor([4], "u32"),
   }, { input: tu, dOutput: tdy, timeGaps: tdt });
   rt.write(built.output, new Float32Array(n).fill(NaN));
-  rt.write(built.dInput, new Float32Array(n).fill(NaN));
+  rt.write(built.dInput!, new Float32Array(n).fill(NaN));
   rt.run([...built.forward, ...built.backward]);
   const params: S5Params = {
     Lambda: vals.get("Lambda")!,
@@ -274,7 +274,7 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
   const gRef = s5Backward(params, u, dt, dy, dims, opts);
   const errs: Record<string, number> = {
     y: relErr(await rt.read(built.output), yRef),
-    du: relErr(await rt.read(built.dInput), gRef.du),
+    du: relErr(await rt.read(built.dInput!), gRef.du),
   };
   const refByName: Record<string, Float64Array> = {
     Lambda: gRef.Lambda,
@@ -378,16 +378,16 @@ Deno.test("s5 gpu: two layers sharing the backward arena; backward recomputes v 
   }
   // one backward arena serves both layers, and neither leaves anything in shared scratch that
   // the model would have to replay
-  assert.equal(built[0].dInput.buffer, built[1].dInput.buffer);
+  assert.equal(built[0].dInput!.buffer, built[1].dInput!.buffer);
   assert.ok(built.every((b) => !b.recompute?.length));
-  const arena = built[0].dInput.buffer;
+  const arena = built[0].dInput!.buffer;
   rt.run([{ clear: gf.all }, ...built[0].forward, ...built[1].forward, ...built[1].backward]);
-  const du = [new Float32Array(0), await rt.read(built[1].dInput)];
+  const du = [new Float32Array(0), await rt.read(built[1].dInput!)];
   // layer a's backward needs nothing its forward left in the arena: poison all of it first
   const poison = new Float32Array(arena.size / 4).fill(NaN);
   rt.device.queue.writeBuffer(arena, 0, poison);
   rt.run(built[0].backward);
-  du[0] = await rt.read(built[0].dInput);
+  du[0] = await rt.read(built[0].dInput!);
   for (const [i, c] of cases.entries()) {
     const errs = { y: relErr(await rt.read(built[i].output), c.y), du: relErr(du[i], c.du) };
     for (const [k, want] of c.grads) {

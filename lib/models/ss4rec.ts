@@ -104,7 +104,7 @@ export class SS4Rec implements RecModel {
     this.step = rt.tensor([4], "u32", [0, 0, 0, 0], "step");
   }
 
-  #ctx(batch: number, seqLen: number): BuildContext {
+  #ctx(batch: number, seqLen: number, forwardOnly = false): BuildContext {
     return {
       rt: this.rt,
       param: (n) => this.store.param(n),
@@ -113,12 +113,16 @@ export class SS4Rec implements RecModel {
       seqLen,
       step: this.step,
       scratch: scratchPool(this.rt),
+      forwardOnly,
     };
   }
 
   /**
    * The encoder shared by training and evaluation: embedding, blocks, and their backward.
-   * Returns the final activations [B, L, H] and the gradient tensor the head fills.
+   * Returns the final activations [B, L, H] and the gradient tensor the head fills. Forward-only
+   * (`ctx.forwardOnly`, evaluation) it builds no backward, and the activations, consumed as the
+   * forward goes, rotate through three [B, L, H] buffers (none is kept for a backward): the block
+   * inputs and LayerNorm outputs alternate between two, every sublayer's output takes the third.
    */
   async #encoder(
     ctx: BuildContext,
@@ -128,8 +132,10 @@ export class SS4Rec implements RecModel {
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
     const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
     const useS5 = this.o.modelType !== "mamba_only", useMamba = this.o.modelType !== "s5_only";
+    const fwdOnly = !!ctx.forwardOnly;
     // the backward arena at the size of the layer kind that needs most, requested first so that
-    // every layer carves its backward temporaries from this one buffer
+    // every layer carves its backward temporaries (forward-only: its forward temporaries) from
+    // this one buffer
     ctx.scratch?.(BACKWARD_ARENA, [
       Math.max(
         ...(useS5 ? this.s5 : []).map((l) => l.backwardArena(ctx)),
@@ -140,12 +146,14 @@ export class SS4Rec implements RecModel {
     // (output gradient dOut_k, gradient of its branch dBranch_k) hands dOut_{k−1} to the one
     // before it; while it runs only dOut_k, dBranch_k and dOut_{k−1} are live, so
     // dOut_k = ring[k mod 3] and dBranch_k = ring[(k + 1) mod 3] never collide.
-    const ring = [0, 1, 2].map((i) => act(`d_activation.${i}`));
+    const ring = fwdOnly ? [] : [0, 1, 2].map((i) => act(`d_activation.${i}`));
     const activations = new Map<string, Tensor>();
-    const x0 = act("item_emb"), dx0 = ring[0];
+    const pair = fwdOnly ? [act("activation.0"), act("activation.1")] : [];
+    const branch = fwdOnly ? act("activation.branch") : undefined;
+    const x0 = fwdOnly ? pair[0] : act("item_emb"), dx0 = ring.at(0);
     const emb = await embedding(rt, {
       table: this.store.param("item_embedding.weight"),
-      gradTable: this.store.grad("item_embedding.weight"),
+      gradTable: fwdOnly ? undefined : this.store.grad("item_embedding.weight"),
       ids: inputs.itemSeq,
       output: x0,
       dOutput: dx0,
@@ -156,7 +164,7 @@ export class SS4Rec implements RecModel {
     activations.set("item_emb", x0);
     const forward: Command[] = [...emb.forward];
     const blockBackward: Command[][] = [];
-    let x = x0, dx = dx0, k = 0;
+    let x = x0, dx: Tensor | undefined = dx0, k = 0;
     for (let i = 0; i < this.o.numLayers; i++) {
       const ln = {
         gamma: this.store.param(`model.${i}.LayerNorm.weight`),
@@ -176,19 +184,22 @@ export class SS4Rec implements RecModel {
       const sublayer = async (
         layer: S5Layer | MambaLayer,
         input: Tensor,
-        dInput: Tensor,
+        dInput: Tensor | undefined,
         name: string,
         salt: number,
       ) => {
         k++;
-        const dBranch = ring[(k + 1) % 3];
+        const dBranch = ring.at((k + 1) % 3);
         const built = await layer.build(ctx, {
           input,
           dOutput: dBranch,
           timeGaps: inputs.timeGaps,
+          output: branch,
         });
-        const out = act(`block${i}.${name === "s5_out" ? "h1" : "out"}`);
-        const dOut = ring[k % 3];
+        const out = fwdOnly
+          ? pair[input === pair[0] ? 1 : 0]
+          : act(`block${i}.${name === "s5_out" ? "h1" : "out"}`);
+        const dOut = ring.at(k % 3);
         const norm = await layerNorm(ctx, {
           ...ln,
           input: built.output,
@@ -205,11 +216,12 @@ export class SS4Rec implements RecModel {
           },
         });
         forward.push(...built.forward, ...norm.forward);
+        if (fwdOnly) return { out, dOut };
         back.unshift(
           ...norm.backward,
           ...(replay ? built.recompute ?? [] : []),
           ...built.backward,
-          await addInPlace(rt, dInput, built.dInput),
+          await addInPlace(rt, dInput!, built.dInput!),
         );
         activations.set(`block${i}.${name}`, built.output);
         activations.set(`block${i}.${name === "s5_out" ? "h1" : "out"}`, out);
@@ -226,7 +238,7 @@ export class SS4Rec implements RecModel {
     const backward = blockBackward.reverse().flat();
     // the backward's counting sort expects a zeroed workspace (it leaves it zeroed, but in a
     // length-bucket arena another graph may have used the memory since)
-    backward.push({ clear: emb.workspace }, ...emb.backward);
+    if (emb.workspace) backward.push({ clear: emb.workspace }, ...emb.backward);
     return { output: x, dOutput: dx, forward, backward, activations };
   }
 
@@ -267,7 +279,7 @@ export class SS4Rec implements RecModel {
         lengths: seqLen,
         output: rep,
         dOutput: dRep,
-        dInput: enc.dOutput,
+        dInput: enc.dOutput!,
         batch: B,
         seqLen: L,
         dim: H,
@@ -297,7 +309,7 @@ export class SS4Rec implements RecModel {
           params,
           workgroups: grid(rows * H),
         }),
-        backward: rt.op(gather, [slots.slot, dRep, enc.dOutput], {
+        backward: rt.op(gather, [slots.slot, dRep, enc.dOutput!], {
           params,
           workgroups: grid(rows * H),
         }),
@@ -396,7 +408,8 @@ export class SS4Rec implements RecModel {
   ): Promise<EvalGraph> {
     const B = options.batch, L = graphLength(options);
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
-    const ctx = this.#ctx(B, L);
+    // forward only: nothing of the backward is allocated (BuildContext.forwardOnly)
+    const ctx = this.#ctx(B, L, true);
     const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");

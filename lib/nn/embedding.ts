@@ -21,14 +21,17 @@ import { type Command, grid, type Runtime, type Tensor } from "../gpu/runtime.ts
 export interface EmbeddingIO {
   /** [V, H] parameter view. */
   table: Tensor;
-  /** [V, H] gradient view; the backward ADDS into it. */
-  gradTable: Tensor;
+  /**
+   * [V, H] gradient view; the backward ADDS into it. Omit it and `dOutput` for a forward-only
+   * build: the backward is then empty and nothing of it is allocated.
+   */
+  gradTable?: Tensor;
   /** i32 [n] ids (e.g. item_seq flattened, n = B·L); ids outside [0, V) read a zero row. */
   ids: Tensor;
   /** [n, H]. */
   output: Tensor;
   /** [n, H] gradient of the output. */
-  dOutput: Tensor;
+  dOutput?: Tensor;
   tokens: number;
   dim: number;
   vocab: number;
@@ -40,9 +43,9 @@ export interface BuiltEmbedding {
   backward: Command[];
   /**
    * u32 workspace: cnt [nblk·V] | offsets [V+1] | chunk offsets [V+1] | chunk ids [maxch] |
-   * sorted [n] (see kernels/embedding.wgsl).
+   * sorted [n] (see kernels/embedding.wgsl); absent in a forward-only build.
    */
-  workspace: Tensor;
+  workspace?: Tensor;
 }
 
 /** Tuning of the backward (defaults suit B·L = 204,800 tokens; tests force small values). */
@@ -66,12 +69,23 @@ export async function embedding(
   io: EmbeddingIO & EmbeddingTuning,
 ): Promise<BuiltEmbedding> {
   const { tokens: n, dim, vocab } = io;
-  if (io.table.size < vocab * dim || io.gradTable.size < vocab * dim) {
+  if (!io.gradTable !== !io.dOutput) {
+    throw new Error("embedding: give both gradTable and dOutput, or neither (forward-only)");
+  }
+  if (io.table.size < vocab * dim || (io.gradTable?.size ?? Infinity) < vocab * dim) {
     throw new Error("embedding: table or gradTable smaller than [vocab, dim]");
   }
-  if (io.ids.size < n || io.output.size < n * dim || io.dOutput.size < n * dim) {
+  if (io.ids.size < n || io.output.size < n * dim || (io.dOutput?.size ?? Infinity) < n * dim) {
     throw new Error("embedding: ids / output / dOutput smaller than the token count");
   }
+  const k = (e: string) => rt.kernel("embedding", e);
+  const forward: Command[] = [
+    rt.op(await k("emb_gather"), [io.ids, io.table, io.output], {
+      params: [n, dim, vocab, 0],
+      workgroups: grid(n * dim),
+    }),
+  ];
+  if (!io.gradTable || !io.dOutput) return { forward, backward: [] };
   // blocks: the counts matrix [nblk, V] stays under ~4M entries (16 MB)
   const tblk = io.blockTokens ??
     256 * Math.max(4, Math.ceil(Math.ceil(n / 256) * vocab / (4 << 20)));
@@ -87,13 +101,6 @@ export async function embedding(
   );
   const partial = rt.tensor([maxch, dim], "f32", undefined, "emb.partial");
   const q = [n, dim, vocab, tblk, nblk, ch, maxch, 0];
-  const k = (e: string) => rt.kernel("embedding", e);
-  const forward: Command[] = [
-    rt.op(await k("emb_gather"), [io.ids, io.table, io.output], {
-      params: [n, dim, vocab, 0],
-      workgroups: grid(n * dim),
-    }),
-  ];
   const backward: Command[] = [
     rt.op(await k("emb_count"), [io.ids, workspace], { params: q, workgroups: grid(n) }),
     rt.op(await k("emb_colscan"), [workspace], { params: q, workgroups: grid(vocab) }),

@@ -18,20 +18,23 @@ import { dropoutThreshold } from "../reference/elementwise.ts";
 export interface LayerNormIO {
   gamma: Tensor;
   beta: Tensor;
+  /** Accumulated (+=) by the backward (gradients: required unless the build is forward-only). */
+  gradGamma?: Tensor;
   /** Accumulated (+=) by the backward. */
-  gradGamma: Tensor;
-  /** Accumulated (+=) by the backward. */
-  gradBeta: Tensor;
+  gradBeta?: Tensor;
   /** [rows, dim]: f(x) in the fused form, or the plain LN input. */
   input: Tensor;
   /** [rows, dim]: the residual added after dropout; omit for a plain LN. */
   residual?: Tensor;
   output: Tensor;
   /** Gradient of the output (read by the backward). */
-  dOutput: Tensor;
+  dOutput?: Tensor;
   /** Gradient w.r.t. `input` (overwritten): dz · dropout mask. */
-  dInput: Tensor;
-  /** Gradient w.r.t. `residual` (overwritten): dz. Required when `residual` is given. */
+  dInput?: Tensor;
+  /**
+   * Gradient w.r.t. `residual` (overwritten): dz. Required when `residual` is given (unless
+   * forward-only).
+   */
   dResidual?: Tensor;
   /** Dropout on `input` before the add: p in [0, 1) and a salt unique to this site. */
   dropout?: {
@@ -54,7 +57,10 @@ export interface LayerNormIO {
 export interface BuiltLayerNorm {
   forward: Command[];
   backward: Command[];
-  /** [rows, 2] (mean, rstd) per row, written by the forward, read by the backward. */
+  /**
+   * [rows, 2] (mean, rstd) per row, written by the forward, read by the backward (forward-only:
+   * the build's shared scratch when it has one, since nothing reads them).
+   */
   stats: Tensor;
 }
 
@@ -90,18 +96,20 @@ function defaultLanes(units: number, software: boolean): number {
  * g = dOutput·gamma; dInput = dz·mask, dResidual = dz; gradGamma += Σ dOutput·x̂,
  * gradBeta += Σ dOutput. The backward recomputes z (and the dropout mask) from the inputs, so the
  * inputs must be unchanged between forward and backward. `ctx.step` gives the dropout seed and
- * training flag (dropout is the identity when not training).
+ * training flag (dropout is the identity when not training). With `ctx.forwardOnly` the gradient
+ * tensors may be omitted, and the backward is neither built nor allocated.
  *
  * Kernels (kernels/layernorm.wgsl): 256-thread workgroups holding 256/lanes rows side by side, each
  * row's sums through a small workgroup array with one barrier per sum; the backward keeps the
  * gamma/beta column sums of its rows in registers and writes one partial per workgroup.
  */
 export async function layerNorm(
-  ctx: Pick<BuildContext, "rt" | "step">,
+  ctx: Pick<BuildContext, "rt" | "step" | "forwardOnly" | "scratch">,
   io: LayerNormIO & LayerNormTuning,
 ): Promise<BuiltLayerNorm> {
   const { rt } = ctx;
   const { rows, dim } = io;
+  const fwdOnly = !!ctx.forwardOnly;
   if (dim < 1 || dim > LAYERNORM_MAX_DIM) throw new Error(`layerNorm: dim ${dim} unsupported`);
   const n = rows * dim;
   for (
@@ -110,14 +118,21 @@ export async function layerNorm(
       "dInput",
     ]] as const
   ) {
+    if (!t && fwdOnly) continue;
+    if (!t) throw new Error(`layerNorm: ${what} is required unless the build is forward-only`);
     if (t.size < n) throw new Error(`layerNorm: ${what} has ${t.size} < ${n} elements`);
   }
+  if (!fwdOnly && !(io.gradGamma && io.gradBeta)) {
+    throw new Error("layerNorm: gradGamma and gradBeta are required unless forward-only");
+  }
   const residual = !!io.residual;
-  if (residual && !io.dResidual) throw new Error("layerNorm: residual needs dResidual");
+  if (residual && !io.dResidual && !fwdOnly) {
+    throw new Error("layerNorm: residual needs dResidual");
+  }
   const res = io.residual ?? io.input;
   const dRes = io.dResidual ?? io.dInput;
   const aligned = [io.input, res, io.gamma, io.beta, io.output, io.dOutput, io.dInput, dRes]
-    .every((t) => t.offset % 16 === 0);
+    .every((t) => !t || t.offset % 16 === 0);
   const vec4 = io.vec4 ?? (dim % 4 === 0 && aligned);
   if (vec4 && !(dim % 4 === 0 && aligned)) {
     throw new Error("layerNorm: vec4 needs dim % 4 == 0 and 16-byte aligned views");
@@ -140,8 +155,9 @@ export async function layerNorm(
   const groups = Math.ceil(rows / rpw);
   const gpp = io.groupsPerPart ?? Math.max(1, Math.ceil(groups / (software ? 16 : 2048)));
   const nparts = Math.ceil(groups / gpp);
-  const stats = rt.tensor([rows, 2], "f32", undefined, "ln.stats");
-  const partial = rt.tensor([2 * dim, nparts], "f32", undefined, "ln.partial");
+  const stats = fwdOnly && ctx.scratch
+    ? ctx.scratch("ln.stats", [rows, 2])
+    : rt.tensor([rows, 2], "f32", undefined, "ln.stats");
   const common = [
     rows,
     dim,
@@ -157,20 +173,22 @@ export async function layerNorm(
   const framing = frame ? [frame.length, frame.paddedLength - frame.length] : [rows, 0];
   const sfx = vec4 ? "4" : "";
   const fwdK = await rt.kernel("layernorm", `ln_forward${sfx}`, defines);
-  const bwdK = await rt.kernel("layernorm", `ln_backward${sfx}`, defines);
-  const redK = await rt.kernel("layernorm", "ln_reduce", defines);
   const forward: Command[] = [rt.op(
     fwdK,
     [io.input, res, io.gamma, io.beta, io.output, stats, ctx.step],
     { params: [...common, 1, 0, ...framing], workgroups: grid(groups, 1) },
   )];
+  if (fwdOnly) return { forward, backward: [], stats };
+  const partial = rt.tensor([2 * dim, nparts], "f32", undefined, "ln.partial");
+  const bwdK = await rt.kernel("layernorm", `ln_backward${sfx}`, defines);
+  const redK = await rt.kernel("layernorm", "ln_reduce", defines);
   const backward: Command[] = [
     rt.op(
       bwdK,
-      [io.input, res, io.gamma, stats, io.dOutput, io.dInput, dRes, partial, ctx.step],
+      [io.input, res, io.gamma, stats, io.dOutput!, io.dInput!, dRes!, partial, ctx.step],
       { params: [...common, gpp, nparts, ...framing], workgroups: grid(nparts, 1) },
     ),
-    rt.op(redK, [partial, io.gradGamma, io.gradBeta], {
+    rt.op(redK, [partial, io.gradGamma!, io.gradBeta!], {
       params: [...common, gpp, nparts, ...framing],
       workgroups: grid(2 * dim, 1),
     }),

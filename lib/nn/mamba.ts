@@ -33,6 +33,10 @@
  * scan_bwd + bc_reduce run in batch slices (`scanSlices`) so ∂xdbl's per-block partials need only
  * one slice's rows. Only `out` is this layer's own.
  *
+ * Forward-only (`ctx.forwardOnly`, evaluation): xz, xc, xdbl and y are carved from the backward
+ * arena (then the region of every layer's forward temporaries), scan_fwd stores no checkpoints
+ * (kernel define CKPT false), and nothing of the backward is allocated or compiled.
+ *
  * @module
  */
 
@@ -191,7 +195,8 @@ export class MambaLayer {
 
   /**
    * Allocates activations for `ctx.batch` × `ctx.seqLen` and returns the dispatch lists.
-   * `io.input` is h [B, L, H]; `io.dOutput` [B, L, H] must hold ∂loss/∂output before `backward`.
+   * `io.input` is h [B, L, H]; `io.dOutput` [B, L, H] must hold ∂loss/∂output before `backward`;
+   * the output goes to `io.output` when given.
    * `backward` overwrites `dInput` and ADDS every parameter gradient into `ctx.grad(...)`.
    * `backward` reads activations that `forward` left, so run them in that order with no other
    * forward of this layer in between — or, when `ctx.scratch` is shared with other Mamba layers,
@@ -213,57 +218,55 @@ export class MambaLayer {
     if (B > lim.maxComputeWorkgroupsPerDimension) {
       throw new Error(`MambaLayer: batch ${B} exceeds maxComputeWorkgroupsPerDimension`);
     }
-    if (io.input.size !== M * H || io.dOutput.size !== M * H) {
-      throw new Error(`MambaLayer: input/dOutput must be [${B}, ${L}, ${H}]`);
+    const fwdOnly = !!ctx.forwardOnly;
+    for (const [x, what] of [[io.input, "input"], [io.output, "output"]] as const) {
+      if (x && x.size !== M * H) throw new Error(`MambaLayer: ${what} must be [${B}, ${L}, ${H}]`);
+    }
+    if (!fwdOnly && io.dOutput?.size !== M * H) {
+      throw new Error(`MambaLayer: dOutput must be [${B}, ${L}, ${H}]`);
     }
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
     const t = (shape: number[], name: string) => rt.tensor(shape, "f32", undefined, name);
+    /** The region of ctx.scratch's backward arena (else this layer's own) holding `shapes`. */
+    const region = (shapes: number[][], name: string) =>
+      ctx.scratch ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)]) : t([arenaSize(shapes)], name);
+    const h = io.input.reshape([M, H]);
     // What backward reads besides h and the output: shared by all Mamba layers of a build through
     // ctx.scratch (the model replays `recompute` for every layer but the last), else this layer's.
+    // Forward-only, they are mere temporaries of the forward, carved from the backward arena
+    // (which holds every layer's forward temporaries then), and scan_fwd writes no checkpoints:
+    // `ckpt` is a placeholder binding.
     const saved = (shape: number[], name: string) =>
       ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
-    const h = io.input.reshape([M, H]);
-    const dOut = io.dOutput.reshape([M, H]);
-    const xz = saved([M, 2 * E], "mamba.xz"), xc = saved([M, E], "mamba.xc");
-    const xdbl = saved([M, J], "mamba.xdbl"), y = saved([M, E], "mamba.y");
-    const ckpt = saved([B, NC, N, E], "mamba.ckpt");
-    const out = t([B, L, H], "mamba.out");
-    // ∂xc is first written by scan_bwd, after the out_proj dW product has read y for the last
-    // time: it takes y's memory
-    const dxc = new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
-    // Backward-only temporaries, carved from one region (ctx.scratch's backward arena, shared
-    // with every other layer's backward): [dy | dxz | part | bcp (| dxdbl)]. ∂xdbl (bc_reduce,
-    // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
-    // after ∂xdbl's last reader) takes it too.
-    const shapes = this.#arenaShapes(B, L, EB);
-    const arena = ctx.scratch
-      ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
-      : t([arenaSize(shapes)], "mamba.backward");
-    const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
-    const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
-    const dh = new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
+    const fwdShapes = this.#arenaShapes(B, L, EB, true);
+    const [xz, xc, xdbl, y] = fwdOnly ? carve(region(fwdShapes, "mamba.forward"), fwdShapes) : [
+      saved([M, 2 * E], "mamba.xz"),
+      saved([M, E], "mamba.xc"),
+      saved([M, J], "mamba.xdbl"),
+      saved([M, E], "mamba.y"),
+    ];
+    const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B, NC, N, E], "mamba.ckpt");
+    const out = io.output ?? t([B, L, H], "mamba.out");
 
     // split-K products share the build's workspace (else each allocates its own)
     const scratch = ctx.scratch;
     const workspace = scratch && ((n: number) => scratch(SPLIT_K_WORKSPACE, [n]));
     // the largest of the three weight-gradient products first, so all of them share one buffer
-    workspace?.(Math.max(
-      1,
-      ...[[2 * E, H], [H, E], [J, E]].map(([m, n]) =>
-        splitKWorkspaceSize({ m, n, k: M, transA: true })
-      ),
-    ));
-    const scanDefs = { E, N, R, K, CH, EB, FS };
+    if (!fwdOnly) {
+      workspace?.(Math.max(
+        1,
+        ...[[2 * E, H], [H, E], [J, E]].map(([m, n]) =>
+          splitKWorkspaceSize({ m, n, k: M, transA: true })
+        ),
+      ));
+    }
+    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
-    const [scanF, scanB, bcReduce, convF, convB, reduce] = await Promise.all([
+    const [scanF, convF] = await Promise.all([
       rt.kernel("mamba", fwdE ? "scan_fwd_e" : "scan_fwd", scanDefs),
-      rt.kernel("mamba", "scan_bwd", scanDefs),
-      rt.kernel("conv1d", "bc_reduce", convDefs),
       rt.kernel("conv1d", "conv_fwd", convDefs),
-      rt.kernel("conv1d", "conv_bwd", convDefs),
-      rt.kernel("conv1d", "param_reduce", convDefs),
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
     const recompute: Command[] = [
@@ -297,6 +300,30 @@ export class MambaLayer {
         transB: true,
       }),
     ];
+    if (fwdOnly) {
+      this.scratch = [xz, xc, xdbl, y, out];
+      return { output: out, forward, backward: [] };
+    }
+
+    const dOut = io.dOutput!.reshape([M, H]);
+    // ∂xc is first written by scan_bwd, after the out_proj dW product has read y for the last
+    // time: it takes y's memory
+    const dxc = new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
+    // Backward-only temporaries, carved from one region (ctx.scratch's backward arena, shared
+    // with every other layer's backward): [dy | dxz | part | bcp (| dxdbl)]. ∂xdbl (bc_reduce,
+    // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
+    // after ∂xdbl's last reader) takes it too.
+    const shapes = this.#arenaShapes(B, L, EB, false);
+    const arena = region(shapes, "mamba.backward");
+    const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
+    const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
+    const dh = new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
+    const [scanB, bcReduce, convB, reduce] = await Promise.all([
+      rt.kernel("mamba", "scan_bwd", scanDefs),
+      rt.kernel("conv1d", "bc_reduce", convDefs),
+      rt.kernel("conv1d", "conv_bwd", convDefs),
+      rt.kernel("conv1d", "param_reduce", convDefs),
+    ]);
     const backward: Command[] = [
       ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight"), workspace }, {
         m: H,
@@ -379,17 +406,22 @@ export class MambaLayer {
     return { output: out, dInput: dh, forward, backward, recompute };
   }
 
-  /** f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}). */
-  backwardArena(ctx: Pick<BuildContext, "rt" | "batch" | "seqLen">): number {
+  /**
+   * f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}; in a
+   * forward-only build, of its forward temporaries).
+   */
+  backwardArena(ctx: Pick<BuildContext, "rt" | "batch" | "seqLen" | "forwardOnly">): number {
     const { EB } = {
       ...mambaScanShape(this.E, this.N, this.R, ctx.rt.device.limits),
       ...this.scan,
     };
-    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, EB));
+    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, EB, !!ctx.forwardOnly));
   }
 
-  #arenaShapes(B: number, L: number, EB: number): number[][] {
+  /** The backward arena's views: dy, dxz, part, bcp (, dxdbl); forward-only: xz, xc, xdbl, y. */
+  #arenaShapes(B: number, L: number, EB: number, forwardOnly: boolean): number[][] {
     const { E, N, R, K } = this, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
+    if (forwardOnly) return [[M, 2 * E], [M, E], [M, J], [M, E]];
     const rows = Math.max(...this.#slices(B, L, EB).map(([, nb]) => nb)) * L;
     const shapes = [[M, E], [M, 2 * E], [B, E, JP], [rows, E / EB, J]];
     return J <= E ? shapes : [...shapes, [M, J]];

@@ -6,6 +6,9 @@
  * 3) and hands each layer its views through a {@linkcode BuildContext}. `build` allocates the
  * layer's activations for the fixed batch shape and returns its forward and backward dispatch lists.
  *
+ * A forward-only build ({@linkcode BuildContext.forwardOnly}, for evaluation) allocates only what
+ * the forward needs and returns empty backward lists.
+ *
  * Gradient conventions (so layers compose without extra copies):
  * - parameter gradients ACCUMULATE (`+=`) into their views; the model clears the flat gradient
  *   buffer once at the start of each step;
@@ -38,6 +41,14 @@ export interface BuildContext {
   /** Per-step scalars the host updates before each submit: u32 [step, seed, training, 0]. */
   step: Tensor;
   /**
+   * Build the forward only (evaluation graphs; default false): layers allocate nothing that only
+   * a backward needs (backward temporaries, saved state such as Mamba's scan checkpoints, their
+   * `dInput`), keep their forward temporaries in the build's {@linkcode BACKWARD_ARENA} region
+   * (nothing of them has to survive the layer's forward), need no `dOutput`, and return an empty
+   * `backward`, no `dInput` and no `recompute`.
+   */
+  forwardOnly?: boolean;
+  /**
    * A scratch tensor shared by every layer of this build that asks for the same `key` (see
    * {@linkcode scratchPool}: a model that mixes layer kinds requests the largest size first, as
    * for {@linkcode BACKWARD_ARENA}). Uses:
@@ -55,7 +66,9 @@ export interface BuildContext {
 
 /**
  * The `ctx.scratch` key of the region every layer carves its backward-only temporaries (and its
- * `dInput`) from, with {@linkcode carve}.
+ * `dInput`) from, with {@linkcode carve}. In a forward-only build the region holds the layers'
+ * forward temporaries instead (the layers' forwards run one after another, and nothing of them is
+ * kept for a backward).
  */
 export const BACKWARD_ARENA = "backward";
 
@@ -89,8 +102,16 @@ export function carve(region: Tensor, shapes: readonly (readonly number[])[]): T
 export interface LayerIO {
   /** Input activations, e.g. [B, L, H]. */
   input: Tensor;
-  /** Gradient of the loss w.r.t. this layer's output, filled before `backward` runs. */
-  dOutput: Tensor;
+  /**
+   * Gradient of the loss w.r.t. this layer's output, filled before `backward` runs (required
+   * unless the build is forward-only).
+   */
+  dOutput?: Tensor;
+  /**
+   * Where the output goes (default: a tensor of the layer's own). A forward-only build may pass
+   * memory that later layers reuse once the output has been consumed.
+   */
+  output?: Tensor;
   /** Time gaps [B, L] (f32 seconds) for time-aware layers. */
   timeGaps?: Tensor;
 }
@@ -98,8 +119,8 @@ export interface LayerIO {
 /** A built layer: its output, the gradient of its input, and its dispatches. */
 export interface BuiltLayer {
   output: Tensor;
-  /** Gradient w.r.t. the (first) input, written by `backward`. */
-  dInput: Tensor;
+  /** Gradient w.r.t. the (first) input, written by `backward` (absent when forward-only). */
+  dInput?: Tensor;
   forward: Command[];
   backward: Command[];
   /**

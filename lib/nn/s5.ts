@@ -17,7 +17,8 @@
  * and backward) → du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
  * (G → dv in place, per-row dΛ/dlog_step partials) → du += dv·Bm (matmul) → split-K matmuls
  * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → deterministic reductions ADDED into the grad views.
- * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P].
+ * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P]. A forward-only build
+ * (`ctx.forwardOnly`) carves only v and x from the arena and has no backward.
  *
  * @module
  */
@@ -67,8 +68,8 @@ export class S5Layer {
   /**
    * Allocates the activations for ctx.batch × ctx.seqLen and returns the dispatches.
    * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
-   * `output` y [B,L,H] (no residual); `dInput` du [B,L,H] is overwritten by `backward`, which
-   * also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
+   * `output` y [B,L,H] (no residual; `io.output` when given); `dInput` du [B,L,H] is overwritten
+   * by `backward`, which also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
    * the Bm/Cm that the `forward` of the same step wrote, so run them in that order with unchanged
    * parameters; any other layer's backward may run in between.
    */
@@ -78,26 +79,32 @@ export class S5Layer {
     const bl = nb * nl;
     if (!io.timeGaps) throw new Error(`${this.prefix}: S5 needs io.timeGaps [B,L]`);
     if (io.input.size !== bl * nh) throw new Error(`${this.prefix}: input is not [B,L,H]`);
-    if (io.dOutput.size !== bl * nh) throw new Error(`${this.prefix}: dOutput is not [B,L,H]`);
+    const fwdOnly = !!ctx.forwardOnly;
+    if (!fwdOnly && io.dOutput?.size !== bl * nh) {
+      throw new Error(`${this.prefix}: dOutput is not [B,L,H]`);
+    }
+    if (io.output && io.output.size !== bl * nh) {
+      throw new Error(`${this.prefix}: output is not [B,L,H]`);
+    }
     if (io.timeGaps.size !== bl) throw new Error(`${this.prefix}: timeGaps is not [B,L]`);
     const name = (s: string) => `${this.prefix}.${s}`;
     const P = (s: string) => ctx.param(name(s));
     const G = (s: string) => ctx.grad(name(s));
     const t = (shape: number[], s: string) => rt.tensor(shape, "f32", undefined, name(s));
 
-    const u = io.input, dt = io.timeGaps, dy = io.dOutput;
-    const y = t([nb, nl, nh], "y");
+    const u = io.input, dt = io.timeGaps, dy = io.dOutput!;
+    const y = io.output ?? t([nb, nl, nh], "y");
     const bm = t([2 * np, nh], "Bm"), cm = t([nh, 2 * np], "Cm");
     // Everything but y and Bm/Cm lives in the build's backward arena (shared with every other
     // layer's backward temporaries; else this layer's own): v and x are forward temporaries that
     // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
     // this layer survives from its forward but its output.
-    const shapes = this.#arenaShapes(nb, nl);
+    const shapes = this.#arenaShapes(nb, nl, fwdOnly);
     const arena = ctx.scratch
       ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
       : t([arenaSize(shapes)], "backward");
-    const [v, x, du, gd, partB, partC, partD, partL] = carve(arena, shapes);
-    const slices = partB.shape[0], chunk = bl / slices;
+    const views = carve(arena, shapes);
+    const [v, x] = views;
 
     const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
       nb,
@@ -136,7 +143,10 @@ export class S5Layer {
       }),
       await matmul(rt, { a: x, b: cm, c: y }, { m: bl, n: nh, k: 2 * np, transB: true, beta: 1 }),
     ];
+    if (fwdOnly) return { output: y, forward, backward: [] };
 
+    const [, , du, gd, partB, partC, partD, partL] = views;
+    const slices = partB.shape[0], chunk = bl / slices;
     const backward = [
       ...recompute,
       rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD], {
@@ -182,16 +192,21 @@ export class S5Layer {
     return { output: y, dInput: du, forward, backward };
   }
 
-  /** f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}). */
-  backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen">): number {
-    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen));
+  /**
+   * f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}; in a
+   * forward-only build, of its forward temporaries).
+   */
+  backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen" | "forwardOnly">): number {
+    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, !!ctx.forwardOnly));
   }
 
   /**
-   * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ.
+   * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ;
+   * forward-only: v, x.
    */
-  #arenaShapes(nb: number, nl: number): number[][] {
+  #arenaShapes(nb: number, nl: number, forwardOnly: boolean): number[][] {
     const { hidden: nh, state: np } = this.options, bl = nb * nl;
+    if (forwardOnly) return [[bl, 2 * np], [bl, 2 * np]];
     const slices = splitCount(bl, 128);
     return [
       [bl, 2 * np],

@@ -656,7 +656,7 @@ export async function layerGradchecks(
     const built = await layer.build(ctx, { input, dOutput, timeGaps });
     rt.run([{ clear: store.gradAll }, ...built.forward, ...built.backward]);
     const grads = await store.export("grads");
-    grads.set("input", { dtype: "F32", shape: [B, L, H], data: await rt.read(built.dInput) });
+    grads.set("input", { dtype: "F32", shape: [B, L, H], data: await rt.read(built.dInput!) });
     const params = new Map<string, Float64Array>();
     for (const [k, v] of await store.export("params")) {
       params.set(k, Float64Array.from(v.data as Float32Array));

@@ -50,6 +50,12 @@ export interface TrainerOptions {
   maxSteps?: number;
   /** Stop after the first epoch that ends past this many seconds of this call (0 = no limit). */
   timeBudgetSeconds?: number;
+  /**
+   * The transient memory the training steps and the validation graphs share (with length buckets
+   * on; default: a new one). Pass one to build later graphs of the model into it too, such as the
+   * test evaluation's ({@linkcode evalGraphsFor}), so they add no memory to the run.
+   */
+  arena?: Arena;
 }
 
 /** One line of `metrics.jsonl`. */
@@ -167,6 +173,7 @@ export async function trainModel(
     maxLen: options.maxLen,
     mode,
     step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
+    arena: options.arena,
   });
   await graphs.graph(options.maxLen);
   const evalGraphs = evalGraphsFor(model, options, graphs.arena);
