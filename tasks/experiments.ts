@@ -16,7 +16,7 @@ import { Command } from "commander";
 import { type Config, loadConfig } from "../lib/config.ts";
 import type { SequentialDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
-import { Arena, Runtime } from "../lib/gpu/runtime.ts";
+import { Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { mostPopularMetrics } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
@@ -133,12 +133,12 @@ export async function experimentsMain(args: string[]): Promise<number> {
         model.store.initialise(seed);
         const best = rt.tensor([model.store.all.size], "f32", undefined, "best_params");
         rt.run([{ copy: model.store.all, to: best }]);
-        // the test evaluation's graphs go into the training steps' arena too
-        const arena = new Arena();
+        const base = trainerOptions(cfg);
+        // validation's graphs serve the test evaluation too (in the training steps' arena)
         const options = {
-          ...trainerOptions(cfg),
+          ...base,
           timeBudgetSeconds: plan.maxSecondsPerRun ?? 0,
-          arena,
+          evalGraphs: evalGraphsFor(model, base),
         };
         const state = await trainModel(rt, ds, model, options, {
           log: () => {},
@@ -148,7 +148,7 @@ export async function experimentsMain(args: string[]): Promise<number> {
           },
         });
         rt.run([{ copy: best, to: model.store.all }]);
-        const test = await evaluate(rt, ds, evalGraphsFor(model, options, arena), ds.test, options);
+        const test = await evaluate(rt, ds, options.evalGraphs, ds.test, options);
         const last = state.history[state.history.length - 1];
         result = {
           name: run.name,

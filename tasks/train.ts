@@ -10,7 +10,7 @@ import { Command } from "commander";
 import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import { loadDataset, type SequentialDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
-import { Arena, Runtime } from "../lib/gpu/runtime.ts";
+import { Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { mostPopularMetrics } from "../lib/metrics.ts";
 import { createModel } from "../lib/models/factory.ts";
@@ -166,12 +166,12 @@ export async function trainMain(args: string[]): Promise<number> {
     console.log(line);
     await Deno.writeTextFile(`${runDir}/train.log`, line + "\n", { append: true });
   };
-  // the test evaluation's graphs go into the training steps' arena too (they add no memory)
-  const arena = new Arena();
-  const options = { ...trainerOptions(cfg), maxSteps: opts.maxSteps ?? 0, arena };
+  // validation's graphs serve the test evaluation too (in the training steps' arena: no memory)
+  const options = { ...trainerOptions(cfg), maxSteps: opts.maxSteps ?? 0 };
+  const evalGraphs = evalGraphsFor(model, options);
   let state: TrainerState;
   try {
-    state = await trainModel(rt, ds, model, options, {
+    state = await trainModel(rt, ds, model, { ...options, evalGraphs }, {
       log: (l) => void log(l),
       async epochEnd(record, best, st, adam) {
         await Deno.writeTextFile(`${runDir}/metrics.jsonl`, JSON.stringify(record) + "\n", {
@@ -200,7 +200,6 @@ export async function trainMain(args: string[]): Promise<number> {
   // Test with the best checkpoint (SPEC §3).
   const best = await loadCheckpoint(runDir, "best");
   model.store.load(best.tensors, `${best.base}.safetensors`);
-  const evalGraphs = evalGraphsFor(model, options, arena);
   const test = await evaluate(rt, ds, evalGraphs, ds.test, options);
   const valid = await evaluate(rt, ds, evalGraphs, ds.valid, options);
   const results = {

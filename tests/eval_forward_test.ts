@@ -11,7 +11,7 @@ import { makeBatch } from "../lib/data/batch.ts";
 import { loadDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
-import { Arena, Runtime } from "../lib/gpu/runtime.ts";
+import { Runtime } from "../lib/gpu/runtime.ts";
 import { evalBuckets, lengthOrder, trainBuckets } from "../lib/models/buckets.ts";
 import { createModel } from "../lib/models/factory.ts";
 import type { SS4Rec } from "../lib/models/ss4rec.ts";
@@ -112,8 +112,7 @@ Deno.test("the test evaluation after training adds no transient memory in the tr
   const rt = new Runtime(gpu);
   const model = createModel(rt, base, ds);
   model.store.initialise(base.seed);
-  const arena = new Arena();
-  const options = {
+  const trainer = {
     epochs: 1,
     batchSize: B,
     evalBatchSize: EB,
@@ -129,12 +128,13 @@ Deno.test("the test evaluation after training adds no transient memory in the tr
     timestampPrecision: "float64" as const,
     maskHistory: false,
     maxSteps: 2,
-    arena,
   };
+  const options = { ...trainer, evalGraphs: evalGraphsFor(model, trainer) };
+  const arena = options.evalGraphs.arena!;
   await trainModel(rt, ds, model, options, { log() {}, epochEnd: () => Promise.resolve() });
   const trained = rt.liveBytes;
   assert.ok(arena.chunks.length > 0, "the trainer built its graphs in the given arena");
-  const test = await evaluate(rt, ds, evalGraphsFor(model, options, arena), ds.test, options);
+  const test = await evaluate(rt, ds, options.evalGraphs, ds.test, options);
   assert.ok(test.ranks.every((r) => r > 0));
   assert.equal(rt.liveBytes, trained);
   assert.equal(arena.overflowBytes, 0);

@@ -12,7 +12,7 @@
 import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
-import { type Arena, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Runtime, Tensor } from "../gpu/runtime.ts";
 import { historyOf, metricsFromRanks } from "../metrics.ts";
 import {
   DEFAULT_BUCKET_STEP,
@@ -51,11 +51,11 @@ export interface TrainerOptions {
   /** Stop after the first epoch that ends past this many seconds of this call (0 = no limit). */
   timeBudgetSeconds?: number;
   /**
-   * The transient memory the training steps and the validation graphs share (with length buckets
-   * on; default: a new one). Pass one to build later graphs of the model into it too, such as the
-   * test evaluation's ({@linkcode evalGraphsFor}), so they add no memory to the run.
+   * The evaluation graphs validation runs on (default: {@linkcode evalGraphsFor} these options).
+   * The training steps are built in their arena (the two never run at the same time), so pass
+   * them in to evaluate other splits after training on the same graphs, adding no memory.
    */
-  arena?: Arena;
+  evalGraphs?: LengthBuckets<EvalGraph>;
 }
 
 /** One line of `metrics.jsonl`. */
@@ -140,21 +140,16 @@ export async function evaluate(
   return { metrics: metricsFromRanks(ranks, options.topk), ranks };
 }
 
-/**
- * The evaluation graphs a trainer config asks for (one per bucket length, built on use), in
- * `arena` when given (the training steps' one: the two never run at the same time).
- */
+/** The evaluation graphs a trainer config asks for (one per bucket length, built on use). */
 export function evalGraphsFor(
   model: RecModel,
   options: Pick<TrainerOptions, "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket">,
-  arena?: Arena | null,
 ): LengthBuckets<EvalGraph> {
   return evalBuckets(model, {
     batch: options.evalBatchSize,
     maxLen: options.maxLen,
     maskHistory: options.maskHistory,
     step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
-    arena,
   });
 }
 
@@ -168,15 +163,15 @@ export async function trainModel(
   resume?: { state: TrainerState; optimizer: AdamState },
 ): Promise<TrainerState> {
   const mode = options.mode;
+  const evalGraphs = options.evalGraphs ?? evalGraphsFor(model, options);
   const { graphs, lossSum } = trainBuckets(model, {
     batch: options.batchSize,
     maxLen: options.maxLen,
     mode,
     step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
-    arena: options.arena,
+    arena: evalGraphs.arena,
   });
-  await graphs.graph(options.maxLen);
-  const evalGraphs = evalGraphsFor(model, options, graphs.arena);
+  await graphs.graph(options.maxLen); // first in the arena: it sizes it
   const { adam, commands: update } = await modelOptimizer(rt, model, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
