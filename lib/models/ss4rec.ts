@@ -247,7 +247,7 @@ export class SS4Rec implements RecModel {
     options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
   ): Promise<TrainGraph> {
     const { batch: B, mode } = options;
-    const L = graphLength(options);
+    const L = graphLength(options), rows = B * L;
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
     const ctx = this.#ctx(B, L);
     const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
@@ -291,7 +291,6 @@ export class SS4Rec implements RecModel {
       // [B·L] layout and back, -1 elsewhere; `target` holds the slots' targets), their rows are
       // gathered into a compact [B·L, H] buffer, and a step runs only the head chunks that hold
       // slots (upload sets `commands`), so padding positions cost no logits.
-      const rows = B * L;
       // chunk boundaries do not depend on L, so a trimmed batch cuts its slots where the padded
       // one does (and BPR draws the same negatives)
       chunk = Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255);
@@ -365,7 +364,9 @@ export class SS4Rec implements RecModel {
       ...enc.backward,
     ];
     const noTime = this.o.modelType === "no_time";
-    const rows = B * L;
+    // host side of the slot lists, refilled by every upload
+    const row = new Int32Array(slots ? rows : 0), slot = new Int32Array(slots ? rows : 0);
+    const slotTargets = new Int32Array(slots ? rows : 0);
     const graph: TrainGraph = {
       batch: B,
       maxLen: options.maxLen,
@@ -384,18 +385,19 @@ export class SS4Rec implements RecModel {
           return;
         }
         if (!("targets" in batch)) throw new Error("SS4Rec: sequence mode needs sequence batches");
-        const row = new Int32Array(rows).fill(-1), slot = new Int32Array(rows).fill(-1);
-        const targets = new Int32Array(rows);
+        row.fill(-1);
+        slot.fill(-1);
+        slotTargets.fill(0);
         let n = 0;
         for (let r = 0; r < rows; r++) {
           if (batch.targets[r] <= 0) continue;
           row[n] = r;
           slot[r] = n;
-          targets[n++] = batch.targets[r];
+          slotTargets[n++] = batch.targets[r];
         }
         rt.write(slots.row, row);
         rt.write(slots.slot, slot);
-        rt.write(target, targets);
+        rt.write(target, slotTargets);
         graph.commands = commands(Math.ceil(n / chunk));
       },
     };
