@@ -19,7 +19,7 @@ import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { GradNorm } from "../lib/gpu/reduce.ts";
 import { createModel, ss4recOptions } from "../lib/models/factory.ts";
 import { SS4Rec } from "../lib/models/ss4rec.ts";
-import type { TrainMode } from "../lib/models/model.ts";
+import type { TrainGraph, TrainMode } from "../lib/models/model.ts";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { modelOptimizer } from "../lib/train/adam.ts";
 import { epochPermutation } from "../lib/data/shuffle.ts";
@@ -131,7 +131,12 @@ async function timed(reps: number, f: () => Promise<void>) {
     await f();
     times.push(performance.now() - s);
   }
-  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+  return spread(times);
+}
+
+/** Median, min and max of a sample. */
+function spread(xs: number[]) {
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }
 
 function scaled(t: { median: number; min: number; max: number }, k: number) {
@@ -220,11 +225,13 @@ export async function benchMain(args: string[]): Promise<number> {
       syntheticBatch(shape.B, shape.L, V, 7 + i, shape.mode === "sequence")
     );
     let step = 0;
-    const one = () => {
-      graph.upload(batches[step % 3]);
+    /** One training step of `g` on `b` (upload, step counter, step + optimiser), no sync. */
+    const runStep = (g: TrainGraph, b: Batch | SequenceBatch) => {
+      g.upload(b);
       rt.write(model.step, [++step, 1, 1, 0]);
-      rt.run([...graph.commands, ...tail]);
+      rt.run([...g.commands, ...tail]);
     };
+    const one = () => runStep(graph, batches[step % 3]);
     for (let i = 0; i < 3; i++) one();
     await rt.sync();
     const encode: number[] = [];
@@ -257,11 +264,7 @@ export async function benchMain(args: string[]): Promise<number> {
         ));
       // Padded: every batch at L (the head scores only positions with a target).
       const padded = await timed(Math.min(reps, 3), async () => {
-        for (const b of epoch) {
-          graph.upload(b);
-          rt.write(model.step, [++step, 1, 1, 0]);
-          rt.run([...graph.commands, ...tail]);
-        }
+        for (const b of epoch) runStep(graph, b);
         await rt.sync();
       });
       rows.push({
@@ -279,9 +282,7 @@ export async function benchMain(args: string[]): Promise<number> {
       const runEpoch = async () => {
         for (const b of epoch) {
           const { graph: g, batch } = await tb.graphs.forBatch(b);
-          g.upload(batch);
-          rt.write(model.step, [++step, 1, 1, 0]);
-          rt.run([...g.commands, ...tail]);
+          runStep(g, batch);
         }
         await rt.sync();
       };
@@ -304,20 +305,12 @@ export async function benchMain(args: string[]): Promise<number> {
         unit: "GiB",
       });
     }
-    rows.push({
-      what: shape.name,
-      median: median(per),
-      min: Math.min(...per),
-      max: Math.max(...per),
-      unit: "ms",
-    });
+    rows.push({ what: shape.name, ...spread(per), unit: "ms" });
     if (shape.mode === "prefix" && (o.quick || (shape.L === 200 && shape.B === 1024))) {
       // the official log's 959 steps per ML-1M epoch, from the measured step time
       rows.push({
         what: "ML-1M epoch (prefix mode, 959 steps)",
-        median: (959 * median(per)) / 1000,
-        min: (959 * Math.min(...per)) / 1000,
-        max: (959 * Math.max(...per)) / 1000,
+        ...scaled(spread(per), 959 / 1000),
         unit: "s",
       });
       // With length buckets: the bucket of every batch of the shuffled real length mix, each
@@ -337,7 +330,7 @@ export async function benchMain(args: string[]): Promise<number> {
       });
       let est = { median: 0, min: 0, max: 0 };
       for (const [len, count] of hist) {
-        let t = { median: median(per), min: Math.min(...per), max: Math.max(...per) };
+        let t = spread(per);
         if (len !== shape.L) {
           const rows = Array.from(
             { length: shape.B },
@@ -345,11 +338,7 @@ export async function benchMain(args: string[]): Promise<number> {
           );
           const b = syntheticBatch(shape.B, shape.L, V, 70, false, rows);
           const { graph: g, batch } = await tb.graphs.forBatch(b);
-          const stepAt = () => {
-            g.upload(batch);
-            rt.write(model.step, [++step, 1, 1, 0]);
-            rt.run([...g.commands, ...tail]);
-          };
+          const stepAt = () => runStep(g, batch);
           stepAt();
           await rt.sync();
           t = scaled(
@@ -377,9 +366,7 @@ export async function benchMain(args: string[]): Promise<number> {
     }
     rows.push({
       what: `${shape.name}: host upload + encode + submit`,
-      median: median(encode),
-      min: Math.min(...encode),
-      max: Math.max(...encode),
+      ...spread(encode),
       unit: "ms",
     });
     rows.push({
@@ -432,20 +419,11 @@ export async function benchMain(args: string[]): Promise<number> {
         users,
       ]] as const
     ) {
-      const times: number[] = [];
-      for (let r = 0; r < reps; r++) {
-        const s = performance.now();
+      const t = await timed(reps, async () => {
         pass(n);
         await rt.read(g.ranks); // ranks back on the host, as evaluation needs them
-        times.push(performance.now() - s);
-      }
-      rows.push({
-        what: name,
-        median: median(times),
-        min: Math.min(...times),
-        max: Math.max(...times),
-        unit: "ms",
       });
+      rows.push({ what: name, ...t, unit: "ms" });
     }
     // All users with ML-1M's lengths (history before the test item, cut to L): padded, and
     // ordered by length with each batch at its bucket (as lib/train/trainer.ts evaluates).
