@@ -211,7 +211,7 @@ export class MambaLayer {
     if (K > 4) throw new Error(`MambaLayer: conv width ${K} > 4 is not supported`);
     const NC = Math.ceil(L / CH);
     const lim = rt.device.limits;
-    const { EB, FS } = { ...mambaScanShape(E, N, R, lim), ...this.scan };
+    const { EB, FS } = this.#scanShape(lim);
     // scan_fwd_e (one invocation per (b, e), N ≤ 32 states in named vec4s) unless overridden
     const fwdE = (this.scan.FWD ?? (N <= 32 ? "e" : "blk")) === "e";
     if (fwdE && N > 32) throw new Error("MambaLayer: scan_fwd_e needs N ≤ 32");
@@ -411,11 +411,13 @@ export class MambaLayer {
    * forward-only build, of its forward temporaries).
    */
   backwardArena(ctx: Pick<BuildContext, "rt" | "batch" | "seqLen" | "forwardOnly">): number {
-    const { EB } = {
-      ...mambaScanShape(this.E, this.N, this.R, ctx.rt.device.limits),
-      ...this.scan,
-    };
+    const { EB } = this.#scanShape(ctx.rt.device.limits);
     return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, EB, !!ctx.forwardOnly));
+  }
+
+  /** The scans' workgroup shape on an adapter: {@linkcode mambaScanShape}, then `scan`'s overrides. */
+  #scanShape(limits: Parameters<typeof mambaScanShape>[3]) {
+    return { ...mambaScanShape(this.E, this.N, this.R, limits), ...this.scan };
   }
 
   /** The backward arena's views: dy, dxz, part, bcp (, dxdbl); forward-only: xz, xc, xdbl, y. */
