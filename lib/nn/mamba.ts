@@ -45,7 +45,7 @@ import { type Command, grid, Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
 import {
   arenaSize,
-  BACKWARD_ARENA,
+  backwardRegion,
   type BuildContext,
   type BuiltLayer,
   carve,
@@ -228,9 +228,6 @@ export class MambaLayer {
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
     const t = (shape: number[], name: string) => rt.tensor(shape, "f32", undefined, name);
-    /** The region of ctx.scratch's backward arena (else this layer's own) holding `shapes`. */
-    const region = (shapes: number[][], name: string) =>
-      ctx.scratch ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)]) : t([arenaSize(shapes)], name);
     const h = io.input.reshape([M, H]);
     // What backward reads besides h and the output: shared by all Mamba layers of a build through
     // ctx.scratch (the model replays `recompute` for every layer but the last), else this layer's.
@@ -240,12 +237,14 @@ export class MambaLayer {
     const saved = (shape: number[], name: string) =>
       ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
     const fwdShapes = this.#arenaShapes(B, L, EB, true);
-    const [xz, xc, xdbl, y] = fwdOnly ? carve(region(fwdShapes, "mamba.forward"), fwdShapes) : [
-      saved([M, 2 * E], "mamba.xz"),
-      saved([M, E], "mamba.xc"),
-      saved([M, J], "mamba.xdbl"),
-      saved([M, E], "mamba.y"),
-    ];
+    const [xz, xc, xdbl, y] = fwdOnly
+      ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)
+      : [
+        saved([M, 2 * E], "mamba.xz"),
+        saved([M, E], "mamba.xc"),
+        saved([M, J], "mamba.xdbl"),
+        saved([M, E], "mamba.y"),
+      ];
     const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B, NC, N, E], "mamba.ckpt");
     const out = io.output ?? t([B, L, H], "mamba.out");
 
@@ -314,7 +313,7 @@ export class MambaLayer {
     // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
     // after ∂xdbl's last reader) takes it too.
     const shapes = this.#arenaShapes(B, L, EB, false);
-    const arena = region(shapes, "mamba.backward");
+    const arena = backwardRegion(ctx, shapes, "mamba.backward");
     const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
     const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
     const dh = new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");

@@ -98,6 +98,22 @@ export function carve(region: Tensor, shapes: readonly (readonly number[])[]): T
   });
 }
 
+/**
+ * The region holding `shapes` side by side (carve it with {@linkcode carve}): the build's backward
+ * arena ({@linkcode BACKWARD_ARENA}) when the context shares scratch, else a layer's own tensor
+ * named `name`.
+ */
+export function backwardRegion(
+  ctx: Pick<BuildContext, "rt" | "scratch">,
+  shapes: readonly (readonly number[])[],
+  name: string,
+): Tensor {
+  const n = arenaSize(shapes);
+  return ctx.scratch
+    ? ctx.scratch(BACKWARD_ARENA, [n])
+    : ctx.rt.tensor([n], "f32", undefined, name);
+}
+
 /** The tensors a layer is built on; the caller allocates all of them. */
 export interface LayerIO {
   /** Input activations, e.g. [B, L, H]. */

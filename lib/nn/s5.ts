@@ -27,7 +27,7 @@ import { grid, type Op, type Tensor } from "../gpu/runtime.ts";
 import { matmul } from "../gpu/ops.ts";
 import {
   arenaSize,
-  BACKWARD_ARENA,
+  backwardRegion,
   type BuildContext,
   type BuiltLayer,
   carve,
@@ -100,10 +100,7 @@ export class S5Layer {
     // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
     // this layer survives from its forward but its output.
     const shapes = this.#arenaShapes(nb, nl, fwdOnly);
-    const arena = ctx.scratch
-      ? ctx.scratch(BACKWARD_ARENA, [arenaSize(shapes)])
-      : t([arenaSize(shapes)], "backward");
-    const views = carve(arena, shapes);
+    const views = carve(backwardRegion(ctx, shapes, name("backward")), shapes);
     const [v, x] = views;
 
     const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
