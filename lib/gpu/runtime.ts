@@ -288,11 +288,11 @@ export class Runtime {
     bytes: number,
   ): { buffer: GPUBuffer; offset: number } | null {
     const { arena } = cursor;
+    const size = roundUp(Math.max(bytes, 16), 16);
     if (arena.measuring) {
-      arena.measuring.push(roundUp(Math.max(bytes, 16), 16));
+      arena.measuring.push(size);
       return null;
     }
-    const size = roundUp(Math.max(bytes, 16), 16);
     while (cursor.chunk < arena.chunks.length) {
       const at = roundUp(cursor.offset, ALIGN);
       if (at + size <= arena.chunks[cursor.chunk].size) {
