@@ -6,7 +6,6 @@
  * zeroed or private memory); several buckets' graphs cost about one graph's memory.
  */
 import assert from "node:assert/strict";
-import { loadConfig } from "../lib/config.ts";
 import {
   type Batch,
   makeBatch,
@@ -14,7 +13,6 @@ import {
   type SequenceBatch,
   sequenceWindows,
 } from "../lib/data/batch.ts";
-import { loadDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { type Arena, Runtime } from "../lib/gpu/runtime.ts";
 import {
@@ -28,20 +26,10 @@ import {
 import { createModel } from "../lib/models/factory.ts";
 import type { TrainMode } from "../lib/models/model.ts";
 import { evaluate } from "../lib/train/trainer.ts";
+import { smallSS4Rec } from "./model_fixtures.ts";
 
 const L = 64;
-const cfg = loadConfig("configs/ss4rec.yaml", [
-  "hidden_size=16",
-  "d_H=16",
-  "d_P=8",
-  "d_state=8",
-  `MAX_ITEM_LIST_LENGTH=${L}`,
-  "dropout_prob=0.3",
-]);
-const ds = await loadDataset(cfg.data_path, {
-  userInterNumInterval: cfg.user_inter_num_interval,
-  itemInterNumInterval: cfg.item_inter_num_interval,
-});
+const { cfg, ds } = await smallSS4Rec(L);
 const gpu = await getGpu();
 
 function poison(rt: Runtime, arena: Arena | null): void {

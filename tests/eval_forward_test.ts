@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../lib/config.ts";
 import { makeBatch } from "../lib/data/batch.ts";
-import { loadDataset } from "../lib/data/dataset.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
@@ -17,21 +16,11 @@ import { createModel } from "../lib/models/factory.ts";
 import type { SS4Rec } from "../lib/models/ss4rec.ts";
 import { rankReference } from "../lib/reference/rank.ts";
 import { evalGraphsFor, evaluate, trainModel } from "../lib/train/trainer.ts";
+import { smallSS4Rec } from "./model_fixtures.ts";
 
 // evaluation batches twice the training batch, as in configs/ss4rec.yaml
 const L = 64, B = 64, EB = 128;
-const base = loadConfig("configs/ss4rec.yaml", [
-  "hidden_size=16",
-  "d_H=16",
-  "d_P=8",
-  "d_state=8",
-  `MAX_ITEM_LIST_LENGTH=${L}`,
-  "dropout_prob=0.3",
-]);
-const ds = await loadDataset(base.data_path, {
-  userInterNumInterval: base.user_inter_num_interval,
-  itemInterNumInterval: base.item_inter_num_interval,
-});
+const { cfg: base, ds } = await smallSS4Rec(L);
 const gpu = await getGpu();
 const options = { topk: [10], timestampPrecision: "float64" as const, maskHistory: false };
 
