@@ -45,7 +45,7 @@ const OFFICIAL: Record<string, string> = {
  * A synthetic ML-1M-like batch: lengths skewed to the window (or the given per-row `lengths`),
  * gaps from the real mixture.
  */
-function syntheticBatch(
+export function syntheticBatch(
   B: number,
   L: number,
   V: number,
@@ -581,7 +581,7 @@ function buffersOf(rt: Runtime): Record<string, number> {
 }
 
 /** Builds one training step (model, optimiser, gradient norm: what the bench runs) on `rt`. */
-async function buildStep(
+export async function buildStep(
   rt: Runtime,
   cfg: Config,
   shape: { B: number; L: number; mode: TrainMode },

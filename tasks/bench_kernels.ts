@@ -63,8 +63,10 @@ function median(xs: number[]): number {
 /** Median nanoseconds of a command list (timestamp queries; each op its own pass). */
 async function time(rt: Runtime, cmds: Command[], reps: number): Promise<number | null> {
   const ops = cmds.filter((c): c is Op => "pipeline" in c);
-  // warm-up (pipeline first use, clocks)
-  rt.run(cmds);
+  // warm-up: pipeline first use, and 100 back-to-back runs so the card is at full clock. Each sync
+  // leaves it idle for ~10 ms (Deno's mapAsync), and an idle H100 drops its SM clock from 1,980 to
+  // 345 MHz: timed cold, the later shapes of this lab measured 3–5x slow (kernels/lab/RESULTS.md).
+  for (let i = 0; i < 100; i++) rt.run(cmds);
   await rt.sync();
   const all: Op[] = [];
   for (let r = 0; r < reps; r++) all.push(...ops);
@@ -205,8 +207,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    // everything this shape allocated, split-K workspaces of matmulOps included: left alive, they
-    // slowed the later shapes' rows 4-5x on the H100 (kernels/lab/RESULTS.md, caveat 1)
+    // everything this shape allocated, split-K workspaces of matmulOps included (the lab holds one
+    // shape's memory at a time)
     rt.dispose();
   }
   say(

@@ -66,9 +66,10 @@ function tiles(m: number, n: number, batch: number, t: MatmulTile): number {
 /** Shared-memory budget of one workgroup (portable: below every adapter we run on). */
 const MAX_SHARED_BYTES = 32768;
 
-/** Files with the v3+ contract (tn = 4, tm 4 or 8) and the v4 staging limits. */
-const V3_FILES = new Set(["matmul", "lab/matmul_v3", "lab/matmul_v4"]);
-const V4_FILES = new Set(["matmul", "lab/matmul_v4"]);
+/** Files with the v3+ contract (tm 4 or 8; tn = 4, or 4 or 8 in lab v5) and the v4 staging limits. */
+const V3_FILES = new Set(["matmul", "lab/matmul_v3", "lab/matmul_v4", "lab/matmul_v5"]);
+const V4_FILES = new Set(["matmul", "lab/matmul_v4", "lab/matmul_v5"]);
+const TN8_FILES = new Set(["lab/matmul_v5"]);
 
 /**
  * Whether a tile fits the v4 kernel: at most 4 16-byte chunks of each operand per invocation and
@@ -170,8 +171,9 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
   const tile = o.tile ?? chooseTile(m, n, k, batch);
   if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4) throw new Error("matmul: tm, tn, bk must be x4");
   const file = o.kernel ?? "matmul";
-  if (V3_FILES.has(file) && (tile.tn !== 4 || (tile.tm !== 4 && tile.tm !== 8))) {
-    throw new Error(`matmul: ${file} needs tn = 4 and tm = 4 or 8`);
+  const tns = TN8_FILES.has(file) ? [4, 8] : [4];
+  if (V3_FILES.has(file) && (!tns.includes(tile.tn) || (tile.tm !== 4 && tile.tm !== 8))) {
+    throw new Error(`matmul: ${file} needs tn in {${tns}} and tm = 4 or 8`);
   }
   if (V4_FILES.has(file) && !tileFits(tile)) {
     throw new Error(`matmul: tile ${JSON.stringify(tile)} does not fit ${file} (see tileFits)`);
