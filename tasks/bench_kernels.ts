@@ -60,14 +60,32 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/**
+ * Keeps the card busy with `cmds` for `ms` of wall time, in bursts grown to ~50 ms each so the
+ * ~10 ms sync gaps stay small. An idle H100 drops its SM clock from 1,980 to 345 MHz and takes
+ * longer than 100 back-to-back runs (~35 ms) to ramp back: timed after the pauses of compiling and
+ * uploading a shape, this lab measured the same kernel 2–5x slow (kernels/lab/RESULTS.md).
+ */
+async function busy(rt: Runtime, cmds: Command[], ms: number): Promise<void> {
+  const t0 = performance.now();
+  let n = 1;
+  do {
+    const s = performance.now();
+    for (let i = 0; i < n; i++) rt.run(cmds);
+    await rt.sync();
+    if (performance.now() - s < 50 && n < 1 << 14) n *= 2;
+  } while (performance.now() - t0 < ms);
+}
+
 /** Median nanoseconds of a command list (timestamp queries; each op its own pass). */
-async function time(rt: Runtime, cmds: Command[], reps: number): Promise<number | null> {
+async function time(
+  rt: Runtime,
+  cmds: Command[],
+  reps: number,
+  warmMs: number,
+): Promise<number | null> {
   const ops = cmds.filter((c): c is Op => "pipeline" in c);
-  // warm-up: pipeline first use, and 100 back-to-back runs so the card is at full clock. Each sync
-  // leaves it idle for ~10 ms (Deno's mapAsync), and an idle H100 drops its SM clock from 1,980 to
-  // 345 MHz: timed cold, the later shapes of this lab measured 3–5x slow (kernels/lab/RESULTS.md).
-  for (let i = 0; i < 100; i++) rt.run(cmds);
-  await rt.sync();
+  await busy(rt, cmds, warmMs);
   const all: Op[] = [];
   for (let r = 0; r < reps; r++) all.push(...ops);
   const ns = await rt.profile(all);
@@ -116,6 +134,8 @@ async function main(): Promise<void> {
   const only = oi >= 0 ? args[oi + 1] : "";
   const gpu = await getGpu();
   const rt = new Runtime(gpu);
+  // a software adapter has no clock to ramp up; --quick is the CI-size smoke run
+  const warmMs = quick || gpu.isFallback ? 0 : 1000;
   const roof = /H100/.test(gpu.adapterName) ? H100 : null;
   const out: string[] = [];
   const say = (s: string) => {
@@ -158,7 +178,7 @@ async function main(): Promise<void> {
           // v3 at its own choice (bk 16 where v4 takes 8); v2 picks its own tile
           tile: v === "v2" ? undefined : v === "v3" && tile.bk === 8 ? { ...tile, bk: 16 } : tile,
         });
-      const ns = await time(rt, cmds, reps);
+      const ns = await time(rt, cmds, reps, warmMs);
       if (ns === null) cells.push("n/a");
       else {
         best = Math.min(best, ns);
@@ -196,7 +216,7 @@ async function main(): Promise<void> {
         for (const sk of splitOpts) {
           if (sk && sk > s.k / 256) continue;
           const cmds = await matmulOps(rt, { a, b, c, workspace }, { ...s, tile: tt, splitK: sk });
-          const ns = await time(rt, cmds, Math.max(3, reps >> 1));
+          const ns = await time(rt, cmds, Math.max(3, reps >> 1), warmMs);
           const sp = sk ?? chooseSplitK(s.m, s.n, s.k, 1, tt);
           const row = `| ${s.name} | ${tileName(tt)} | ${sp} | ${
             ns === null ? "n/a" : fmtRate(flops / ns)
@@ -248,7 +268,7 @@ async function main(): Promise<void> {
     ["stats + NaN scan, 3 regions", nAct + 2 * nParams, stats.ops(), 4 * (nAct + 2 * nParams)],
   ];
   for (const [name, n, cmds, bytes] of rows) {
-    const ns = await time(rt, cmds, reps);
+    const ns = await time(rt, cmds, reps, warmMs);
     say(
       `| ${name} | ${n} | ${ns === null ? "n/a" : (ns / 1e3).toFixed(1)} | ${
         ns === null ? "n/a" : fmtRate(bytes / ns)
