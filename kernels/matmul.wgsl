@@ -1,6 +1,12 @@
 // C[b] = alpha * op(A[b]) · op(B[b]) + beta * C[b], row-major, f32; optional split-K.
 // op(A) is [M,K] (stored [K,M] when TRANS_A); op(B) is [K,N] (stored [N,K] when TRANS_B).
 //
+// v7: v4 (kernels/lab/matmul_v4.wgsl) with the K step's inner loop unrolled by 4 (the NVIDIA
+// Vulkan compiler does not unroll naga's loops): one `mac` per k on accumulators in private
+// variables. It is lab v5 without v5's TN = 8 path (8 x 8 tiles measured no faster). H100, warm
+// `deno task bench:kernels`, the 17 products of one training step: 3.44 ms (v4) -> 2.96 ms (v5 at
+// v4's tiles); in_proj fwd 345 -> 282 µs (23.8 TFLOP/s). Ablations: kernels/lab/RESULTS.md.
+//
 // v4: v3's register tile (named vec4 accumulators, TN = 4, TM = 4 or 8) with a new staging path:
 // - every global load is a 16-byte chunk and consecutive invocations read consecutive chunks along
 //   the operand's contiguous dimension for all four transpose combinations (v3 spread a warp over
@@ -19,8 +25,8 @@
 // in a fixed order (deterministic) and applies alpha/beta.
 //
 // Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C (bool); WG_X, WG_Y, TM, TN, BK (u32; TN = 4,
-// TM in {4, 8}, BK a multiple of 4; at most 4 chunks of each operand per invocation and K step,
-// i.e. TM*BK <= 16*WG_X and TN*BK <= 16*WG_Y — checked on the host).
+// TM in {4, 8}, BK a multiple of 4; at most 4 chunks of each operand per invocation and K step, i.e.
+// TM*BK <= 16*WG_X and TN*BK <= 16*WG_Y — checked on the host).
 
 struct Params {
   m: u32, n: u32, k: u32,
@@ -170,6 +176,34 @@ fn store4(bc: u32, row: u32, col: u32, acc: vec4f) {
   }
 }
 
+// accumulators of the thread's rows r (column group tx*4 .. tx*4 + 3); private so that `mac` can
+// update them (the driver keeps them in registers)
+var<private> c0: vec4f;
+var<private> c1: vec4f;
+var<private> c2: vec4f;
+var<private> c3: vec4f;
+var<private> c4: vec4f;
+var<private> c5: vec4f;
+var<private> c6: vec4f;
+var<private> c7: vec4f;
+
+// One k of the register tile: A rows from As at ar (and ar + WG_Y), B columns from Bs at br.
+fn mac(ar: u32, br: u32) {
+  let b = Bs[br];
+  let a0 = As[ar];
+  c0 = fma_row(c0, a0.x, b);
+  c1 = fma_row(c1, a0.y, b);
+  c2 = fma_row(c2, a0.z, b);
+  c3 = fma_row(c3, a0.w, b);
+  if (TM == 8u) {
+    let a1 = As[ar + WG_Y];
+    c4 = fma_row(c4, a1.x, b);
+    c5 = fma_row(c5, a1.y, b);
+    c6 = fma_row(c6, a1.z, b);
+    c7 = fma_row(c7, a1.w, b);
+  }
+}
+
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
@@ -186,14 +220,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var nk = 0u;
   if (k_end > k_begin) { nk = (k_end - k_begin + BK - 1u) / BK; }
 
-  var c0 = vec4f(0.0);
-  var c1 = vec4f(0.0);
-  var c2 = vec4f(0.0);
-  var c3 = vec4f(0.0);
-  var c4 = vec4f(0.0);
-  var c5 = vec4f(0.0);
-  var c6 = vec4f(0.0);
-  var c7 = vec4f(0.0);
   // prefetch registers: chunks t, t + NT, t + 2NT, t + 3NT of each operand
   var ra0 = vec4f(0.0);
   var ra1 = vec4f(0.0);
@@ -242,20 +268,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     let ao = cur * A_STAGE;
     let bo = cur * B_STAGE;
-    for (var kk = 0u; kk < BK; kk++) {
-      let b = Bs[bo + kk * BS4 + tx];
-      let a0 = As[ao + kk * AS4 + ty];
-      c0 = fma_row(c0, a0.x, b);
-      c1 = fma_row(c1, a0.y, b);
-      c2 = fma_row(c2, a0.z, b);
-      c3 = fma_row(c3, a0.w, b);
-      if (TM == 8u) {
-        let a1 = As[ao + kk * AS4 + WG_Y + ty];
-        c4 = fma_row(c4, a1.x, b);
-        c5 = fma_row(c5, a1.y, b);
-        c6 = fma_row(c6, a1.z, b);
-        c7 = fma_row(c7, a1.w, b);
-      }
+    for (var kk = 0u; kk < BK; kk += 4u) {
+      let ar = ao + kk * AS4 + ty;
+      let br = bo + kk * BS4 + tx;
+      mac(ar, br);
+      mac(ar + AS4, br + BS4);
+      mac(ar + 2u * AS4, br + 2u * BS4);
+      mac(ar + 3u * AS4, br + 3u * BS4);
     }
     // the other stage was last read before the previous barrier: safe to overwrite now
     if (more) {
@@ -282,8 +301,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   store4(bc, r0 + 1u, col, c1);
   store4(bc, r0 + 2u, col, c2);
   store4(bc, r0 + 3u, col, c3);
+  let r1 = m0 + (WG_Y + ty) * 4u;
   if (TM == 8u) {
-    let r1 = m0 + (WG_Y + ty) * 4u;
     store4(bc, r1, col, c4);
     store4(bc, r1 + 1u, col, c5);
     store4(bc, r1 + 2u, col, c6);

@@ -4,10 +4,12 @@
  * reductions, with timestamp queries, and prints markdown tables (GFLOP/s, GB/s, share of the
  * card's roofline).
  *
- * Usage: `deno task bench:kernels [--quick] [--all] [--only TEXT] [--sweep] [--reps N]`.
- * `--quick` uses CI-size shapes (llvmpipe finishes in seconds); by default the previous version (v3)
- * and the current one are timed, `--all` adds v1 and v2 (slow: tens of ms per dW shape); `--only`
- * keeps the shapes whose name contains TEXT (a family: "fwd", "dX", "dW", "logits"); `--sweep`
+ * Usage: `deno task bench:kernels [--quick] [--all | --versions A,B] [--only TEXT] [--sweep]
+ * [--reps N]`.
+ * `--quick` uses CI-size shapes (llvmpipe finishes in seconds); by default the previous version (v4)
+ * and the current one are timed, `--all` adds v1, v2 and v3 (slow: tens of ms per dW shape);
+ * `--versions` names the columns instead (`current`, or X for kernels/lab/matmul_X.wgsl: v4,v5);
+ * `--only` keeps the shapes whose name contains TEXT (a family: "fwd", "dX", "dW", "logits"); `--sweep`
  * adds the tile sweep used to tune `chooseTile`.
  *
  * @module
@@ -153,7 +155,12 @@ async function main(): Promise<void> {
   );
   if (!gpu.hasTimestamps) say("no timestamp-query on this adapter: times are n/a\n");
 
-  const versions = args.includes("--all") ? ["v1", "v2", "v3", "current"] : ["v3", "current"];
+  const vsi = args.indexOf("--versions");
+  const versions = vsi >= 0
+    ? args[vsi + 1].split(",")
+    : args.includes("--all")
+    ? ["v1", "v2", "v3", "v4", "current"]
+    : ["v4", "current"];
   say(`## Matmul (fp32), GFLOP/s (and effective GB/s of A + B + C)\n`);
   say(`| shape | M x N x K | ${versions.join(" | ")} | tile / splits (current) | % roofline |`);
   say(`|---|---|${versions.map(() => "---|").join("")}---|---|`);

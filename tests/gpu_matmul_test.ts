@@ -79,9 +79,11 @@ Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", as
 
 Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
   const rt = new Runtime(await getGpu());
-  // [tile, kernel]: v4 (current) and v3 take tn = 4, tm 4 or 8 (v4 also `tileFits`); lab v5 also
-  // tn = 8; v2 any x4
+  // [tile, kernel]: the current kernel (v7), v4 and v3 take tn = 4, tm 4 or 8 (v4+ also
+  // `tileFits`); lab v5 also tn = 8; v2 any x4
   const tilesToTry: [MatmulTile, string | undefined][] = [
+    [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 }, "lab/matmul_v4"],
+    [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, "lab/matmul_v4"],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v5"],
     [{ wgX: 9, wgY: 15, tm: 8, tn: 8, bk: 16 }, "lab/matmul_v5"],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 }, "lab/matmul_v5"],

@@ -66,10 +66,17 @@ function tiles(m: number, n: number, batch: number, t: MatmulTile): number {
 /** Shared-memory budget of one workgroup (portable: below every adapter we run on). */
 const MAX_SHARED_BYTES = 32768;
 
-/** Files with the v3+ contract (tm 4 or 8; tn = 4, or 4 or 8 in lab v5) and the v4 staging limits. */
-const V3_FILES = new Set(["matmul", "lab/matmul_v3", "lab/matmul_v4", "lab/matmul_v5"]);
-const V4_FILES = new Set(["matmul", "lab/matmul_v4", "lab/matmul_v5"]);
-const TN8_FILES = new Set(["lab/matmul_v5"]);
+/** Files with the v3+ contract (tm 4 or 8; tn = 4, or 4 or 8 in lab v5/v6) and the v4 staging limits. */
+const V3_FILES = new Set([
+  "matmul",
+  "lab/matmul_v3",
+  "lab/matmul_v4",
+  "lab/matmul_v5",
+  "lab/matmul_v6",
+  "lab/matmul_v7",
+]);
+const V4_FILES = new Set([...V3_FILES].filter((f) => f !== "lab/matmul_v3"));
+const TN8_FILES = new Set(["lab/matmul_v5", "lab/matmul_v6"]);
 
 /**
  * Whether a tile fits the v4 kernel: at most 4 16-byte chunks of each operand per invocation and
