@@ -9,6 +9,11 @@
 // ms, same card and process). v13–v15 and the measurements that led here: kernels/lab/RESULTS.md.
 // Version 17 (kernels/lab/mamba_v17.wgsl): scan_bwd stages a chunk's dt_r first and computes Δ from
 // workgroup memory (load_chunk_bwd): the Mamba layer 8.80 -> 8.36 ms on the H100.
+// Version 19 (kernels/lab/mamba_v19.wgsl): the short fixed-count loops on scan_bwd's flush path
+// (the ∂Bt/∂Ct sums over EB, the finaliser's sums over NGR, ∂dt_r and Σ_t ∂dt_proj.weight) and
+// the dt_proj dot product of both scans unrolled by hand — the NVIDIA compiler leaves naga's loops
+// rolled (the matmul's v7 finding): scan_bwd 1.155 -> 1.052 ms per slice, scan_fwd_e 0.535 ->
+// 0.514 ms; the training step 22.18 -> 21.26 ms (H100, same process).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -264,7 +269,12 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
     var gz = 0.0;
     if (t < t1) {
       var s = dtb[pblk * EB + el];
-      for (var r = 0u; r < R; r++) { s += sh_dtr[k * R + r] * sh_w[el * R + r]; }
+      var r = 0u;
+      for (; r + 4u <= R; r += 4u) { // v19: by 4
+        s += sh_dtr[k * R + r] * sh_w[el * R + r] + sh_dtr[k * R + r + 1u] * sh_w[el * R + r + 1u] +
+          sh_dtr[k * R + r + 2u] * sh_w[el * R + r + 2u] + sh_dtr[k * R + r + 3u] * sh_w[el * R + r + 3u];
+      }
+      for (; r < R; r++) { s += sh_dtr[k * R + r] * sh_w[el * R + r]; }
       dl = softplus(s);
       u = select(u1, u0, j == 0u);
       let z = select(z1, z0, j == 0u);
@@ -369,6 +379,8 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   var h7 = vec4<f32>(0.0);
   let bias = dtb[ec];
   let dd = dsk[ec];
+  var w4 = vec4<f32>(0.0);
+  if (R == 4u) { w4 = vec4<f32>(dtw[ec * R], dtw[ec * R + 1u % R], dtw[ec * R + 2u % R], dtw[ec * R + 3u % R]); }
   let nc = nchunks();
   for (var t0 = 0u; t0 < p.len; t0 += HS) {
     // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HS − 1
@@ -407,7 +419,12 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         let u = xc[m * E + e];
         let z = xz[m * 2u * E + E + e];
         var sp = bias;
-        for (var r = 0u; r < R; r++) { sp += sh_dtr[k * R + r] * dtw[e * R + r]; }
+        if (R == 4u) {
+          // v19: the channel's 4 dt_proj weights held in registers (w4), no loop per step
+          sp += dot(vec4<f32>(sh_dtr[k * 4u], sh_dtr[k * 4u + 1u], sh_dtr[k * 4u + 2u], sh_dtr[k * 4u + 3u]), w4);
+        } else {
+          for (var r = 0u; r < R; r++) { sp += sh_dtr[k * R + r] * dtw[e * R + r]; }
+        }
         let dl = softplus(sp);
         let du = dl * u;
         var acc = dd * u;
@@ -482,7 +499,32 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     if (t < pt1) {
       var v = vec4<f32>(0.0);
       let rw = (s * 2u * NGR + c) * EP;
-      if (EB % 4u == 0u) {
+      if (EB % 16u == 0u) {
+        // v19: 16 loads per iteration in four independent chains (the NVIDIA compiler leaves
+        // naga's loops rolled, and this sum is on the flush's critical path)
+        var v1 = vec4<f32>(0.0);
+        var v2 = vec4<f32>(0.0);
+        var v3 = vec4<f32>(0.0);
+        for (var q = 0u; q < EB; q += 16u) {
+          v += sbv[rw + q];
+          v1 += sbv[rw + q + 1u];
+          v2 += sbv[rw + q + 2u];
+          v3 += sbv[rw + q + 3u];
+          v += sbv[rw + q + 4u];
+          v1 += sbv[rw + q + 5u];
+          v2 += sbv[rw + q + 6u];
+          v3 += sbv[rw + q + 7u];
+          v += sbv[rw + q + 8u];
+          v1 += sbv[rw + q + 9u];
+          v2 += sbv[rw + q + 10u];
+          v3 += sbv[rw + q + 11u];
+          v += sbv[rw + q + 12u];
+          v1 += sbv[rw + q + 13u];
+          v2 += sbv[rw + q + 14u];
+          v3 += sbv[rw + q + 15u];
+        }
+        v = (v + v1) + (v2 + v3);
+      } else if (EB % 4u == 0u) {
         // four independent chains (the loads of one iteration overlap)
         var v1 = vec4<f32>(0.0);
         var v2 = vec4<f32>(0.0);
@@ -527,7 +569,19 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       if (t < pt1) {
         let m = pb * p.len + t;
         var v = vec4<f32>(0.0);
-        if (NGR % 2u == 0u) {
+        if (NGR % 4u == 0u) {
+          // v19: four chains, unrolled by 4
+          var v1 = vec4<f32>(0.0);
+          var v2 = vec4<f32>(0.0);
+          var v3 = vec4<f32>(0.0);
+          for (var g = 0u; g < NGR; g += 4u) {
+            v += snv[(s * NGR + g) * EB + el2];
+            v1 += snv[(s * NGR + g + 1u) * EB + el2];
+            v2 += snv[(s * NGR + g + 2u) * EB + el2];
+            v3 += snv[(s * NGR + g + 3u) * EB + el2];
+          }
+          v = (v + v1) + (v2 + v3);
+        } else if (NGR % 2u == 0u) {
           var v1 = vec4<f32>(0.0);
           for (var g = 0u; g < NGR; g += 2u) {
             v += snv[(s * NGR + g) * EB + el2];
@@ -628,15 +682,35 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       let k = i / R;
       let r = i % R;
       var s = 0.0;
-      for (var q = 0u; q < EB; q++) { s += cgs[k * EP + q] * sh_w[q * R + r]; }
+      if (EB % 4u == 0u) {
+        // v19: unrolled by 4, two chains
+        var s1 = 0.0;
+        for (var q = 0u; q < EB; q += 4u) {
+          s += cgs[k * EP + q] * sh_w[q * R + r];
+          s1 += cgs[k * EP + q + 1u] * sh_w[(q + 1u) * R + r];
+          s += cgs[k * EP + q + 2u] * sh_w[(q + 2u) * R + r];
+          s1 += cgs[k * EP + q + 3u] * sh_w[(q + 3u) * R + r];
+        }
+        s += s1;
+      } else {
+        for (var q = 0u; q < EB; q++) { s += cgs[k * EP + q] * sh_w[q * R + r]; }
+      }
       bcp[((pb * p.len + pt0 + k) * NEB + pblk) * J + r] = s;
     }
     for (var i = lid; i < EB * R; i += T) {
       let el = i / R;
       let r = i % R;
       var s = sgw[i];
-      for (var k = 0u; k < kn; k++) { s += cgs[k * EP + el] * sh_dtr[k * R + r]; }
-      sgw[i] = s;
+      // v19: unrolled by 4 over the chunk's HS steps (steps past kn stage dt_r = 0, and cgs there
+      // is masked so a stale value never enters)
+      var s1 = 0.0;
+      for (var k = 0u; k < HS; k += 4u) {
+        s += select(0.0, cgs[k * EP + el], k < kn) * sh_dtr[k * R + r];
+        s1 += select(0.0, cgs[(k + 1u) * EP + el], k + 1u < kn) * sh_dtr[(k + 1u) * R + r];
+        s += select(0.0, cgs[(k + 2u) * EP + el], k + 2u < kn) * sh_dtr[(k + 2u) * R + r];
+        s1 += select(0.0, cgs[(k + 3u) * EP + el], k + 3u < kn) * sh_dtr[(k + 3u) * R + r];
+      }
+      sgw[i] = s + s1;
     }
     workgroupBarrier();
   }
