@@ -149,11 +149,46 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let lam = lambda_at(vec2f(t2[2u * q], t2[2u * q + 1u]));
   let step = exp(t3[q]);
   var x = vec2f(0.0);
-  for (var t = 0u; t < p.nl; t++) {
+  // Four steps per iteration, their loads and discretisations (independent of the state) first:
+  // with one invocation per (b, q) there are too few threads to hide the latency otherwise, and
+  // the NVIDIA compiler does not unroll naga's loops. Same arithmetic as the one-step loop below.
+  var t = 0u;
+  for (; t + 4u <= p.nl; t += 4u) {
+    let bt = b * p.nl + t;
+    let o0 = (bt * p.np + q) * 2u;
+    let o1 = o0 + 2u * p.np;
+    let o2 = o1 + 2u * p.np;
+    let o3 = o2 + 2u * p.np;
+    let s0 = t1[bt] * step;
+    let s1 = t1[bt + 1u] * step;
+    let s2 = t1[bt + 2u] * step;
+    let s3 = t1[bt + 3u] * step;
+    let v0 = vec2f(t4[o0], t4[o0 + 1u]);
+    let v1 = vec2f(t4[o1], t4[o1 + 1u]);
+    let v2 = vec2f(t4[o2], t4[o2 + 1u]);
+    let v3 = vec2f(t4[o3], t4[o3 + 1u]);
+    let d0 = discretize(lam, s0);
+    let d1 = discretize(lam, s1);
+    let d2 = discretize(lam, s2);
+    let d3 = discretize(lam, s3);
+    // dt = 0 (ties, padding): a = 1, g = 0, the state is unchanged
+    x = select(x, cmul(d0.a, x) + s0 * cmul(d0.phi, v0), s0 != 0.0);
+    t5[o0] = x.x;
+    t5[o0 + 1u] = x.y;
+    x = select(x, cmul(d1.a, x) + s1 * cmul(d1.phi, v1), s1 != 0.0);
+    t5[o1] = x.x;
+    t5[o1 + 1u] = x.y;
+    x = select(x, cmul(d2.a, x) + s2 * cmul(d2.phi, v2), s2 != 0.0);
+    t5[o2] = x.x;
+    t5[o2 + 1u] = x.y;
+    x = select(x, cmul(d3.a, x) + s3 * cmul(d3.phi, v3), s3 != 0.0);
+    t5[o3] = x.x;
+    t5[o3 + 1u] = x.y;
+  }
+  for (; t < p.nl; t++) {
     let bt = b * p.nl + t;
     let o = (bt * p.np + q) * 2u;
     let s = t1[bt] * step;
-    // dt = 0 (ties, padding): a = 1, g = 0, the state is unchanged
     if (s != 0.0) {
       let d = discretize(lam, s);
       x = cmul(d.a, x) + s * cmul(d.phi, vec2f(t4[o], t4[o + 1u]));
