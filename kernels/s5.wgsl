@@ -243,6 +243,40 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 // precomputed by a matmul; writes dv = conj(g)·λ over G in place and the per-row partials of dΛ
 // and dlog_step. t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out
 // [B,L,P,2], t7 = partials [B, 3P] (dΛ re/im interleaved in [0, 2P), dlog_step in [2P, 3P)).
+// scan_backward's running state (one invocation's): λ, a[t+1], dΛ, dlog_step
+var<private> bw_lm: vec2f;
+var<private> bw_anext: vec2f;
+var<private> bw_dl: vec2f;
+var<private> bw_dls: f32;
+
+// One reverse step at offset o given its inputs: s = dt·step, its discretisation d, G = t6[o],
+// the previous state xp and v = t4[o]; writes dv over G.
+fn bw_step(o: u32, lam: vec2f, s: f32, d: Disc, g: vec2f, xp: vec2f, v: vec2f) {
+  bw_lm = g + cmulc(bw_anext, bw_lm);
+  if (s == 0.0) {
+    // a = 1, g = 0: λ passes through, nothing flows into v, Λ or log_step
+    t6[o] = 0.0;
+    t6[o + 1u] = 0.0;
+    bw_anext = vec2f(1.0, 0.0);
+    return;
+  }
+  let dv = cmulc(s * d.phi, bw_lm);
+  t6[o] = dv.x;
+  t6[o + 1u] = dv.y;
+  let da = cmulc(xp, bw_lm);
+  let dg = cmulc(v, bw_lm);
+  // dΛ += conj(s·a)·da + conj(s²·φ₁')·dg;  ds = Re(conj(a)·(dg + conj(Λ)·da))
+  bw_dl += s * (cmulc(d.a, da) + s * cmulc(d.dphi, dg));
+  bw_dls += s * dot(d.a, dg + cmulc(lam, da));
+  bw_anext = d.a;
+}
+
+// Reverse scan, one invocation per (b, q): λ[t] = G[t] + conj(a[t+1])·λ[t+1] with G = dy·conj(C̃)
+// precomputed by a matmul; writes dv = conj(g)·λ over G in place and the per-row partials of dΛ
+// and dlog_step. t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out
+// [B,L,P,2], t7 = partials [B, 3P] (dΛ re/im interleaved in [0, 2P), dlog_step in [2P, 3P)).
+// Like scan_forward, four steps' loads and discretisations are issued before the state walks
+// through them (same arithmetic as one step at a time).
 @compute @workgroup_size(64)
 fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg, 64u);
@@ -252,42 +286,62 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let raw = vec2f(t2[2u * q], t2[2u * q + 1u]);
   let lam = lambda_at(raw);
   let step = exp(t3[q]);
-  var lm = vec2f(0.0);
-  var anext = vec2f(0.0);
-  var dl = vec2f(0.0);
-  var dls = 0.0;
-  for (var k = 0u; k < p.nl; k++) {
+  bw_lm = vec2f(0.0);
+  bw_anext = vec2f(0.0);
+  bw_dl = vec2f(0.0);
+  bw_dls = 0.0;
+  let row = 2u * p.np; // floats between consecutive steps
+  var k = 0u;
+  for (; k + 4u <= p.nl; k += 4u) {
+    // steps t, t − 1, t − 2, t − 3
+    let t = p.nl - 1u - k;
+    let bt = b * p.nl + t;
+    let o0 = (bt * p.np + q) * 2u;
+    let o1 = o0 - row;
+    let o2 = o1 - row;
+    let o3 = o2 - row;
+    let s0 = t1[bt] * step;
+    let s1 = t1[bt - 1u] * step;
+    let s2 = t1[bt - 2u] * step;
+    let s3 = t1[bt - 3u] * step;
+    let g0 = vec2f(t6[o0], t6[o0 + 1u]);
+    let g1 = vec2f(t6[o1], t6[o1 + 1u]);
+    let g2 = vec2f(t6[o2], t6[o2 + 1u]);
+    let g3 = vec2f(t6[o3], t6[o3 + 1u]);
+    let v0 = vec2f(t4[o0], t4[o0 + 1u]);
+    let v1 = vec2f(t4[o1], t4[o1 + 1u]);
+    let v2 = vec2f(t4[o2], t4[o2 + 1u]);
+    let v3 = vec2f(t4[o3], t4[o3 + 1u]);
+    let x0 = vec2f(t5[o1], t5[o1 + 1u]);
+    let x1 = vec2f(t5[o2], t5[o2 + 1u]);
+    let x2 = vec2f(t5[o3], t5[o3 + 1u]);
+    var x3 = vec2f(0.0);
+    if (t > 3u) { x3 = vec2f(t5[o3 - row], t5[o3 - row + 1u]); }
+    let d0 = discretize(lam, s0);
+    let d1 = discretize(lam, s1);
+    let d2 = discretize(lam, s2);
+    let d3 = discretize(lam, s3);
+    bw_step(o0, lam, s0, d0, g0, x0, v0);
+    bw_step(o1, lam, s1, d1, g1, x1, v1);
+    bw_step(o2, lam, s2, d2, g2, x2, v2);
+    bw_step(o3, lam, s3, d3, g3, x3, v3);
+  }
+  for (; k < p.nl; k++) {
     let t = p.nl - 1u - k;
     let bt = b * p.nl + t;
     let o = (bt * p.np + q) * 2u;
-    lm = vec2f(t6[o], t6[o + 1u]) + cmulc(anext, lm);
     let s = t1[bt] * step;
-    if (s == 0.0) {
-      // a = 1, g = 0: λ passes through, nothing flows into v, Λ or log_step
-      t6[o] = 0.0;
-      t6[o + 1u] = 0.0;
-      anext = vec2f(1.0, 0.0);
-      continue;
-    }
-    let d = discretize(lam, s);
     var xp = vec2f(0.0);
-    if (t > 0u) { xp = vec2f(t5[o - 2u * p.np], t5[o - 2u * p.np + 1u]); }
-    let dv = cmulc(s * d.phi, lm);
-    t6[o] = dv.x;
-    t6[o + 1u] = dv.y;
-    let da = cmulc(xp, lm);
-    let dg = cmulc(vec2f(t4[o], t4[o + 1u]), lm);
-    // dΛ += conj(s·a)·da + conj(s²·φ₁')·dg;  ds = Re(conj(a)·(dg + conj(Λ)·da))
-    dl += s * (cmulc(d.a, da) + s * cmulc(d.dphi, dg));
-    dls += s * dot(d.a, dg + cmulc(lam, da));
-    anext = d.a;
+    if (t > 0u) { xp = vec2f(t5[o - row], t5[o - row + 1u]); }
+    bw_step(o, lam, s, discretize(lam, s), vec2f(t6[o], t6[o + 1u]), xp, vec2f(t4[o], t4[o + 1u]));
   }
+  var dl = bw_dl;
   // clamped entries: the forward used a constant, so Re gets no gradient (as jnp/torch clip)
   if (p.clip != 0u && raw.x > CLIP_RE) { dl.x = 0.0; }
   let w = b * 3u * p.np;
   t7[w + 2u * q] = dl.x;
   t7[w + 2u * q + 1u] = dl.y;
-  t7[w + 2u * p.np + q] = dls;
+  t7[w + 2u * p.np + q] = bw_dls;
 }
 
 // Deterministic reduction of t1 = partials [slices, n] over slices, ADDED into gradients.
