@@ -142,6 +142,8 @@ Deno.test("mamba GPU: forward/backward match the float64 reference (odd shapes, 
     [{ B: 2, L: 19, H: 32, E: 64, N: 8, R: 2, K: 4 }, 5],
     [{ B: 2, L: 19, H: 16, E: 32, N: 12, R: 2, K: 4 }, 6, { EB: 8, FS: 2, FWD: "blk" }],
     [{ B: 2, L: 23, H: 16, E: 32, N: 5, R: 2, K: 4 }, 16, { EB: 4, FS: 1 }],
+    // E not a multiple of 4: the scalar conv_fwd, 5 channel blocks, J = 9 (bc_reduce's scalar sums)
+    [{ B: 2, L: 9, H: 5, E: 10, N: 4, R: 1, K: 4 }, undefined],
   ];
   for (const [d, chunk, scan] of cases) {
     const r = rng(d.B * 1000 + d.L);

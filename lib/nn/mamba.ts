@@ -265,7 +265,8 @@ export class MambaLayer {
     const params = [B, L];
     const [scanF, convF] = await Promise.all([
       rt.kernel("mamba", fwdE ? "scan_fwd_e" : "scan_fwd", scanDefs),
-      rt.kernel("conv1d", "conv_fwd", convDefs),
+      // 16-byte loads and stores when every row of xz and xc is a whole number of vec4s
+      rt.kernel("conv1d", E % 4 === 0 ? "conv_fwd4" : "conv_fwd", convDefs),
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
     const recompute: Command[] = [
