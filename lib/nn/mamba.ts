@@ -425,7 +425,9 @@ export class MambaLayer {
     const { E, N, R, K } = this, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
     if (forwardOnly) return [[M, 2 * E], [M, E], [M, J], [M, E]];
     const rows = Math.max(...this.#slices(B, L, EB).map(([, nb]) => nb)) * L;
-    const shapes = [[M, E], [M, 2 * E], [B, E, JP], [rows, E / EB, J]];
+    // ∂xdbl's block partials [rows, E/EB, J], flat and padded to whole vec4s (scan_bwd binds them
+    // as array<vec4<f32>>)
+    const shapes = [[M, E], [M, 2 * E], [B, E, JP], [Math.ceil((rows * (E / EB) * J) / 4) * 4]];
     return J <= E ? shapes : [...shapes, [M, J]];
   }
 
