@@ -37,7 +37,7 @@ import {
   modelGradcheck,
   verdict,
 } from "../lib/train/diagnose.ts";
-import { datasetFor, DEFAULT_CONFIG_PATH } from "./train.ts";
+import { datasetFor, DEFAULT_CONFIG_PATH, loadTaskConfig } from "./train.ts";
 
 /** Per-op float64 gradchecks of the references (`--ops`): every backward formula on its own. */
 export function opGradchecks(): {
@@ -302,7 +302,7 @@ export async function diagnoseMain(args: string[]): Promise<number> {
   let cfg: Config;
   const inject: Injection = {};
   try {
-    cfg = loadConfig(o.run ? `${o.run}/config.yaml` : (o.config ?? DEFAULT_CONFIG_PATH), o.set);
+    cfg = o.run ? loadConfig(`${o.run}/config.yaml`, o.set) : loadTaskConfig(o.config, o.set);
     for (const part of (o.inject ?? "").split(",").filter(Boolean)) {
       const [k, v] = part.split("=");
       if (k === "lambda-positive") inject.lambdaPositive = v === undefined ? -1 : parseInt(v, 10);

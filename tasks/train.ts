@@ -21,6 +21,25 @@ import { evalGraphsFor, evaluate, type TrainerState, trainModel } from "../lib/t
 /** The zero-configuration default. */
 export const DEFAULT_CONFIG_PATH = "configs/default.yaml";
 
+/**
+ * The config of a run: the file at `path`, else {@linkcode DEFAULT_CONFIG_PATH} in the working
+ * directory (a checkout). Without either, a one-line error that says what to pass (e.g. when the
+ * package runs from JSR, where the working directory has no configs/).
+ */
+export function loadTaskConfig(path: string | undefined, sets: readonly string[]): Config {
+  if (path === undefined) {
+    try {
+      Deno.statSync(DEFAULT_CONFIG_PATH);
+    } catch {
+      throw new ConfigError(
+        `no --config given and ${DEFAULT_CONFIG_PATH} is not in ${Deno.cwd()} ` +
+          "(outside a checkout, pass --config FILE with data_path set to your ratings file)",
+      );
+    }
+  }
+  return loadConfig(path ?? DEFAULT_CONFIG_PATH, sets);
+}
+
 /** Reads the dataset a config names, with its k-core settings. */
 export async function datasetFor(cfg: Config): Promise<SequentialDataset> {
   return await loadDataset(cfg.data_path, {
@@ -103,7 +122,7 @@ export async function trainMain(args: string[]): Promise<number> {
       const path = `${opts.resume}/config.yaml`;
       cfg = loadConfig(path, opts.set);
     } else {
-      cfg = loadConfig(opts.config ?? DEFAULT_CONFIG_PATH, opts.set);
+      cfg = loadTaskConfig(opts.config, opts.set);
     }
   } catch (e) {
     console.error(`train: ${(e as Error).message}`);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { evalMain, recommendMain } from "../tasks/eval.ts";
-import { trainMain } from "../tasks/train.ts";
+import { loadTaskConfig, trainMain } from "../tasks/train.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "ss4rec-train-" });
 const ratings = `${dir}/ratings.csv`;
@@ -175,4 +175,21 @@ Deno.test("train: config errors are one line and exit 2", async () => {
   }
   assert.equal(msgs.length, 1);
   assert.match(msgs[0], /hidden_size/);
+});
+
+Deno.test("train: without --config outside a checkout, one line that says what to pass", () => {
+  const dir = Deno.makeTempDirSync();
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(dir);
+    assert.throws(
+      () => loadTaskConfig(undefined, []),
+      /^ConfigError: no --config given and configs\/default\.yaml is not in .* \(outside a checkout, pass --config FILE/,
+    );
+  } finally {
+    Deno.chdir(cwd);
+    Deno.removeSync(dir, { recursive: true });
+  }
+  // in the checkout the default config loads
+  assert.equal(loadTaskConfig(undefined, []).model, "SS4Rec");
 });
