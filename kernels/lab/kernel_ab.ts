@@ -5,7 +5,7 @@
 // Usage: deno run -A kernels/lab/kernel_ab.ts B L EB "dirA/,dirB/" rounds   (dirs relative to the repo)
 import { loadConfig } from "../../lib/config.ts";
 import { getGpu } from "../../lib/gpu/device.ts";
-import { type Op, Runtime } from "../../lib/gpu/runtime.ts";
+import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
 import { createModel } from "../../lib/models/factory.ts";
 import { buildStep, syntheticBatch } from "../../tasks/bench.ts";
 const gpu = await getGpu();
@@ -24,6 +24,16 @@ function agg(ops: Op[], runs: number[][]) {
   const byLabel: Record<string, number> = {};
   ops.forEach((op, i) => byLabel[op.label] = (byLabel[op.label] ?? 0) + per[i]);
   return { per, byLabel, total: per.reduce((a, b) => a + b, 0) };
+}
+/** Three timestamp-query profiles of a command list's dispatches, aggregated. */
+async function profiled(rt: Runtime, cmds: Command[]) {
+  const ops = cmds.filter((c): c is Op => "pipeline" in c);
+  const runs: number[][] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = await rt.profile(ops);
+    if (t) runs.push(t);
+  }
+  return agg(ops, runs);
 }
 const results: Record<
   string,
@@ -53,26 +63,15 @@ for (let r = 0; r < rounds; r++) {
         await rt.sync();
         res.wall.push((performance.now() - s) / 10);
       }
-      const ops = [...graph.commands, ...tail].filter((c): c is Op => "pipeline" in c);
-      const runs: number[][] = [];
-      for (let i = 0; i < 3; i++) {
-        const t = await rt.profile(ops);
-        if (t) runs.push(t);
-      }
-      res.step.push(agg(ops, runs));
+      res.step.push(await profiled(rt, [...graph.commands, ...tail]));
     }
     rt.dispose();
     {
       const model = createModel(rt, cfg, { numItems: 3417, numUsers: 6040 });
       model.store.initialise(1);
       const g = await model.buildEval({ batch: EB, maxLen: L, maskHistory: false });
-      const ops = g.commands.filter((c): c is Op => "pipeline" in c);
-      const runs: number[][] = [];
-      for (let i = 0; i < 3; i++) {
-        const t = await rt.profile(ops);
-        if (t) runs.push(t);
-      }
-      res.ev.push(agg(ops, runs));
+      // (buffers never uploaded: S5's time gaps are all 0 here, see kernels/lab/RESULTS.md)
+      res.ev.push(await profiled(rt, g.commands));
     }
     rt.dispose();
   }
