@@ -57,47 +57,29 @@ struct Params {
 
 const RPW: u32 = 256u / LANES;
 
-var<workgroup> redA: array<vec2f, 256>;
-var<workgroup> redB: array<vec2f, 256>;
+// Two halves of 256 lanes each: successive row sums alternate between them, so one barrier per
+// sum suffices (a lane may still be reading the previous sum's half while others write the next).
+var<workgroup> red: array<vec2f, 512>;
 
-// Row sums: lane l's value v summed over the LANES lanes of its row. Uniform control flow only.
-fn row_sum_a(v: vec2f, l: u32) -> vec2f {
+// Row sums: lane l's value v summed over the LANES lanes of its row, through half `half` of red.
+// Uniform control flow only.
+fn row_sum(v: vec2f, l: u32, half: u32) -> vec2f {
   if (LANES == 1u) { return v; }
-  redA[l] = v;
+  red[half * 256u + l] = v;
   workgroupBarrier();
-  let b = l - l % LANES;
+  let b = half * 256u + l - l % LANES;
   if (LANES % 4u == 0u) {
     // unrolled by 4 (the NVIDIA compiler leaves naga's loops rolled), two chains
-    var s0 = redA[b] + redA[b + 1u];
-    var s1 = redA[b + 2u] + redA[b + 3u];
+    var s0 = red[b] + red[b + 1u];
+    var s1 = red[b + 2u] + red[b + 3u];
     for (var j = 4u; j < LANES; j += 4u) {
-      s0 += redA[b + j] + redA[b + j + 1u];
-      s1 += redA[b + j + 2u] + redA[b + j + 3u];
+      s0 += red[b + j] + red[b + j + 1u];
+      s1 += red[b + j + 2u] + red[b + j + 3u];
     }
     return s0 + s1;
   }
-  var s = redA[b];
-  for (var j = 1u; j < LANES; j++) { s += redA[b + j]; }
-  return s;
-}
-
-fn row_sum_b(v: vec2f, l: u32) -> vec2f {
-  if (LANES == 1u) { return v; }
-  redB[l] = v;
-  workgroupBarrier();
-  let b = l - l % LANES;
-  if (LANES % 4u == 0u) {
-    // unrolled by 4 (the NVIDIA compiler leaves naga's loops rolled), two chains
-    var s0 = redB[b] + redB[b + 1u];
-    var s1 = redB[b + 2u] + redB[b + 3u];
-    for (var j = 4u; j < LANES; j += 4u) {
-      s0 += redB[b + j] + redB[b + j + 1u];
-      s1 += redB[b + j + 2u] + redB[b + j + 3u];
-    }
-    return s0 + s1;
-  }
-  var s = redB[b];
-  for (var j = 1u; j < LANES; j++) { s += redB[b + j]; }
+  var s = red[b];
+  for (var j = 1u; j < LANES; j++) { s += red[b + j]; }
   return s;
 }
 
@@ -150,12 +132,12 @@ fn ln_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     z[k] = v;
     s += v;
   }
-  let mean = row_sum_a(vec2f(s, 0.0), l).x / fd;
+  let mean = row_sum(vec2f(s, 0.0), l, 0u).x / fd;
   var q = 0.0;
   for (var k = 0u; k < K; k++) {
     if (lane + k * LANES < p.dim) { let d = z[k] - mean; q += d * d; }
   }
-  let rstd = inverseSqrt(row_sum_b(vec2f(q, 0.0), l).x / fd + p.eps);
+  let rstd = inverseSqrt(row_sum(vec2f(q, 0.0), l, 1u).x / fd + p.eps);
   if (!ok) { return; }
   for (var k = 0u; k < K; k++) {
     let h = lane + k * LANES;
@@ -168,12 +150,12 @@ fn ln_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 fn write_partials(dg: array<f32, K>, db: array<f32, K>, l: u32, part: u32) {
   let lane = l % LANES;
   for (var k = 0u; k < K; k++) {
-    redA[l] = vec2f(dg[k], db[k]);
+    red[l] = vec2f(dg[k], db[k]);
     workgroupBarrier();
     let h = lane + k * LANES;
     if (l < LANES && h < p.dim) {
-      var s = redA[lane];
-      for (var j = 1u; j < RPW; j++) { s += redA[j * LANES + lane]; }
+      var s = red[lane];
+      for (var j = 1u; j < RPW; j++) { s += red[j * LANES + lane]; }
       partial[h * p.nparts + part] = s.x;
       partial[(p.dim + h) * p.nparts + part] = s.y;
     }
@@ -221,10 +203,8 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
         db[k] += d;
       }
     }
-    // alternate the two arrays: one barrier per row group
-    var t: vec2f;
-    if (it % 2u == 0u) { t = row_sum_a(sg, l); } else { t = row_sum_b(sg, l); }
-    t /= fd;
+    // alternate the two halves: one barrier per row group
+    let t = row_sum(sg, l, it % 2u) / fd;
     if (ok) {
       for (var k = 0u; k < K; k++) {
         let h = lane + k * LANES;
@@ -267,12 +247,12 @@ fn ln_forward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     z[k] = v;
     s += v;
   }
-  let mean = row_sum_a(vec2f((s.x + s.y) + (s.z + s.w), 0.0), l).x / fd;
+  let mean = row_sum(vec2f((s.x + s.y) + (s.z + s.w), 0.0), l, 0u).x / fd;
   var q = vec4f(0.0);
   for (var k = 0u; k < K; k++) {
     if (lane + k * LANES < d4) { let d = z[k] - mean; q += d * d; }
   }
-  let rstd = inverseSqrt(row_sum_b(vec2f((q.x + q.y) + (q.z + q.w), 0.0), l).x / fd + p.eps);
+  let rstd = inverseSqrt(row_sum(vec2f((q.x + q.y) + (q.z + q.w), 0.0), l, 1u).x / fd + p.eps);
   if (!ok) { return; }
   for (var k = 0u; k < K; k++) {
     let c = lane + k * LANES;
@@ -358,9 +338,7 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       }
     }
     let loc = vec2f((sg.x + sg.y) + (sg.z + sg.w), (sgx.x + sgx.y) + (sgx.z + sgx.w));
-    var t: vec2f;
-    if (it % 2u == 0u) { t = row_sum_a(loc, l); } else { t = row_sum_b(loc, l); }
-    t /= fd;
+    let t = row_sum(loc, l, it % 2u) / fd;
     if (ok) {
       for (var k = 0u; k < K; k++) {
         let c = lane + k * LANES;
