@@ -272,6 +272,16 @@ fn param_reduce(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id
   }
 }
 
+// bcp[o .. o + 3]: columns j .. j + 3 of one block's partial row (columns ≥ J read as 0)
+fn bcp4(o: u32, j: u32, J: u32) -> vec4<f32> {
+  if (J % 4u == 0u) { return vec4<f32>(b1[o], b1[o + 1u], b1[o + 2u], b1[o + 3u]); }
+  var v = vec4<f32>(b1[o], 0.0, 0.0, 0.0);
+  if (j + 1u < J) { v.y = b1[o + 1u]; }
+  if (j + 2u < J) { v.z = b1[o + 2u]; }
+  if (j + 3u < J) { v.w = b1[o + 3u]; }
+  return v;
+}
+
 // One invocation per (m, 4 consecutive columns j): dxdbl[m, j] = Σ_blk bcp[m, blk, j] (fixed
 // order: deterministic); 4·NEB independent loads per invocation.
 @compute @workgroup_size(WG)
@@ -282,32 +292,17 @@ fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   if (i >= p.nb * p.len * JQ) { return; }
   let m = i / JQ;
   let j = (i % JQ) * 4u;
+  // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled), then the rest
   var s = vec4<f32>(0.0);
-  if (J % 4u == 0u && NEB % 4u == 0u) {
-    // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled)
-    var s1 = vec4<f32>(0.0);
-    for (var q = 0u; q < NEB; q += 4u) {
-      let o = (m * NEB + q) * J + j;
-      s += vec4<f32>(b1[o], b1[o + 1u], b1[o + 2u], b1[o + 3u]) +
-        vec4<f32>(b1[o + J], b1[o + J + 1u], b1[o + J + 2u], b1[o + J + 3u]);
-      s1 += vec4<f32>(b1[o + 2u * J], b1[o + 2u * J + 1u], b1[o + 2u * J + 2u], b1[o + 2u * J + 3u]) +
-        vec4<f32>(b1[o + 3u * J], b1[o + 3u * J + 1u], b1[o + 3u * J + 2u], b1[o + 3u * J + 3u]);
-    }
-    s += s1;
-  }
-  for (var q = 0u; q < select(NEB, 0u, J % 4u == 0u && NEB % 4u == 0u); q++) {
+  var s1 = vec4<f32>(0.0);
+  var q = 0u;
+  for (; q + 4u <= NEB; q += 4u) {
     let o = (m * NEB + q) * J + j;
-    if (J % 4u == 0u) {
-      s += vec4<f32>(b1[o], b1[o + 1u], b1[o + 2u], b1[o + 3u]);
-    } else {
-      var v = vec4<f32>(0.0);
-      v.x = b1[o];
-      if (j + 1u < J) { v.y = b1[o + 1u]; }
-      if (j + 2u < J) { v.z = b1[o + 2u]; }
-      if (j + 3u < J) { v.w = b1[o + 3u]; }
-      s += v;
-    }
+    s += bcp4(o, j, J) + bcp4(o + J, j, J);
+    s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
   }
+  for (; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
+  s += s1;
   let o = m * J + j;
   b2[o] = s.x;
   if (j + 1u < J) { b2[o + 1u] = s.y; }

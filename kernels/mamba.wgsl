@@ -391,7 +391,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   let bias = dtb[ec];
   let dd = dsk[ec];
   var w4 = vec4<f32>(0.0);
-  if (R == 4u) { w4 = vec4<f32>(dtw[ec * R], dtw[ec * R + 1u % R], dtw[ec * R + 2u % R], dtw[ec * R + 3u % R]); }
+  if (R == 4u) { w4 = vec4<f32>(dtw[ec * 4u], dtw[ec * 4u + 1u], dtw[ec * 4u + 2u], dtw[ec * 4u + 3u]); }
   let nc = nchunks();
   for (var t0 = 0u; t0 < p.len; t0 += HS) {
     // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HS − 1

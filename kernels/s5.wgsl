@@ -138,6 +138,11 @@ fn skip_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   t3[i] = t2[i % p.nh] * t1[i];
 }
 
+// One forward step: x ← a·x + s·φ₁·v; dt = 0 (ties, padding) gives a = 1, g = 0: x unchanged.
+fn fw_step(x: vec2f, s: f32, d: Disc, v: vec2f) -> vec2f {
+  return select(x, cmul(d.a, x) + s * cmul(d.phi, v), s != 0.0);
+}
+
 // Forward scan, one invocation per (b, q), sequential over t; the complex state stays in registers.
 // t1 = dt [B,L], t2 = Lambda [P,2], t3 = log_step [P], t4 = v [B,L,P,2] (= B̃u), t5 = x (out).
 @compute @workgroup_size(64)
@@ -151,7 +156,7 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   var x = vec2f(0.0);
   // Four steps per iteration, their loads and discretisations (independent of the state) first:
   // with one invocation per (b, q) there are too few threads to hide the latency otherwise, and
-  // the NVIDIA compiler does not unroll naga's loops. Same arithmetic as the one-step loop below.
+  // the NVIDIA compiler does not unroll naga's loops. The last L mod 4 steps one at a time.
   var t = 0u;
   for (; t + 4u <= p.nl; t += 4u) {
     let bt = b * p.nl + t;
@@ -171,17 +176,16 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     let d1 = discretize(lam, s1);
     let d2 = discretize(lam, s2);
     let d3 = discretize(lam, s3);
-    // dt = 0 (ties, padding): a = 1, g = 0, the state is unchanged
-    x = select(x, cmul(d0.a, x) + s0 * cmul(d0.phi, v0), s0 != 0.0);
+    x = fw_step(x, s0, d0, v0);
     t5[o0] = x.x;
     t5[o0 + 1u] = x.y;
-    x = select(x, cmul(d1.a, x) + s1 * cmul(d1.phi, v1), s1 != 0.0);
+    x = fw_step(x, s1, d1, v1);
     t5[o1] = x.x;
     t5[o1 + 1u] = x.y;
-    x = select(x, cmul(d2.a, x) + s2 * cmul(d2.phi, v2), s2 != 0.0);
+    x = fw_step(x, s2, d2, v2);
     t5[o2] = x.x;
     t5[o2 + 1u] = x.y;
-    x = select(x, cmul(d3.a, x) + s3 * cmul(d3.phi, v3), s3 != 0.0);
+    x = fw_step(x, s3, d3, v3);
     t5[o3] = x.x;
     t5[o3 + 1u] = x.y;
   }
@@ -189,10 +193,7 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     let bt = b * p.nl + t;
     let o = (bt * p.np + q) * 2u;
     let s = t1[bt] * step;
-    if (s != 0.0) {
-      let d = discretize(lam, s);
-      x = cmul(d.a, x) + s * cmul(d.phi, vec2f(t4[o], t4[o + 1u]));
-    }
+    x = fw_step(x, s, discretize(lam, s), vec2f(t4[o], t4[o + 1u]));
     t5[o] = x.x;
     t5[o + 1u] = x.y;
   }
