@@ -292,17 +292,19 @@ fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   if (i >= p.nb * p.len * JQ) { return; }
   let m = i / JQ;
   let j = (i % JQ) * 4u;
-  // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled), then the rest
   var s = vec4<f32>(0.0);
-  var s1 = vec4<f32>(0.0);
-  var q = 0u;
-  for (; q + 4u <= NEB; q += 4u) {
-    let o = (m * NEB + q) * J + j;
-    s += bcp4(o, j, J) + bcp4(o + J, j, J);
-    s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
+  if (J % 4u == 0u && NEB % 4u == 0u) {
+    // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled)
+    var s1 = vec4<f32>(0.0);
+    for (var q = 0u; q < NEB; q += 4u) {
+      let o = (m * NEB + q) * J + j;
+      s += bcp4(o, j, J) + bcp4(o + J, j, J);
+      s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
+    }
+    s += s1;
+  } else {
+    for (var q = 0u; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
   }
-  for (; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
-  s += s1;
   let o = m * J + j;
   b2[o] = s.x;
   if (j + 1u < J) { b2[o + 1u] = s.y; }
