@@ -21,6 +21,11 @@
 // Version 21: bcp bound as vec4s, so each flush sum leaves in one 16-byte store when R and N are
 // multiples of 4 (component stores otherwise): scan_bwd 8.316 -> 8.267 ms for the step's 8
 // dispatches (−0.6 %, one same-process run).
+// Version 22: the scans stop at each row's length (binding 14, the batch's seqLen): the right
+// padding feeds no loss, so scan_fwd/scan_fwd_e write y = 0 there and scan_bwd writes 0 gradients
+// there without running its chunks. H100, deno task bench (synthetic batches, 80 % of L valid):
+// scan_bwd 8.23 -> 7.19 ms per step, the step 19.9 -> 18.8 ms, the ML-1M prefix epoch (59 % valid)
+// 19.0 -> 17.9 s (docs/results/h100-2026-11-27-p).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -53,7 +58,7 @@
 //                  12 part [B, E, JP] (columns 0..N+R+1 written)  13 bcp [M, E/EB, R+2N] (written;
 //                  bound as vec4s, its binding padded to 16 bytes)
 
-struct Params { nb: u32, len: u32 }
+struct Params { nb: u32, len: u32, b0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> xz: array<f32>;
 @group(0) @binding(2) var<storage, read_write> xc: array<f32>;
@@ -68,6 +73,9 @@ struct Params { nb: u32, len: u32 }
 @group(0) @binding(11) var<storage, read_write> dxz: array<f32>;
 @group(0) @binding(12) var<storage, read_write> part: array<f32>;
 @group(0) @binding(13) var<storage, read_write> bcp: array<vec4<f32>>; // v21: vec4 (16-byte stores)
+// [B] valid steps per row (the whole batch: row b of a slice is p.b0 + b). Steps from it on are
+// padding that no loss reads (every layer is causal): the scans skip them and write 0 there.
+@group(0) @binding(14) var<storage, read_write> lens: array<i32>;
 
 const J: u32 = R + 2u * N;
 const LOG2E: f32 = 1.4426950408889634;
@@ -105,6 +113,7 @@ var<private> pa: vec4<f32>;
 var<private> pal: vec4<f32>; // pa · log2(e): exp(Δ·A) = exp2(Δ·pal) (v20: no multiply per exp)
 var<private> pt0: u32;
 var<private> pt1: u32;
+var<workgroup> wlen: u32;
 
 struct BwdState { dh: vec4<f32>, ga: vec4<f32> }
 
@@ -121,6 +130,12 @@ fn softplus(x: f32) -> f32 {
 }
 
 fn nchunks() -> u32 { return (p.len + CH - 1u) / CH; }
+
+// Valid steps of row b of this dispatch (lens clamped to 0..L), uniform across the workgroup.
+fn row_len(lid: u32, b: u32) -> u32 {
+  if (lid == 0u) { wlen = u32(clamp(lens[p.b0 + b], 0, i32(p.len))); }
+  return workgroupUniformLoad(&wlen);
+}
 
 fn dt_pre(m: u32, e: u32) -> f32 {
   var s = dtb[e];
@@ -321,9 +336,10 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   pal = pa * LOG2E;
   var h = vec4<f32>(0.0);
   let nc = nchunks();
-  for (var ci = 0u; ci < nc; ci++) {
+  let tl = row_len(lid, pb);
+  for (var ci = 0u; ci < (tl + CH - 1u) / CH; ci++) {
     let t0 = ci * CH;
-    let t1 = min(t0 + CH, p.len);
+    let t1 = min(t0 + CH, tl);
     load_chunk(lid, t0, t1, CH, false);
     workgroupBarrier();
     if (CKPT) { ck_store(((pb * nc + ci) * N + png * 4u) * E + e, h); }
@@ -346,6 +362,9 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       }
     }
     workgroupBarrier();
+  }
+  for (var i = lid; i < (p.len - tl) * EB; i += T) {
+    yb[(pb * p.len + tl + i / EB) * E + pblk * EB + i % EB] = 0.0;
   }
 }
 
@@ -393,7 +412,8 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   var w4 = vec4<f32>(0.0);
   if (R == 4u) { w4 = vec4<f32>(dtw[ec * 4u], dtw[ec * 4u + 1u], dtw[ec * 4u + 2u], dtw[ec * 4u + 3u]); }
   let nc = nchunks();
-  for (var t0 = 0u; t0 < p.len; t0 += HS) {
+  let tl = row_len(lid, b);
+  for (var t0 = 0u; t0 < tl; t0 += HS) {
     // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HS − 1
     workgroupBarrier();
     for (var i = lid; i < HS * 2u * NGR; i += 64u) {
@@ -401,18 +421,18 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       let c = i % (2u * NGR);
       let n0 = (c % NGR) * 4u;
       var v = vec4<f32>(0.0);
-      if (t0 + k < p.len) { v = bc4((b * p.len + t0 + k) * J + R + (c / NGR) * N, n0); }
+      if (t0 + k < tl) { v = bc4((b * p.len + t0 + k) * J + R + (c / NGR) * N, n0); }
       sh_bc[i] = v;
     }
     for (var i = lid; i < HS * R; i += 64u) {
       let t = t0 + i / R;
       var v = 0.0;
-      if (t < p.len) { v = xdbl[(b * p.len + t) * J + i % R]; }
+      if (t < tl) { v = xdbl[(b * p.len + t) * J + i % R]; }
       sh_dtr[i] = v;
     }
     workgroupBarrier();
     if (live) {
-      let kn = min(HS, p.len - t0);
+      let kn = min(HS, tl - t0);
       // v20: the next step's u and z are loaded while this step computes
       var un = xc[(b * p.len + t0) * E + e];
       var zn = xz[(b * p.len + t0) * 2u * E + E + e];
@@ -481,6 +501,9 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         yb[m * E + e] = acc * z * sigmoid(z);
       }
     }
+  }
+  if (live) {
+    for (var t = tl; t < p.len; t++) { yb[(b * p.len + t) * E + e] = 0.0; }
   }
 }
 
@@ -643,11 +666,23 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     sgw[i] = 0.0;
   }
   let nc = nchunks();
+  let tl = row_len(lid, pb);
+  // the padding steps' gradients are 0 (their output gradients are, and nothing later reads them)
+  for (var i = lid; i < (p.len - tl) * EB; i += T) {
+    let m = pb * p.len + tl + i / EB;
+    let e2 = pblk * EB + i % EB;
+    dxc[m * E + e2] = 0.0;
+    dxz[m * 2u * E + E + e2] = 0.0;
+  }
+  for (var i = lid; i < (p.len - tl) * J; i += T) {
+    let o = ((pb * p.len + tl + i / J) * NEB + pblk) * J + i % J;
+    bcp[o >> 2u][o & 3u] = 0.0;
+  }
   var st = BwdState(vec4<f32>(0.0), vec4<f32>(0.0));
   var fs = FinState(0.0, 0.0);
-  for (var ci = nc; ci > 0u; ci--) {
+  for (var ci = (tl + CH - 1u) / CH; ci > 0u; ci--) {
     pt0 = (ci - 1u) * CH;
-    pt1 = min(pt0 + CH, p.len);
+    pt1 = min(pt0 + CH, tl);
     if (2u * T >= HS * EB) { load_chunk_bwd(lid, pt0, pt1); } else { load_chunk(lid, pt0, pt1, HS, true); }
     workgroupBarrier();
     let h0 = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e);

@@ -41,6 +41,7 @@ async function runGpu(
   chunk: number | undefined,
   scale: Record<string, Float64Array>,
   scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" },
+  lengths?: Int32Array,
 ): Promise<GpuRun> {
   const layer = new MambaLayer("m", {
     hidden: d.H,
@@ -73,7 +74,11 @@ async function runGpu(
     seqLen: d.L,
     step: rt.tensor([4], "u32"),
   };
-  const built = await layer.build(ctx, { input, dOutput });
+  const built = await layer.build(ctx, {
+    input,
+    dOutput,
+    lengths: lengths && rt.tensor([d.B], "i32", lengths),
+  });
   for (const t of layer.scratch) rt.write(t, new Float32Array(t.size).fill(NaN));
   rt.run([...built.forward, ...built.backward]);
   const grads: Record<string, Float64Array> = {};
@@ -160,6 +165,53 @@ Deno.test("mamba GPU: forward/backward match the float64 reference (odd shapes, 
       JSON.stringify(scan ?? {}),
       Math.max(...Object.values(errs)).toExponential(1),
     );
+  }
+});
+
+Deno.test("mamba GPU: with row lengths the scans skip the padding, output and ∂h are 0 there, the rest matches the reference", async () => {
+  const rt = new Runtime(await getGpu());
+  type Scan = { EB?: number; FS?: number; FWD?: "e" | "blk" };
+  // lengths: full, inside a chunk, on a chunk boundary, 1 and 0 (a padding row), and above L
+  const cases: [MambaDims, number | undefined, Scan | undefined, number[]][] = [
+    [{ B: 6, L: 37, H: 16, E: 32, N: 32, R: 2, K: 4 }, undefined, undefined, [
+      37,
+      20,
+      16,
+      1,
+      0,
+      99,
+    ]],
+    [{ B: 6, L: 37, H: 16, E: 32, N: 12, R: 2, K: 4 }, 6, { EB: 8, FS: 2, FWD: "blk" }, [
+      37,
+      20,
+      12,
+      1,
+      0,
+      99,
+    ]],
+  ];
+  for (const [d, chunk, scan, lens] of cases) {
+    const r = rng(d.B * 77 + d.L);
+    const p = mambaRandomParams(d, (n, s) => f32r(randn(n, r, s)));
+    const h = f32r(randn(d.B * d.L * d.H, r));
+    const dOut = f32r(randn(d.B * d.L * d.H, r));
+    const valid = (i: number) => {
+      const b = Math.floor(i / (d.L * d.H)), t = Math.floor(i / d.H) % d.L;
+      return t < lens[b];
+    };
+    // no loss reads the padding: its output gradient is 0 (what the model's head delivers)
+    dOut.forEach((_, i) => {
+      if (!valid(i)) dOut[i] = 0;
+    });
+    const fwd = mambaForward(h, p, d);
+    const ref = mambaBackward(h, p, d, dOut, fwd.cache);
+    const gpu = await runGpu(rt, d, p, h, dOut, chunk, ref.grads, scan, Int32Array.from(lens));
+    const pad = gpu.out.filter((_, i) => !valid(i));
+    assert.ok(pad.every((v) => v === 0), "output at padding must be 0");
+    assert.ok(gpu.dh.every((v, i) => valid(i) || v === 0), "∂h at padding must be 0");
+    // the reference computes the padding steps: compare the output on the valid ones
+    const want = fwd.out.map((v, i) => valid(i) ? v : 0);
+    compare(gpu, ref, want, `lengths ${lens} ${JSON.stringify(d)}`);
   }
 });
 

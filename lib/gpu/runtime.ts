@@ -14,7 +14,8 @@
  * Kernel binding convention (every file in `kernels/`):
  * - `@group(0) @binding(0)`: `var<uniform> p: Params` when the op has params (packed in order, each a
  *   4-byte `u32`, `i32` or `f32`);
- * - `@group(0) @binding(1 + i)`: the i-th tensor passed to {@linkcode Runtime.op};
+ * - `@group(0) @binding(1 + i)`: the i-th tensor passed to {@linkcode Runtime.op} (`null`: a
+ *   binding number the entry point does not use, so later ones keep their numbers);
  * - bindings of one dispatch that point into the same GPUBuffer (views of a flat parameter or
  *   gradient buffer) must all be `read_write` or all `read`: WebGPU forbids mixing the two usages;
  * - 1-D grids larger than 65,535 workgroups are split over x and y by {@linkcode grid}; a kernel
@@ -411,13 +412,12 @@ export class Runtime {
   /** Builds a dispatch with its bind group and uniform params, once, for repeated use. */
   op(
     pipeline: GPUComputePipeline,
-    tensors: readonly Tensor[],
+    tensors: readonly (Tensor | null)[],
     options: { params?: readonly Param[]; workgroups: [number, number, number] | number },
   ): Op {
-    const entries: GPUBindGroupEntry[] = tensors.map((t, i) => ({
-      binding: i + 1,
-      resource: t.binding(),
-    }));
+    const entries: GPUBindGroupEntry[] = tensors.flatMap((t, i) =>
+      t ? [{ binding: i + 1, resource: t.binding() }] : []
+    );
     if (options.params && options.params.length) {
       const words = new ArrayBuffer(roundUp(options.params.length * 4, 16));
       const u = new Uint32Array(words), f = new Float32Array(words), s = new Int32Array(words);

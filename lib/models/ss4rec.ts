@@ -126,7 +126,7 @@ export class SS4Rec implements RecModel {
    */
   async #encoder(
     ctx: BuildContext,
-    inputs: { itemSeq: Tensor; timeGaps: Tensor; paddedLength: number },
+    inputs: { itemSeq: Tensor; seqLen: Tensor; timeGaps: Tensor; paddedLength: number },
   ) {
     const { rt, batch: B, seqLen: L } = ctx;
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
@@ -194,6 +194,7 @@ export class SS4Rec implements RecModel {
           input,
           dOutput: dBranch,
           timeGaps: inputs.timeGaps,
+          lengths: inputs.seqLen,
           output: branch,
         });
         const out = fwdOnly
@@ -254,7 +255,12 @@ export class SS4Rec implements RecModel {
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([mode === "sequence" ? B * L : B], "i32", undefined, "target");
-    const enc = await this.#encoder(ctx, { itemSeq, timeGaps, paddedLength: options.maxLen });
+    const enc = await this.#encoder(ctx, {
+      itemSeq,
+      seqLen,
+      timeGaps,
+      paddedLength: options.maxLen,
+    });
     const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
     const E = this.store.param("item_embedding.weight");
     const dE = this.store.grad("item_embedding.weight");
@@ -416,7 +422,12 @@ export class SS4Rec implements RecModel {
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([B], "i32", undefined, "target");
-    const enc = await this.#encoder(ctx, { itemSeq, timeGaps, paddedLength: options.maxLen });
+    const enc = await this.#encoder(ctx, {
+      itemSeq,
+      seqLen,
+      timeGaps,
+      paddedLength: options.maxLen,
+    });
     const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
     const last = await gatherLast(rt, {
       input: enc.output,

@@ -263,6 +263,9 @@ export class MambaLayer {
     const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
+    // valid steps per row: the scans skip the padding after them (all of it when absent: none)
+    const lens = io.lengths ?? rt.tensor([B], "i32", new Int32Array(B).fill(L), "mamba.lengths");
+    if (lens.size !== B) throw new Error(`MambaLayer: lengths must be [${B}]`);
     const [scanF, convF] = await Promise.all([
       rt.kernel("mamba", fwdE ? "scan_fwd_e" : "scan_fwd", scanDefs),
       // 16-byte loads and stores when every row of xz and xc is a whole number of vec4s
@@ -286,8 +289,8 @@ export class MambaLayer {
         k: E,
         transB: true,
       }),
-      rt.op(scanF, [xz, xc, xdbl, ...ssmParams, y, ckpt], {
-        params,
+      rt.op(scanF, [xz, xc, xdbl, ...ssmParams, y, ckpt, null, null, null, null, lens], {
+        params: [B, L, 0],
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
       }),
     ];
@@ -343,7 +346,7 @@ export class MambaLayer {
       ...this.#slices(B, L, EB).flatMap(([b0, nb]) => {
         const v = (x: Tensor, perB: number) =>
           new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
-        const sp = [nb, L];
+        const sp = [nb, L, b0];
         return [
           rt.op(scanB, [
             v(xz, L * 2 * E),
@@ -356,9 +359,10 @@ export class MambaLayer {
             v(dxz, L * 2 * E),
             v(part, E * JP),
             bcp,
+            lens,
           ], { params: sp, workgroups: [E / EB, nb, 1] }),
           rt.op(bcReduce, [bcp, v(dxdbl, L * J)], {
-            params: sp,
+            params: [nb, L],
             workgroups: grid(nb * L * Math.ceil(J / 4), 64),
           }),
         ];

@@ -130,6 +130,12 @@ export interface LayerIO {
   output?: Tensor;
   /** Time gaps [B, L] (f32 seconds) for time-aware layers. */
   timeGaps?: Tensor;
+  /**
+   * Valid steps per row [B] (i32; the batch's `seqLen`). Steps t ≥ lengths[b] are right padding
+   * that no loss reads (the layers are causal): a layer may skip them, writing 0 to its output and
+   * its input gradient there (MambaLayer's scans do). Absent: every step is computed.
+   */
+  lengths?: Tensor;
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */
