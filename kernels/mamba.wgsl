@@ -36,7 +36,9 @@
 // Defines: E (inner width), N (state), R (dt rank), K (conv width), CH (checkpoint interval in
 // steps, ≤ HS = 16), EB (channels per workgroup, divides E), FS (scan_bwd steps per reduction
 // flush, divides 16), CKPT (bool: the forward scans store the checkpoints; false in a forward-only
-// build, whose ckpt binding is then a placeholder). Params: nb = B, len = L. Rows are m = b·L + t.
+// build, whose ckpt binding is then a placeholder), LAST (bool, scan_fwd_e only: y is [B, E], the
+// output at each row's last valid step; evaluation's last block). Params: nb = B, len = L, b0 = the
+// dispatch's first row in lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
 // T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e
@@ -435,7 +437,8 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       let kn = min(HS, tl - t0);
       // v20: the next step's u and z are loaded while this step computes
       var un = xc[(b * p.len + t0) * E + e];
-      var zn = xz[(b * p.len + t0) * 2u * E + E + e];
+      var zn = 0.0;
+      if (!LAST) { zn = xz[(b * p.len + t0) * 2u * E + E + e]; }
       for (var k = 0u; k < kn; k++) {
         let t = t0 + k;
         if (CKPT && t % CH == 0u) {
@@ -454,7 +457,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         let z = zn;
         if (k + 1u < kn) {
           un = xc[(m + 1u) * E + e];
-          zn = xz[(m + 1u) * 2u * E + E + e];
+          if (!LAST) { zn = xz[(m + 1u) * 2u * E + E + e]; }
         }
         var sp = bias;
         if (R == 4u) {
@@ -465,44 +468,36 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         }
         let dl = softplus(sp);
         let du = dl * u;
+        if (NGR > 0u) { h0 = exp2(dl * a0) * h0 + du * bcs(k, 0u, 0u); }
+        if (NGR > 1u) { h1 = exp2(dl * a1) * h1 + du * bcs(k, 0u, 1u); }
+        if (NGR > 2u) { h2 = exp2(dl * a2) * h2 + du * bcs(k, 0u, 2u); }
+        if (NGR > 3u) { h3 = exp2(dl * a3) * h3 + du * bcs(k, 0u, 3u); }
+        if (NGR > 4u) { h4 = exp2(dl * a4) * h4 + du * bcs(k, 0u, 4u); }
+        if (NGR > 5u) { h5 = exp2(dl * a5) * h5 + du * bcs(k, 0u, 5u); }
+        if (NGR > 6u) { h6 = exp2(dl * a6) * h6 + du * bcs(k, 0u, 6u); }
+        if (NGR > 7u) { h7 = exp2(dl * a7) * h7 + du * bcs(k, 0u, 7u); }
+        // LAST: only the row's last valid step has an output (yb is [B, E])
+        if (LAST && t + 1u != tl) { continue; }
         var acc = dd * u;
-        if (NGR > 0u) {
-          h0 = exp2(dl * a0) * h0 + du * bcs(k, 0u, 0u);
-          acc += dot(bcs(k, 1u, 0u), h0);
-        }
-        if (NGR > 1u) {
-          h1 = exp2(dl * a1) * h1 + du * bcs(k, 0u, 1u);
-          acc += dot(bcs(k, 1u, 1u), h1);
-        }
-        if (NGR > 2u) {
-          h2 = exp2(dl * a2) * h2 + du * bcs(k, 0u, 2u);
-          acc += dot(bcs(k, 1u, 2u), h2);
-        }
-        if (NGR > 3u) {
-          h3 = exp2(dl * a3) * h3 + du * bcs(k, 0u, 3u);
-          acc += dot(bcs(k, 1u, 3u), h3);
-        }
-        if (NGR > 4u) {
-          h4 = exp2(dl * a4) * h4 + du * bcs(k, 0u, 4u);
-          acc += dot(bcs(k, 1u, 4u), h4);
-        }
-        if (NGR > 5u) {
-          h5 = exp2(dl * a5) * h5 + du * bcs(k, 0u, 5u);
-          acc += dot(bcs(k, 1u, 5u), h5);
-        }
-        if (NGR > 6u) {
-          h6 = exp2(dl * a6) * h6 + du * bcs(k, 0u, 6u);
-          acc += dot(bcs(k, 1u, 6u), h6);
-        }
-        if (NGR > 7u) {
-          h7 = exp2(dl * a7) * h7 + du * bcs(k, 0u, 7u);
-          acc += dot(bcs(k, 1u, 7u), h7);
+        if (NGR > 0u) { acc += dot(bcs(k, 1u, 0u), h0); }
+        if (NGR > 1u) { acc += dot(bcs(k, 1u, 1u), h1); }
+        if (NGR > 2u) { acc += dot(bcs(k, 1u, 2u), h2); }
+        if (NGR > 3u) { acc += dot(bcs(k, 1u, 3u), h3); }
+        if (NGR > 4u) { acc += dot(bcs(k, 1u, 4u), h4); }
+        if (NGR > 5u) { acc += dot(bcs(k, 1u, 5u), h5); }
+        if (NGR > 6u) { acc += dot(bcs(k, 1u, 6u), h6); }
+        if (NGR > 7u) { acc += dot(bcs(k, 1u, 7u), h7); }
+        if (LAST) {
+          let zl = xz[m * 2u * E + E + e];
+          yb[b * E + e] = acc * zl * sigmoid(zl);
+          continue;
         }
         yb[m * E + e] = acc * z * sigmoid(z);
       }
     }
   }
-  if (live) {
+  if (live && LAST && tl == 0u) { yb[b * E + e] = 0.0; }
+  if (live && !LAST) {
     for (var t = tl; t < p.len; t++) { yb[(b * p.len + t) * E + e] = 0.0; }
   }
 }

@@ -199,9 +199,16 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   }
 }
 
-// du = D·dy (overwrite; the matmul du += dv·Bm follows) and per-row partial sums of dD, one
-// invocation per (b, h). t1 = u, t2 = D, t3 = dy, t4 = du, t5 = partial dD [B,H].
+// du = D·dy (mode 0: overwrite; mode 1: du += D·dy, a residual's gradient being there; the matmul
+// du += dv·Bm follows) and per-row partial sums of dD, one invocation per (b, h). t1 = u, t2 = D,
+// t3 = dy, t4 = du, t5 = partial dD [B,H].
 // Unrolled by 4 so four independent loads are in flight: the loop is latency-bound otherwise.
+// du's old value (mode 1; else 0), loaded with the step's other operands.
+fn du_old(k: u32) -> f32 {
+  if (p.mode == 1u) { return t4[k]; }
+  return 0.0;
+}
+
 @compute @workgroup_size(64)
 fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg, 64u);
@@ -225,16 +232,20 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let u1 = t1[k1];
     let u2 = t1[k2];
     let u3 = t1[k3];
-    t4[k0] = d * g0;
-    t4[k1] = d * g1;
-    t4[k2] = d * g2;
-    t4[k3] = d * g3;
+    let o0 = du_old(k0);
+    let o1 = du_old(k1);
+    let o2 = du_old(k2);
+    let o3 = du_old(k3);
+    t4[k0] = o0 + d * g0;
+    t4[k1] = o1 + d * g1;
+    t4[k2] = o2 + d * g2;
+    t4[k3] = o3 + d * g3;
     acc += g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3;
   }
   for (; t < p.nl; t++) {
     let k = base + t * p.nh;
     let g = t3[k];
-    t4[k] = d * g;
+    t4[k] = du_old(k) + d * g;
     acc += g * t1[k];
   }
   t5[i] = acc;

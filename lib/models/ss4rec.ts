@@ -25,7 +25,7 @@ import type { Batch, SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
-import { addInPlace, gatherLast } from "../nn/elementwise.ts";
+import { gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, countValid, crossEntropy } from "../train/loss.ts";
@@ -126,7 +126,18 @@ export class SS4Rec implements RecModel {
    */
   async #encoder(
     ctx: BuildContext,
-    inputs: { itemSeq: Tensor; seqLen: Tensor; timeGaps: Tensor; paddedLength: number },
+    inputs: {
+      itemSeq: Tensor;
+      seqLen: Tensor;
+      timeGaps: Tensor;
+      paddedLength: number;
+      /**
+       * Forward-only: [B, H] to receive each row's output at its last valid step (then the
+       * encoder's output). A last Mamba sublayer then computes its scan output, out_proj and
+       * LayerNorm at those steps only.
+       */
+      last?: Tensor;
+    },
   ) {
     const { rt, batch: B, seqLen: L } = ctx;
     const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
@@ -180,7 +191,7 @@ export class SS4Rec implements RecModel {
       // are intact at its backward, every earlier block recomputes its own first.
       const replay = i < this.o.numLayers - 1;
       // out = LN_i(dropout(layer(input)) + input); backward: LN (gives d(layer out) and the
-      // residual's share of d(input)), the layer, then the layer's share added to d(input).
+      // residual's share of d(input)), then the layer, which adds its share to d(input).
       const sublayer = async (
         layer: S5Layer | MambaLayer,
         input: Tensor,
@@ -189,6 +200,34 @@ export class SS4Rec implements RecModel {
         salt: number,
       ) => {
         k++;
+        if (inputs.last && layer instanceof MambaLayer && i === this.o.numLayers - 1) {
+          // evaluation's last sublayer: LN(Mamba(x) + x) at each row's last valid step only
+          const rowsLast = (what: string) => rt.tensor([B, H], "f32", undefined, what);
+          const inputLast = rowsLast("activation.last_input");
+          const pick = await gatherLast(rt, {
+            input,
+            lengths: inputs.seqLen,
+            output: inputLast,
+            batch: B,
+            seqLen: L,
+            dim: H,
+          });
+          const built = await layer.build(ctx, {
+            input,
+            lengths: inputs.seqLen,
+            lastOnly: true,
+            output: rowsLast("activation.last_branch"),
+          });
+          const norm = await layerNorm(ctx, {
+            ...ln,
+            rows: B,
+            input: built.output,
+            residual: inputLast,
+            output: inputs.last,
+          });
+          forward.push(...pick.forward, ...built.forward, ...norm.forward);
+          return { out: inputs.last, dOut: undefined };
+        }
         const dBranch = ring.at((k + 1) % 3);
         const built = await layer.build(ctx, {
           input,
@@ -196,6 +235,8 @@ export class SS4Rec implements RecModel {
           timeGaps: inputs.timeGaps,
           lengths: inputs.seqLen,
           output: branch,
+          // its input gradient is added to the residual's, which the LayerNorm backward wrote
+          dInputAccumulate: dInput,
         });
         const out = fwdOnly
           ? pair[input === pair[0] ? 1 : 0]
@@ -222,7 +263,6 @@ export class SS4Rec implements RecModel {
           ...norm.backward,
           ...(replay ? built.recompute ?? [] : []),
           ...built.backward,
-          await addInPlace(rt, dInput!, built.dInput!),
         );
         activations.set(`block${i}.${name}`, built.output);
         activations.set(`block${i}.${name === "s5_out" ? "h1" : "out"}`, out);
@@ -235,6 +275,19 @@ export class SS4Rec implements RecModel {
         ({ out: x, dOut: dx } = await sublayer(this.mamba[i], x, dx, "mamba_out", 2 * i + 1));
       }
       blockBackward.push(back);
+    }
+    if (inputs.last && x !== inputs.last) {
+      // the last sublayer ran at every step (S5): pick each row's last valid one
+      const pick = await gatherLast(rt, {
+        input: x,
+        lengths: inputs.seqLen,
+        output: inputs.last,
+        batch: B,
+        seqLen: L,
+        dim: H,
+      });
+      forward.push(...pick.forward);
+      x = inputs.last;
     }
     const backward = blockBackward.reverse().flat();
     // the backward's counting sort expects a zeroed workspace (it leaves it zeroed, but in a
@@ -422,20 +475,13 @@ export class SS4Rec implements RecModel {
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
     const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([B], "i32", undefined, "target");
+    const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
     const enc = await this.#encoder(ctx, {
       itemSeq,
       seqLen,
       timeGaps,
       paddedLength: options.maxLen,
-    });
-    const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
-    const last = await gatherLast(rt, {
-      input: enc.output,
-      lengths: seqLen,
-      output: rep,
-      batch: B,
-      seqLen: L,
-      dim: H,
+      last: rep,
     });
     const scores = rt.tensor([B, V], "f32", undefined, "scores");
     const ranks = rt.tensor([B], "u32", undefined, "ranks");
@@ -453,7 +499,6 @@ export class SS4Rec implements RecModel {
       scores,
       commands: [
         ...enc.forward,
-        ...last.forward,
         await matmul(rt, { a: rep, b: E, c: scores }, { m: B, n: V, k: H, transB: true }),
         await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
       ],

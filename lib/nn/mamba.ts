@@ -197,7 +197,9 @@ export class MambaLayer {
    * Allocates activations for `ctx.batch` × `ctx.seqLen` and returns the dispatch lists.
    * `io.input` is h [B, L, H]; `io.dOutput` [B, L, H] must hold ∂loss/∂output before `backward`;
    * the output goes to `io.output` when given.
-   * `backward` overwrites `dInput` and ADDS every parameter gradient into `ctx.grad(...)`.
+   * `backward` overwrites `dInput` (adds into `io.dInputAccumulate` when given) and ADDS every
+   * parameter gradient into `ctx.grad(...)`. `io.lengths` lets the scans skip the right padding;
+   * `io.lastOnly` (forward-only) computes the output at each row's last valid step only.
    * `backward` reads activations that `forward` left, so run them in that order with no other
    * forward of this layer in between — or, when `ctx.scratch` is shared with other Mamba layers,
    * run `recompute` right before `backward` (the model does so for every layer but the last).
@@ -219,8 +221,14 @@ export class MambaLayer {
       throw new Error(`MambaLayer: batch ${B} exceeds maxComputeWorkgroupsPerDimension`);
     }
     const fwdOnly = !!ctx.forwardOnly;
-    for (const [x, what] of [[io.input, "input"], [io.output, "output"]] as const) {
-      if (x && x.size !== M * H) throw new Error(`MambaLayer: ${what} must be [${B}, ${L}, ${H}]`);
+    // lastOnly (evaluation's last block): the output only at each row's last valid step, [B, H]
+    const last = !!io.lastOnly;
+    if (last && !(fwdOnly && io.lengths && fwdE)) {
+      throw new Error("MambaLayer: lastOnly needs a forward-only build, lengths and scan_fwd_e");
+    }
+    if (io.input.size !== M * H) throw new Error(`MambaLayer: input must be [${B}, ${L}, ${H}]`);
+    if (io.output && io.output.size !== (last ? B : M) * H) {
+      throw new Error(`MambaLayer: output must be [${B}, ${last ? "" : `${L}, `}${H}]`);
     }
     if (!fwdOnly && io.dOutput?.size !== M * H) {
       throw new Error(`MambaLayer: dOutput must be [${B}, ${L}, ${H}]`);
@@ -246,7 +254,8 @@ export class MambaLayer {
         saved([M, E], "mamba.y"),
       ];
     const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B, NC, N, E], "mamba.ckpt");
-    const out = io.output ?? t([B, L, H], "mamba.out");
+    const out = io.output ?? t(last ? [B, H] : [B, L, H], "mamba.out");
+    const rowsOut = last ? B : M;
 
     // split-K products share the build's workspace (else each allocates its own)
     const scratch = ctx.scratch;
@@ -260,7 +269,7 @@ export class MambaLayer {
         ),
       ));
     }
-    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly };
+    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last };
     const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
     const params = [B, L];
     // valid steps per row: the scans skip the padding after them (all of it when absent: none)
@@ -296,8 +305,13 @@ export class MambaLayer {
     ];
     const forward: Command[] = [
       ...recompute,
-      ...await matmulOps(rt, { a: y, b: p("out_proj.weight"), c: out.reshape([M, H]), workspace }, {
-        m: M,
+      ...await matmulOps(rt, {
+        a: last ? new Tensor(y.buffer, y.offset, [B, E], "f32", "mamba.y_last") : y,
+        b: p("out_proj.weight"),
+        c: out.reshape([rowsOut, H]),
+        workspace,
+      }, {
+        m: rowsOut,
         n: H,
         k: E,
         transB: true,
@@ -320,7 +334,8 @@ export class MambaLayer {
     const arena = backwardRegion(ctx, shapes, "mamba.backward");
     const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
     const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
-    const dh = new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
+    const dh = io.dInputAccumulate ??
+      new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
     const [scanB, bcReduce, convB, reduce] = await Promise.all([
       rt.kernel("mamba", "scan_bwd", scanDefs),
       rt.kernel("conv1d", "bc_reduce", convDefs),
@@ -404,6 +419,7 @@ export class MambaLayer {
         m: M,
         n: H,
         k: 2 * E,
+        beta: io.dInputAccumulate ? 1 : 0,
       }),
     ];
     this.scratch = [xz, xc, xdbl, y, ckpt, out, arena];

@@ -136,6 +136,16 @@ export interface LayerIO {
    * its input gradient there (MambaLayer's scans do). Absent: every step is computed.
    */
   lengths?: Tensor;
+  /**
+   * Forward-only builds: compute the output only at each row's last valid step
+   * (clamp(lengths[b], 1, L) − 1, needs `lengths`), so `output` is [B, H] (MambaLayer only).
+   */
+  lastOnly?: boolean;
+  /**
+   * [B, L, H]: the backward ADDS ∂loss/∂input into this tensor (a residual's gradient already
+   * there) instead of overwriting a `dInput` of its own; `BuiltLayer.dInput` is then this tensor.
+   */
+  dInputAccumulate?: Tensor;
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */

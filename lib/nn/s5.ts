@@ -69,7 +69,7 @@ export class S5Layer {
    * Allocates the activations for ctx.batch × ctx.seqLen and returns the dispatches.
    * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
    * `output` y [B,L,H] (no residual; `io.output` when given); `dInput` du [B,L,H] is overwritten
-   * by `backward`, which also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
+   * by `backward` (or `io.dInputAccumulate` added into), which also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
    * the Bm/Cm that the `forward` of the same step wrote, so run them in that order with unchanged
    * parameters; any other layer's backward may run in between.
    */
@@ -142,12 +142,13 @@ export class S5Layer {
     ];
     if (fwdOnly) return { output: y, forward, backward: [] };
 
-    const [, , du, gd, partB, partC, partD, partL] = views;
+    const [, , ownDu, gd, partB, partC, partD, partL] = views;
+    const du = io.dInputAccumulate ?? ownDu;
     const slices = partB.shape[0], chunk = bl / slices;
     const backward = [
       ...recompute,
       rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD], {
-        params: params(),
+        params: params({ mode: io.dInputAccumulate ? 1 : 0 }),
         workgroups: grid(nb * nh, 64),
       }),
       await matmul(rt, { a: dy, b: cm, c: gd }, { m: bl, n: 2 * np, k: nh }),
