@@ -200,7 +200,8 @@ export class SS4Rec implements RecModel {
         salt: number,
       ) => {
         k++;
-        if (inputs.last && layer instanceof MambaLayer && i === this.o.numLayers - 1) {
+        const lastBlock = i === this.o.numLayers - 1;
+        if (inputs.last && layer instanceof MambaLayer && layer.scanPerChannel && lastBlock) {
           // evaluation's last sublayer: LN(Mamba(x) + x) at each row's last valid step only
           const rowsLast = (what: string) => rt.tensor([B, H], "f32", undefined, what);
           const inputLast = rowsLast("activation.last_input");

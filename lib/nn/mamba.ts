@@ -146,6 +146,11 @@ export class MambaLayer {
   readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /** Batch slices of the backward scan (see {@linkcode MambaOptions.scanSlices}); undefined: default. */
   readonly scanSlices?: number;
+  /**
+   * The forward scan is scan_fwd_e (one invocation per channel, N ≤ 32), which alone offers
+   * `LayerIO.lastOnly`.
+   */
+  readonly scanPerChannel: boolean;
   /** The activations and scratch tensors of the last `build` (tests poison them). */
   scratch: Tensor[] = [];
 
@@ -162,6 +167,7 @@ export class MambaLayer {
     }
     this.scan = options.scan ?? {};
     this.scanSlices = options.scanSlices;
+    this.scanPerChannel = (this.scan.FWD ?? (this.N <= 32 ? "e" : "blk")) === "e";
   }
 
   /**
@@ -215,7 +221,7 @@ export class MambaLayer {
     const lim = rt.device.limits;
     const { EB, FS } = this.#scanShape(lim);
     // scan_fwd_e (one invocation per (b, e), N ≤ 32 states in named vec4s) unless overridden
-    const fwdE = (this.scan.FWD ?? (N <= 32 ? "e" : "blk")) === "e";
+    const fwdE = this.scanPerChannel;
     if (fwdE && N > 32) throw new Error("MambaLayer: scan_fwd_e needs N ≤ 32");
     if (B > lim.maxComputeWorkgroupsPerDimension) {
       throw new Error(`MambaLayer: batch ${B} exceeds maxComputeWorkgroupsPerDimension`);
