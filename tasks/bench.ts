@@ -14,7 +14,7 @@ import { type Config, loadConfig } from "../lib/config.ts";
 import type { Batch, SequenceBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
-import { type Op, Runtime } from "../lib/gpu/runtime.ts";
+import { type Command as GpuCommand, type Op, Runtime } from "../lib/gpu/runtime.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { GradNorm } from "../lib/gpu/reduce.ts";
 import { createModel, ss4recOptions } from "../lib/models/factory.ts";
@@ -208,7 +208,7 @@ export async function benchMain(args: string[]): Promise<number> {
   }
   const gpu = await getGpu();
   const rows: { what: string; median: number; min: number; max: number; unit: string }[] = [];
-  const breakdown: Record<string, { ms: number; count: number }> = {};
+  const breakdown: Breakdown = {}, evalBreakdown: Breakdown = {};
   const t0 = performance.now();
   let peak = 0;
   const rt = new Runtime(gpu);
@@ -384,17 +384,7 @@ export async function benchMain(args: string[]): Promise<number> {
       max: NaN,
       unit: "GiB",
     });
-    if (o.profile && shape === shapes[0]) {
-      const ops = cmds.filter((c): c is Op => "pipeline" in c);
-      const t = await rt.profile(ops);
-      if (t) {
-        ops.forEach((op, i) => {
-          const b = breakdown[op.label] ??= { ms: 0, count: 0 };
-          b.ms += t[i] / 1e6;
-          b.count++;
-        });
-      }
-    }
+    if (o.profile && shape === shapes[0]) await profileInto(rt, breakdown, cmds);
   }
   // Full-ranking evaluation of all users (eval batch 2,048, L = 200 or 20).
   {
@@ -413,6 +403,7 @@ export async function benchMain(args: string[]): Promise<number> {
     };
     pass(EB);
     await rt.read(g.ranks);
+    if (o.profile) await profileInto(rt, evalBreakdown, g.commands);
     for (
       const [name, n] of [[`eval ${EB.toLocaleString("en")} users`, EB], [
         `eval ${users.toLocaleString("en")} users`,
@@ -541,9 +532,15 @@ export async function benchMain(args: string[]): Promise<number> {
     "",
     "| kernel | dispatches | ms |",
     "|---|---|---|",
-    ...Object.entries(breakdown).sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) =>
-      `| ${k} | ${v.count} | ${v.ms.toFixed(3)} |`
-    ),
+    ...breakdownRows(breakdown),
+    "",
+    `## Per-kernel breakdown (evaluation graph, ${
+      o.quick ? 32 : 2048
+    } users at the full length, one dispatch per pass)`,
+    "",
+    "| kernel | dispatches | ms |",
+    "|---|---|---|",
+    ...breakdownRows(evalBreakdown),
     "",
     `Total bench time ${((performance.now() - t0) / 1000).toFixed(1)} s.`,
     "",
@@ -551,7 +548,11 @@ export async function benchMain(args: string[]): Promise<number> {
   await Deno.mkdir(o.out, { recursive: true });
   await writeFileAtomic(
     `${o.out}/bench.json`,
-    JSON.stringify({ adapter: gpu.adapterName, date, rows, breakdown, peakBytes: peak }, null, 2) +
+    JSON.stringify(
+      { adapter: gpu.adapterName, date, rows, breakdown, evalBreakdown, peakBytes: peak },
+      null,
+      2,
+    ) +
       "\n",
   );
   await writeFileAtomic(`${o.out}/bench.md`, md);
@@ -729,3 +730,25 @@ async function memoryReport(
 }
 
 if (import.meta.main) Deno.exit(await benchMain(Deno.args));
+
+/** Per kernel label: summed ms and dispatch count of one profiled run. */
+type Breakdown = Record<string, { ms: number; count: number }>;
+
+/** Adds one timestamp-profiled run of `commands`' dispatches (per kernel label) into `into`. */
+async function profileInto(rt: Runtime, into: Breakdown, commands: readonly GpuCommand[]) {
+  const ops = commands.filter((c): c is Op => "pipeline" in c);
+  const t = await rt.profile(ops);
+  if (!t) return;
+  ops.forEach((op, i) => {
+    const b = into[op.label] ??= { ms: 0, count: 0 };
+    b.ms += t[i] / 1e6;
+    b.count++;
+  });
+}
+
+/** Markdown rows of a breakdown, slowest kernel first. */
+function breakdownRows(b: Breakdown): string[] {
+  return Object.entries(b).sort((x, y) => y[1].ms - x[1].ms).map(([k, v]) =>
+    `| ${k} | ${v.count} | ${v.ms.toFixed(3)} |`
+  );
+}
