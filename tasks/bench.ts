@@ -11,7 +11,7 @@
 
 import { Command } from "commander";
 import { type Config, loadConfig } from "../lib/config.ts";
-import type { Batch, SequenceBatch } from "../lib/data/batch.ts";
+import { type Batch, longestFirst, type SequenceBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { type Command as GpuCommand, type Op, Runtime } from "../lib/gpu/runtime.ts";
@@ -221,8 +221,9 @@ export async function benchMain(args: string[]): Promise<number> {
       numUsers: users,
     }, build);
     const buildMs = performance.now() - tb;
+    // rows longest first, as lib/train/trainer.ts uploads them
     const batches = [0, 1, 2].map((i) =>
-      syntheticBatch(shape.B, shape.L, V, 7 + i, shape.mode === "sequence")
+      longestFirst(syntheticBatch(shape.B, shape.L, V, 7 + i, shape.mode === "sequence"))
     );
     let step = 0;
     /** One training step of `g` on `b` (upload, step counter, step + optimiser), no sync. */
@@ -254,14 +255,14 @@ export async function benchMain(args: string[]): Promise<number> {
       const windows = lengths.length;
       const epochSteps = Math.ceil(windows / shape.B);
       const epoch = Array.from({ length: epochSteps }, (_, i) =>
-        syntheticBatch(
+        longestFirst(syntheticBatch(
           shape.B,
           shape.L,
           V,
           50 + i,
           true,
           lengths.subarray(i * shape.B, (i + 1) * shape.B),
-        ));
+        )));
       // Padded: every batch at L (the head scores only positions with a target).
       const padded = await timed(Math.min(reps, 3), async () => {
         for (const b of epoch) runStep(graph, b);
@@ -336,7 +337,7 @@ export async function benchMain(args: string[]): Promise<number> {
             { length: shape.B },
             (_, b) => b === 0 ? len : 1 + (b * 7919) % len,
           );
-          const b = syntheticBatch(shape.B, shape.L, V, 70, false, rows);
+          const b = longestFirst(syntheticBatch(shape.B, shape.L, V, 70, false, rows));
           const { graph: g, batch } = await tb.graphs.forBatch(b);
           const stepAt = () => runStep(g, batch);
           stepAt();

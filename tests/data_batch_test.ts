@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, notDeepStrictEqual } from "node:assert
 import {
   buildDataset,
   epochPermutation,
+  longestFirst,
   makeBatch,
   makeSequenceBatch,
   mulberry32,
@@ -84,4 +85,33 @@ Deno.test("seeded shuffling is deterministic and a permutation", () => {
   const first = [r(), r()];
   const r2 = mulberry32(1);
   assertEquals([r2(), r2()], first);
+});
+
+Deno.test("longestFirst: rows reordered by length, each row's items, gaps and target moved together, padding rows last", () => {
+  // three users of 6, 3 and 4 interactions: test samples of input length 5, 2 and 3
+  const rows: [string, string, number][] = [];
+  for (const [u, n] of [["a", 6], ["b", 3], ["c", 4]] as const) {
+    for (let k = 0; k < n; k++) rows.push([u, `m${u}${k}`, 1000 + 10 * k * (u === "b" ? 3 : 1)]);
+  }
+  const ds = buildDataset(tableOf(rows), NO_FILTER);
+  const b = makeBatch(ds, ds.test, [1, 0, 2], { maxLen: 6, batchSize: 4 });
+  const s = longestFirst(b);
+  const order = [...b.seqLen].map((_, i) => i).sort((x, y) => b.seqLen[y] - b.seqLen[x] || x - y);
+  assertEquals([...s.seqLen], [...b.seqLen].sort((x, y) => y - x));
+  assertEquals(s.seqLen[3], 0); // the padding row stays last
+  order.forEach((r, i) => {
+    assertEquals(s.itemSeq.subarray(i * 6, i * 6 + 6), b.itemSeq.subarray(r * 6, r * 6 + 6));
+    assertEquals(s.timeGaps.subarray(i * 6, i * 6 + 6), b.timeGaps.subarray(r * 6, r * 6 + 6));
+    assertEquals(s.target[i], b.target[r]);
+    assertEquals(s.user[i], b.user[r]);
+  });
+  notDeepStrictEqual([...s.seqLen], [...b.seqLen]); // the input was not already in order
+  // sequence batches move their per-position targets with the row
+  const w = sequenceWindows(ds, { maxLen: 6 });
+  const sb = makeSequenceBatch(ds, w, [1, 0, 2], { maxLen: 6 });
+  const ss = longestFirst(sb);
+  const so = [...sb.seqLen].map((_, i) => i).sort((x, y) => sb.seqLen[y] - sb.seqLen[x] || x - y);
+  so.forEach((r, i) => {
+    assertEquals(ss.targets.subarray(i * 6, i * 6 + 6), sb.targets.subarray(r * 6, r * 6 + 6));
+  });
 });

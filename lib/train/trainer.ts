@@ -9,7 +9,7 @@
  * @module
  */
 
-import { makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
+import { longestFirst, makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
 import { type Runtime, Tensor } from "../gpu/runtime.ts";
@@ -207,11 +207,12 @@ export async function trainModel(
     let steps = 0;
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = perm.subarray(s * options.batchSize, (s + 1) * options.batchSize);
-      const { graph, batch } = await graphs.forBatch(
+      // rows longest first: the loss is a mean over rows, and the GPU's scans balance better
+      const { graph, batch } = await graphs.forBatch(longestFirst(
         windows
           ? makeSequenceBatch(ds, windows, idx, batchOpts)
           : makeBatch(ds, ds.train, idx, batchOpts),
-      );
+      ));
       graph.upload(batch);
       state.step++;
       rt.write(model.step, [state.step, options.seed, 1, 0]);
