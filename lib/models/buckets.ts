@@ -74,12 +74,13 @@ export function trimBatch<T extends BatchInputs>(batch: T, length: number): T {
 }
 
 /**
- * Row indices ordered by ascending length (stable: ties keep their order), so consecutive
- * evaluation batches hold users of similar length and run at short buckets.
+ * Row indices ordered longest first (stable: ties keep their order), so consecutive evaluation
+ * batches hold users of similar length and run at short buckets, and within a batch the longest
+ * rows start first on the GPU (the scans stop at each row's length; see `longestFirst`).
  */
 export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
   const order = Int32Array.from({ length: lengths.length }, (_, i) => i);
-  return order.sort((a, b) => lengths[a] - lengths[b] || a - b);
+  return order.sort((a, b) => lengths[b] - lengths[a] || a - b);
 }
 
 /** The graphs of one kind (training or evaluation steps) for every bucket length, built lazily. */
