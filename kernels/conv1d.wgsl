@@ -7,7 +7,9 @@
 //
 // Version 2: channel quads (4 channels per invocation) along E, several steps per invocation with
 // the conv inputs in registers, conv_bwd parallel over time chunks, two-level reductions.
-// Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size); NEB (channel blocks, bc_reduce only).
+// Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size); NEB (channel blocks, bc_reduce only);
+// XS (row stride of x in b1: 2E in xz; E where the conv reads a separate x [M, E], evaluation's last
+// block).
 // Params: nb = B, len = L.
 // Bindings are generic (b1..b8, all read_write) because the three entries bind different tensors:
 //   conv_fwd:     b1 xz [M, 2E], b2 cw [E, 1, K], b3 cb [E], b4 xc [M, E] (overwritten);
@@ -41,7 +43,7 @@ fn sigmoid4(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
 
 // x[m, e0 .. e0 + 3] (columns 0..E−1 of xz = b1); channels ≥ E read as 0
 fn x4(m: u32, e0: u32) -> vec4<f32> {
-  let o = m * 2u * E + e0;
+  let o = m * XS + e0;
   if (E % 4u == 0u) { return vec4<f32>(b1[o], b1[o + 1u], b1[o + 2u], b1[o + 3u]); }
   var v = vec4<f32>(0.0);
   if (e0 < E) { v.x = b1[o]; }
@@ -321,7 +323,7 @@ fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 @group(0) @binding(1) var<storage, read_write> b1v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> b4v: array<vec4<f32>>;
 
-fn x4v(m: u32, e0: u32) -> vec4<f32> { return b1v[(m * 2u * E + e0) / 4u]; }
+fn x4v(m: u32, e0: u32) -> vec4<f32> { return b1v[(m * XS + e0) / 4u]; }
 fn st_b4v(o: u32, e0: u32, v: vec4<f32>) { b4v[o / 4u] = v; }
 
 @compute @workgroup_size(WG)

@@ -37,7 +37,8 @@
 // steps, ≤ HS = 16), EB (channels per workgroup, divides E), FS (scan_bwd steps per reduction
 // flush, divides 16), CKPT (bool: the forward scans store the checkpoints; false in a forward-only
 // build, whose ckpt binding is then a placeholder), LAST (bool, scan_fwd_e only: y is [B, E], the
-// output at each row's last valid step; evaluation's last block). Params: nb = B, len = L, b0 = the
+// output at each row's last valid step, with binding 1 holding in_proj's output at those steps only,
+// [B, 2E]; evaluation's last block). Params: nb = B, len = L, b0 = the
 // dispatch's first row in lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
@@ -488,7 +489,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         if (NGR > 6u) { acc += dot(bcs(k, 1u, 6u), h6); }
         if (NGR > 7u) { acc += dot(bcs(k, 1u, 7u), h7); }
         if (LAST) {
-          let zl = xz[m * 2u * E + E + e];
+          let zl = xz[b * 2u * E + E + e]; // LAST: xz holds only the last steps' rows [B, 2E]
           yb[b * E + e] = acc * zl * sigmoid(zl);
           continue;
         }

@@ -216,7 +216,7 @@ export class SS4Rec implements RecModel {
           const built = await layer.build(ctx, {
             input,
             lengths: inputs.seqLen,
-            lastOnly: true,
+            lastOnly: inputLast,
             output: rowsLast("activation.last_branch"),
           });
           const norm = await layerNorm(ctx, {

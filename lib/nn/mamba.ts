@@ -229,8 +229,10 @@ export class MambaLayer {
     const fwdOnly = !!ctx.forwardOnly;
     // lastOnly (evaluation's last block): the output only at each row's last valid step, [B, H]
     const last = !!io.lastOnly;
-    if (last && !(fwdOnly && io.lengths && fwdE)) {
-      throw new Error("MambaLayer: lastOnly needs a forward-only build, lengths and scan_fwd_e");
+    if (last && !(fwdOnly && io.lengths && fwdE && io.lastOnly!.size === B * H)) {
+      throw new Error(
+        `MambaLayer: lastOnly needs a forward-only build, lengths, scan_fwd_e and a [${B}, ${H}] input`,
+      );
     }
     if (io.input.size !== M * H) throw new Error(`MambaLayer: input must be [${B}, ${L}, ${H}]`);
     if (io.output && io.output.size !== (last ? B : M) * H) {
@@ -276,7 +278,8 @@ export class MambaLayer {
       ));
     }
     const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last };
-    const convDefs = { E, N, R, K, WG: 64, NEB: E / EB };
+    // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
+    const convDefs = { E, N, R, K, WG: 64, NEB: E / EB, XS: last ? E : 2 * E };
     const params = [B, L];
     // valid steps per row: the scans skip the padding after them (all of it when absent: none)
     const lens = io.lengths ?? rt.tensor([B], "i32", new Int32Array(B).fill(L), "mamba.lengths");
@@ -287,14 +290,35 @@ export class MambaLayer {
       rt.kernel("conv1d", E % 4 === 0 ? "conv_fwd4" : "conv_fwd", convDefs),
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
-    const recompute: Command[] = [
-      ...await matmulOps(rt, { a: h, b: p("in_proj.weight"), c: xz, workspace }, {
+    const win = p("in_proj.weight");
+    // LAST: x for every step into the first half of xz's memory, and all of in_proj (x and z) for
+    // the last steps only, [B, 2E]: the z half of the other steps is never read
+    const xOnly = new Tensor(xz.buffer, xz.offset, [M, E], "f32", "mamba.x");
+    const lastRows = last ? t([B, 2 * E], "mamba.xz_last") : xz;
+    const inProj = last
+      ? [
+        ...await matmulOps(rt, {
+          a: h,
+          b: new Tensor(win.buffer, win.offset, [E, H], "f32", "in_proj.weight.x"),
+          c: xOnly,
+          workspace,
+        }, { m: M, n: E, k: H, transB: true }),
+        ...await matmulOps(rt, { a: io.lastOnly!, b: win, c: lastRows, workspace }, {
+          m: B,
+          n: 2 * E,
+          k: H,
+          transB: true,
+        }),
+      ]
+      : await matmulOps(rt, { a: h, b: win, c: xz, workspace }, {
         m: M,
         n: 2 * E,
         k: H,
         transB: true,
-      }),
-      rt.op(convF, [xz, p("conv1d.weight"), p("conv1d.bias"), xc], {
+      });
+    const recompute: Command[] = [
+      ...inProj,
+      rt.op(convF, [last ? xOnly : xz, p("conv1d.weight"), p("conv1d.bias"), xc], {
         params,
         workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
       }),
@@ -304,7 +328,7 @@ export class MambaLayer {
         k: E,
         transB: true,
       }),
-      rt.op(scanF, [xz, xc, xdbl, ...ssmParams, y, ckpt, null, null, null, null, lens], {
+      rt.op(scanF, [lastRows, xc, xdbl, ...ssmParams, y, ckpt, null, null, null, null, lens], {
         params: [B, L, 0],
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
       }),

@@ -137,10 +137,11 @@ export interface LayerIO {
    */
   lengths?: Tensor;
   /**
-   * Forward-only builds: compute the output only at each row's last valid step
-   * (clamp(lengths[b], 1, L) − 1, needs `lengths`), so `output` is [B, H] (MambaLayer only).
+   * Forward-only builds: the input at each row's last valid step (clamp(lengths[b], 1, L) − 1),
+   * [B, H]; the layer then computes its output at those steps only, so `output` is [B, H]
+   * (MambaLayer only; needs `lengths`).
    */
-  lastOnly?: boolean;
+  lastOnly?: Tensor;
   /**
    * [B, L, H]: the backward ADDS ∂loss/∂input into this tensor (a residual's gradient already
    * there) instead of overwriting a `dInput` of its own; `BuiltLayer.dInput` is then this tensor.
