@@ -11,7 +11,7 @@
 
 import { Command } from "commander";
 import { type Config, loadConfig } from "../lib/config.ts";
-import { type Batch, longestFirst, type SequenceBatch } from "../lib/data/batch.ts";
+import { type Batch, lengthOrder, longestFirst, type SequenceBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { type Command as GpuCommand, type Op, Runtime } from "../lib/gpu/runtime.ts";
@@ -27,7 +27,6 @@ import {
   bucketLength,
   DEFAULT_BUCKET_STEP,
   evalBuckets,
-  lengthOrder,
   trainBuckets,
 } from "../lib/models/buckets.ts";
 

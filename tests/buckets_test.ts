@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   type Batch,
+  lengthOrder,
   makeBatch,
   makeSequenceBatch,
   type SequenceBatch,
@@ -18,7 +19,6 @@ import { type Arena, Runtime } from "../lib/gpu/runtime.ts";
 import {
   bucketLength,
   evalBuckets,
-  lengthOrder,
   longestRow,
   trainBuckets,
   trimBatch,

@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "../lib/config.ts";
-import { makeBatch } from "../lib/data/batch.ts";
+import { lengthOrder, makeBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
-import { evalBuckets, lengthOrder, trainBuckets } from "../lib/models/buckets.ts";
+import { evalBuckets, trainBuckets } from "../lib/models/buckets.ts";
 import { createModel } from "../lib/models/factory.ts";
 import type { SS4Rec } from "../lib/models/ss4rec.ts";
 import { rankReference } from "../lib/reference/rank.ts";

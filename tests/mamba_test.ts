@@ -31,6 +31,9 @@ interface GpuRun {
   grads: Record<string, Float64Array>;
 }
 
+/** MambaLayer's scan-shape override (tests force each path). */
+type Scan = { EB?: number; FS?: number; FWD?: "e" | "blk" };
+
 /** Builds the layer on a flat param/grad buffer, runs forward + backward once, reads results. */
 async function runGpu(
   rt: Runtime,
@@ -40,7 +43,7 @@ async function runGpu(
   dOut: Float64Array,
   chunk: number | undefined,
   scale: Record<string, Float64Array>,
-  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" },
+  scan?: Scan,
   lengths?: Int32Array,
 ): Promise<GpuRun> {
   const layer = new MambaLayer("m", {
@@ -135,7 +138,6 @@ Deno.test("mamba reference: gradcheck of h and every parameter", () => {
 
 Deno.test("mamba GPU: forward/backward match the float64 reference (odd shapes, L = 1, chunks)", async () => {
   const rt = new Runtime(await getGpu());
-  type Scan = { EB?: number; FS?: number; FWD?: "e" | "blk" };
   const cases: [MambaDims, number | undefined, Scan?][] = [
     [{ B: 1, L: 1, H: 8, E: 16, N: 4, R: 1, K: 4 }, undefined],
     [{ B: 3, L: 5, H: 8, E: 16, N: 4, R: 3, K: 4 }, undefined],
@@ -170,7 +172,6 @@ Deno.test("mamba GPU: forward/backward match the float64 reference (odd shapes, 
 
 Deno.test("mamba GPU: with row lengths the scans skip the padding, output and ∂h are 0 there, the rest matches the reference", async () => {
   const rt = new Runtime(await getGpu());
-  type Scan = { EB?: number; FS?: number; FWD?: "e" | "blk" };
   // lengths: full, inside a chunk, on a chunk boundary, 1 and 0 (a padding row), and above L
   const cases: [MambaDims, number | undefined, Scan | undefined, number[]][] = [
     [{ B: 6, L: 37, H: 16, E: 32, N: 32, R: 2, K: 4 }, undefined, undefined, [

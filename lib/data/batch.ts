@@ -192,9 +192,8 @@ export function makeSequenceBatch(
  * 1,024, L 200: step 18.7 → 18.3 ms at 80 % of L valid, 16.9 → 16.2 ms at 55 %).
  */
 export function longestFirst<T extends Batch | SequenceBatch>(batch: T): T {
-  const { size: B, maxLen: L, seqLen } = batch;
-  const order = Int32Array.from({ length: B }, (_, i) => i)
-    .sort((a, b) => seqLen[b] - seqLen[a] || a - b);
+  const { maxLen: L, seqLen } = batch;
+  const order = lengthOrder(seqLen);
   if (order.every((r, i) => r === i)) return batch;
   const rows = <A extends Int32Array | Float32Array>(x: A, w: number): A => {
     const out = new (x.constructor as { new (n: number): A })(x.length);
@@ -210,4 +209,14 @@ export function longestFirst<T extends Batch | SequenceBatch>(batch: T): T {
   };
   if ("targets" in batch) return { ...out, targets: rows(batch.targets, L) } as T;
   return { ...out, target: rows(batch.target, 1) } as T;
+}
+
+/**
+ * Row indices ordered longest first (stable: ties keep their order): {@linkcode longestFirst}'s
+ * row order, and evaluation's user order, so consecutive evaluation batches hold users of similar
+ * length and run at short buckets, the longest rows of each starting first on the GPU.
+ */
+export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
+  const order = Int32Array.from({ length: lengths.length }, (_, i) => i);
+  return order.sort((a, b) => lengths[b] - lengths[a] || a - b);
 }

@@ -18,7 +18,7 @@
  * built on first use and kept.
  *
  * Batch composition is never changed here: training batches are what the shuffler gives (only
- * their length is trimmed); evaluation orders users by length first ({@linkcode lengthOrder}),
+ * their length is trimmed); evaluation orders users by length first (`lengthOrder`, lib/data),
  * which does not change any user's rank.
  *
  * @module
@@ -71,16 +71,6 @@ export function trimBatch<T extends BatchInputs>(batch: T, length: number): T {
     (out as unknown as { targets: Int32Array }).targets = cut(batch.targets);
   }
   return out;
-}
-
-/**
- * Row indices ordered longest first (stable: ties keep their order), so consecutive evaluation
- * batches hold users of similar length and run at short buckets, and within a batch the longest
- * rows start first on the GPU (the scans stop at each row's length; see `longestFirst`).
- */
-export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
-  const order = Int32Array.from({ length: lengths.length }, (_, i) => i);
-  return order.sort((a, b) => lengths[b] - lengths[a] || a - b);
 }
 
 /** The graphs of one kind (training or evaluation steps) for every bucket length, built lazily. */

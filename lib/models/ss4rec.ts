@@ -176,6 +176,9 @@ export class SS4Rec implements RecModel {
     const forward: Command[] = [...emb.forward];
     const blockBackward: Command[][] = [];
     let x = x0, dx: Tensor | undefined = dx0, k = 0;
+    /** Evaluation: each row's [B, L, H] `input` at its last valid step into [B, H] `output`. */
+    const pickLast = (input: Tensor, output: Tensor) =>
+      gatherLast(rt, { input, lengths: inputs.seqLen, output, batch: B, seqLen: L, dim: H });
     for (let i = 0; i < this.o.numLayers; i++) {
       const ln = {
         gamma: this.store.param(`model.${i}.LayerNorm.weight`),
@@ -205,14 +208,7 @@ export class SS4Rec implements RecModel {
           // evaluation's last sublayer: LN(Mamba(x) + x) at each row's last valid step only
           const rowsLast = (what: string) => rt.tensor([B, H], "f32", undefined, what);
           const inputLast = rowsLast("activation.last_input");
-          const pick = await gatherLast(rt, {
-            input,
-            lengths: inputs.seqLen,
-            output: inputLast,
-            batch: B,
-            seqLen: L,
-            dim: H,
-          });
+          const pick = await pickLast(input, inputLast);
           const built = await layer.build(ctx, {
             input,
             lengths: inputs.seqLen,
@@ -278,16 +274,9 @@ export class SS4Rec implements RecModel {
       blockBackward.push(back);
     }
     if (inputs.last && x !== inputs.last) {
-      // the last sublayer ran at every step (S5): pick each row's last valid one
-      const pick = await gatherLast(rt, {
-        input: x,
-        lengths: inputs.seqLen,
-        output: inputs.last,
-        batch: B,
-        seqLen: L,
-        dim: H,
-      });
-      forward.push(...pick.forward);
+      // the last sublayer ran at every step (S5, or Mamba without the per-channel scan): pick each
+      // row's last valid one
+      forward.push(...(await pickLast(x, inputs.last)).forward);
       x = inputs.last;
     }
     const backward = blockBackward.reverse().flat();

@@ -293,14 +293,14 @@ export class MambaLayer {
     const win = p("in_proj.weight");
     // LAST: x for every step into the first half of xz's memory, and all of in_proj (x and z) for
     // the last steps only, [B, 2E]: the z half of the other steps is never read
-    const xOnly = new Tensor(xz.buffer, xz.offset, [M, E], "f32", "mamba.x");
+    const xIn = last ? new Tensor(xz.buffer, xz.offset, [M, E], "f32", "mamba.x") : xz;
     const lastRows = last ? t([B, 2 * E], "mamba.xz_last") : xz;
     const inProj = last
       ? [
         ...await matmulOps(rt, {
           a: h,
           b: new Tensor(win.buffer, win.offset, [E, H], "f32", "in_proj.weight.x"),
-          c: xOnly,
+          c: xIn,
           workspace,
         }, { m: M, n: E, k: H, transB: true }),
         ...await matmulOps(rt, { a: io.lastOnly!, b: win, c: lastRows, workspace }, {
@@ -318,7 +318,7 @@ export class MambaLayer {
       });
     const recompute: Command[] = [
       ...inProj,
-      rt.op(convF, [last ? xOnly : xz, p("conv1d.weight"), p("conv1d.bias"), xc], {
+      rt.op(convF, [xIn, p("conv1d.weight"), p("conv1d.bias"), xc], {
         params,
         workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
       }),

@@ -69,9 +69,10 @@ export class S5Layer {
    * Allocates the activations for ctx.batch × ctx.seqLen and returns the dispatches.
    * `io.input` u [B,L,H], `io.timeGaps` dt [B,L] (required), `io.dOutput` dy [B,L,H].
    * `output` y [B,L,H] (no residual; `io.output` when given); `dInput` du [B,L,H] is overwritten
-   * by `backward` (or `io.dInputAccumulate` added into), which also ADDS into the five parameter gradients. `backward` recomputes v and x itself and reads
-   * the Bm/Cm that the `forward` of the same step wrote, so run them in that order with unchanged
-   * parameters; any other layer's backward may run in between.
+   * by `backward` (or `io.dInputAccumulate` added into), which also ADDS into the five parameter
+   * gradients. `backward` recomputes v and x itself and reads the Bm/Cm that the `forward` of the
+   * same step wrote, so run them in that order with unchanged parameters; any other layer's
+   * backward may run in between.
    */
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt, batch: nb, seqLen: nl } = ctx;

@@ -9,7 +9,13 @@
  * @module
  */
 
-import { longestFirst, makeBatch, makeSequenceBatch, sequenceWindows } from "../data/batch.ts";
+import {
+  lengthOrder,
+  longestFirst,
+  makeBatch,
+  makeSequenceBatch,
+  sequenceWindows,
+} from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
 import { type Runtime, Tensor } from "../gpu/runtime.ts";
@@ -18,7 +24,6 @@ import {
   DEFAULT_BUCKET_STEP,
   evalBuckets,
   type LengthBuckets,
-  lengthOrder,
   trainBuckets,
 } from "../models/buckets.ts";
 import type { EvalGraph, RecModel, TrainMode } from "../models/model.ts";
