@@ -2,7 +2,8 @@
  * `deno task bench`: end-to-end SS4Rec training steps and full-ranking evaluation at ML-1M shapes
  * on synthetic ML-1M-shaped batches (realistic lengths and time gaps), warm-up excluded, many steps
  * between syncs; median and spread, peak GPU memory (our allocator's accounting), and the
- * per-kernel breakdown from timestamp queries. `--quick` runs CI-sized shapes. `--memory` only
+ * per-kernel breakdown from timestamp queries (and every dispatch of one profiled step in
+ * dispatches.md). `--quick` runs CI-sized shapes. `--memory` only
  * builds the training steps and the evaluation graph on a dry-run device and reports their peak
  * memory per buffer.
  *
@@ -208,6 +209,7 @@ export async function benchMain(args: string[]): Promise<number> {
   const gpu = await getGpu();
   const rows: { what: string; median: number; min: number; max: number; unit: string }[] = [];
   const breakdown: Breakdown = {}, evalBreakdown: Breakdown = {};
+  const dispatches: string[] = [], evalDispatches: string[] = [];
   const t0 = performance.now();
   let peak = 0;
   const rt = new Runtime(gpu);
@@ -384,7 +386,7 @@ export async function benchMain(args: string[]): Promise<number> {
       max: NaN,
       unit: "GiB",
     });
-    if (o.profile && shape === shapes[0]) await profileInto(rt, breakdown, cmds);
+    if (o.profile && shape === shapes[0]) await profileInto(rt, breakdown, cmds, dispatches);
   }
   // Full-ranking evaluation of all users (eval batch 2,048, L = 200 or 20).
   {
@@ -403,7 +405,7 @@ export async function benchMain(args: string[]): Promise<number> {
     };
     pass(EB);
     await rt.read(g.ranks);
-    if (o.profile) await profileInto(rt, evalBreakdown, g.commands);
+    if (o.profile) await profileInto(rt, evalBreakdown, g.commands, evalDispatches);
     for (
       const [name, n] of [[`eval ${EB.toLocaleString("en")} users`, EB], [
         `eval ${users.toLocaleString("en")} users`,
@@ -556,6 +558,26 @@ export async function benchMain(args: string[]): Promise<number> {
       "\n",
   );
   await writeFileAtomic(`${o.out}/bench.md`, md);
+  if (dispatches.length) {
+    const head = ["| # | kernel | tensors [params] | workgroups | µs |", "|---|---|---|---|---|"];
+    await writeFileAtomic(
+      `${o.out}/dispatches.md`,
+      [
+        `# Every dispatch of one profiled run (${gpu.adapterName}, ${date})`,
+        "",
+        `## ${shapes[0].name}`,
+        "",
+        ...head,
+        ...dispatches,
+        "",
+        "## evaluation graph",
+        "",
+        ...head,
+        ...evalDispatches,
+        "",
+      ].join("\n"),
+    );
+  }
   console.log(md);
   return 0;
 }
@@ -734,8 +756,16 @@ if (import.meta.main) Deno.exit(await benchMain(Deno.args));
 /** Per kernel label: summed ms and dispatch count of one profiled run. */
 type Breakdown = Record<string, { ms: number; count: number }>;
 
-/** Adds one timestamp-profiled run of `commands`' dispatches (per kernel label) into `into`. */
-async function profileInto(rt: Runtime, into: Breakdown, commands: readonly GpuCommand[]) {
+/**
+ * Adds one timestamp-profiled run of `commands`' dispatches (per kernel label) into `into`, and
+ * appends each dispatch in order (label, tensors and params, workgroups, µs) to `list`.
+ */
+async function profileInto(
+  rt: Runtime,
+  into: Breakdown,
+  commands: readonly GpuCommand[],
+  list: string[],
+) {
   const ops = commands.filter((c): c is Op => "pipeline" in c);
   const t = await rt.profile(ops);
   if (!t) return;
@@ -743,6 +773,11 @@ async function profileInto(rt: Runtime, into: Breakdown, commands: readonly GpuC
     const b = into[op.label] ??= { ms: 0, count: 0 };
     b.ms += t[i] / 1e6;
     b.count++;
+    list.push(
+      `| ${i} | ${op.label} | ${op.detail} | ${op.workgroups.join("×")} | ${
+        (t[i] / 1e3).toFixed(1)
+      } |`,
+    );
   });
 }
 

@@ -80,6 +80,8 @@ export function i32(v: number): Param {
 /** A pre-built dispatch. */
 export interface Op {
   label: string;
+  /** What it reads and writes and its uniform params (tensor names, values), for profiles. */
+  detail: string;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   workgroups: [number, number, number];
@@ -443,7 +445,11 @@ export class Runtime {
     const wg = typeof options.workgroups === "number"
       ? [options.workgroups, 1, 1] as [number, number, number]
       : options.workgroups;
-    return { label: pipeline.label, pipeline, bindGroup, workgroups: wg };
+    const detail = `${tensors.map((t) => t?.name ?? "-").join(" ")} [${
+      (options.params ?? []).map((v) => typeof v === "number" ? v : "f32" in v ? v.f32 : v.i32)
+        .join(" ")
+    }]`;
+    return { label: pipeline.label, detail, pipeline, bindGroup, workgroups: wg };
   }
 
   /** Records commands into `encoder`, one compute pass per run of consecutive dispatches. */
