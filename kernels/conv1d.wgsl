@@ -22,6 +22,10 @@
 //   bc_reduce:    b1 bcp [M, NEB, R+2N] (mamba.wgsl:scan_bwd), b2 dxdbl [M, R+2N] (overwritten)
 // JP = N + R + 2 + K + 1 partial columns per (b, e), in that order.
 
+// PACKED (conv_fwd, conv_fwd4; define): the tokens are packed time-major (lib/data/batch.ts
+// packBatch): step t of row b is row toff[t] + b (b8 = lens [B], b9 = toff [L + 1], i32), and a row
+// has no steps past its length.
+
 struct Params { nb: u32, len: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> b1: array<f32>;
@@ -31,6 +35,20 @@ struct Params { nb: u32, len: u32 }
 @group(0) @binding(5) var<storage, read_write> b5: array<f32>;
 @group(0) @binding(6) var<storage, read_write> b6: array<f32>;
 @group(0) @binding(7) var<storage, read_write> b7: array<f32>;
+@group(0) @binding(8) var<storage, read_write> clens: array<i32>;
+@group(0) @binding(9) var<storage, read_write> ctoff: array<i32>;
+
+// The activation row of step t of row b (b·L + t, or toff[t] + b when PACKED).
+fn crow(b: u32, t: u32) -> u32 {
+  if (PACKED) { return u32(ctoff[t]) + b; }
+  return b * p.len + t;
+}
+
+// Steps of row b the conv writes: L, or the row's length when PACKED.
+fn csteps(b: u32) -> u32 {
+  if (PACKED) { return u32(clamp(clens[b], 0, i32(p.len))); }
+  return p.len;
+}
 
 const JS: u32 = N + R + 2u;
 const JP: u32 = JS + K + 1u;
@@ -110,8 +128,9 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let e0 = (i % EV) * 4u;
   let r = i / EV;
   let t0 = (r % nt) * CT;
-  let t1 = min(t0 + CT, p.len);
-  let mb = (r / nt) * p.len;
+  let b = r / nt;
+  let t1 = min(t0 + CT, csteps(b));
+  if (t0 >= t1) { return; }
   let w0 = wtap(e0, 0u);
   let w1 = wtap(e0, 1u);
   let w2 = wtap(e0, 2u);
@@ -120,13 +139,14 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   var x1 = vec4<f32>(0.0);
   var x2 = vec4<f32>(0.0);
   var x3 = vec4<f32>(0.0);
-  if (t0 >= 1u) { x1 = x4(mb + t0 - 1u, e0); }
-  if (t0 >= 2u) { x2 = x4(mb + t0 - 2u, e0); }
-  if (t0 >= 3u) { x3 = x4(mb + t0 - 3u, e0); }
+  if (t0 >= 1u) { x1 = x4(crow(b, t0 - 1u), e0); }
+  if (t0 >= 2u) { x2 = x4(crow(b, t0 - 2u), e0); }
+  if (t0 >= 3u) { x3 = x4(crow(b, t0 - 3u), e0); }
   for (var t = t0; t < t1; t++) {
-    let x0 = x4(mb + t, e0);
+    let m = crow(b, t);
+    let x0 = x4(m, e0);
     let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
-    st_b4((mb + t) * E + e0, e0, s * sigmoid4(s));
+    st_b4(m * E + e0, e0, s * sigmoid4(s));
     x3 = x2;
     x2 = x1;
     x1 = x0;
@@ -334,8 +354,9 @@ fn conv_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let e0 = (i % EV) * 4u;
   let r = i / EV;
   let t0 = (r % nt) * CT;
-  let t1 = min(t0 + CT, p.len);
-  let mb = (r / nt) * p.len;
+  let b = r / nt;
+  let t1 = min(t0 + CT, csteps(b));
+  if (t0 >= t1) { return; }
   let w0 = wtap(e0, 0u);
   let w1 = wtap(e0, 1u);
   let w2 = wtap(e0, 2u);
@@ -344,13 +365,14 @@ fn conv_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var x1 = vec4<f32>(0.0);
   var x2 = vec4<f32>(0.0);
   var x3 = vec4<f32>(0.0);
-  if (t0 >= 1u) { x1 = x4v(mb + t0 - 1u, e0); }
-  if (t0 >= 2u) { x2 = x4v(mb + t0 - 2u, e0); }
-  if (t0 >= 3u) { x3 = x4v(mb + t0 - 3u, e0); }
+  if (t0 >= 1u) { x1 = x4v(crow(b, t0 - 1u), e0); }
+  if (t0 >= 2u) { x2 = x4v(crow(b, t0 - 2u), e0); }
+  if (t0 >= 3u) { x3 = x4v(crow(b, t0 - 3u), e0); }
   for (var t = t0; t < t1; t++) {
-    let x0 = x4v(mb + t, e0);
+    let m = crow(b, t);
+    let x0 = x4v(m, e0);
     let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
-    st_b4v((mb + t) * E + e0, e0, s * sigmoid4(s));
+    st_b4v(m * E + e0, e0, s * sigmoid4(s));
     x3 = x2;
     x2 = x1;
     x1 = x0;

@@ -79,6 +79,10 @@ struct Params { nb: u32, len: u32, b0: u32 }
 // [B] valid steps per row (the whole batch: row b of a slice is p.b0 + b). Steps from it on are
 // padding that no loss reads (every layer is causal): the scans skip them and write 0 there.
 @group(0) @binding(14) var<storage, read_write> lens: array<i32>;
+// v23, PACKED (scan_fwd_e only): the batch's tokens are packed time-major (lib/data/batch.ts
+// packBatch): step t of row b is row toff[t] + b of the [T, ·] activations, rows sorted longest
+// first, no padding rows at all.
+@group(0) @binding(15) var<storage, read_write> toff: array<i32>;
 
 const J: u32 = R + 2u * N;
 const LOG2E: f32 = 1.4426950408889634;
@@ -133,6 +137,12 @@ fn softplus(x: f32) -> f32 {
 }
 
 fn nchunks() -> u32 { return (p.len + CH - 1u) / CH; }
+
+// The activation row of step t of row b: b·L + t, or toff[t] + b when the tokens are PACKED.
+fn row_of(b: u32, t: u32) -> u32 {
+  if (PACKED) { return u32(toff[t]) + b; }
+  return b * p.len + t;
+}
 
 // Valid steps of row b of this dispatch (lens clamped to 0..L), uniform across the workgroup.
 fn row_len(lid: u32, b: u32) -> u32 {
@@ -424,22 +434,23 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       let c = i % (2u * NGR);
       let n0 = (c % NGR) * 4u;
       var v = vec4<f32>(0.0);
-      if (t0 + k < tl) { v = bc4((b * p.len + t0 + k) * J + R + (c / NGR) * N, n0); }
+      if (t0 + k < tl) { v = bc4(row_of(b, t0 + k) * J + R + (c / NGR) * N, n0); }
       sh_bc[i] = v;
     }
     for (var i = lid; i < HS * R; i += 64u) {
       let t = t0 + i / R;
       var v = 0.0;
-      if (t < tl) { v = xdbl[(b * p.len + t) * J + i % R]; }
+      if (t < tl) { v = xdbl[row_of(b, t) * J + i % R]; }
       sh_dtr[i] = v;
     }
     workgroupBarrier();
     if (live) {
       let kn = min(HS, tl - t0);
       // v20: the next step's u and z are loaded while this step computes
-      var un = xc[(b * p.len + t0) * E + e];
+      let m0 = row_of(b, t0);
+      var un = xc[m0 * E + e];
       var zn = 0.0;
-      if (!LAST) { zn = xz[(b * p.len + t0) * 2u * E + E + e]; }
+      if (!LAST) { zn = xz[m0 * 2u * E + E + e]; }
       for (var k = 0u; k < kn; k++) {
         let t = t0 + k;
         if (CKPT && t % CH == 0u) {
@@ -453,12 +464,13 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
           if (NGR > 6u) { ck_store_n(base, 24u, h6); }
           if (NGR > 7u) { ck_store_n(base, 28u, h7); }
         }
-        let m = b * p.len + t;
+        let m = row_of(b, t);
         let u = un;
         let z = zn;
         if (k + 1u < kn) {
-          un = xc[(m + 1u) * E + e];
-          if (!LAST) { zn = xz[(m + 1u) * 2u * E + E + e]; }
+          let mn = row_of(b, t + 1u);
+          un = xc[mn * E + e];
+          if (!LAST) { zn = xz[mn * 2u * E + E + e]; }
         }
         var sp = bias;
         if (R == 4u) {
@@ -498,7 +510,8 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     }
   }
   if (live && LAST && tl == 0u) { yb[b * E + e] = 0.0; }
-  if (live && !LAST) {
+  // the right padding's outputs are 0 (PACKED: there is none; those rows are other rows' steps)
+  if (live && !LAST && !PACKED) {
     for (var t = tl; t < p.len; t++) { yb[(b * p.len + t) * E + e] = 0.0; }
   }
 }

@@ -87,6 +87,11 @@ export interface Config {
    * MAX_ITEM_LIST_LENGTH.
    */
   length_bucket: number;
+  /**
+   * Evaluate on packed tokens (no padding at all; lib/models/buckets.ts PackedEvalGraphs) when the
+   * model supports it (SS4Rec); results unchanged. Off: evaluation uses `length_bucket`.
+   */
+  eval_packing: boolean;
   /** NeuMF: GMF embedding size. */
   mf_embedding_size: number;
   /** NeuMF: MLP embedding size. */
@@ -149,6 +154,7 @@ export const CONFIG_SCHEMA: Readonly<Record<keyof Config, KeySpec>> = {
   s5_clip_eigs: { kind: "bool" },
   mask_history: { kind: "bool" },
   length_bucket: { kind: "int" },
+  eval_packing: { kind: "bool" },
   mf_embedding_size: { kind: "posint" },
   mlp_embedding_size: { kind: "posint" },
   mlp_hidden_size: { kind: "int[]" },
@@ -191,6 +197,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   s5_clip_eigs: false,
   mask_history: false,
   length_bucket: 16,
+  eval_packing: true,
   mf_embedding_size: 64,
   mlp_embedding_size: 64,
   mlp_hidden_size: [128, 64],

@@ -12,7 +12,13 @@
 
 import { Command } from "commander";
 import { type Config, loadConfig } from "../lib/config.ts";
-import { type Batch, lengthOrder, longestFirst, type SequenceBatch } from "../lib/data/batch.ts";
+import {
+  type Batch,
+  lengthOrder,
+  longestFirst,
+  type SequenceBatch,
+  tokenCount,
+} from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { type Command as GpuCommand, type Op, Runtime } from "../lib/gpu/runtime.ts";
@@ -28,6 +34,7 @@ import {
   bucketLength,
   DEFAULT_BUCKET_STEP,
   evalBuckets,
+  PackedEvalGraphs,
   trainBuckets,
 } from "../lib/models/buckets.ts";
 
@@ -469,8 +476,25 @@ export async function benchMain(args: string[]): Promise<number> {
       }
       return Promise.resolve();
     };
+    /** The same batches on packed tokens (no padding; lib/models/buckets.ts PackedEvalGraphs). */
+    const packedRun = async () => {
+      const pg = new PackedEvalGraphs(model, { batch: EB, maxLen: L, maskHistory: false });
+      const pass = async () => {
+        for (const b of evalBatches) {
+          const { graph: e, batch } = await pg.forBatch(b);
+          e.upload(batch);
+          rt.write(e.step, [0, 0, 0, 0]);
+          rt.run(e.commands);
+          lastRanks = e.ranks;
+        }
+      };
+      await pass(); // builds the graphs
+      await rt.read(lastRanks);
+      const used = evalBatches.map((b) => pg.capacityOf(tokenCount(b)));
+      return { pass, used };
+    };
     const small = Math.max(8, EB / 4);
-    const atEB = await bucketed(EB), atSmall = await bucketed(small);
+    const atEB = await bucketed(EB), atSmall = await bucketed(small), packed = await packedRun();
     const many = 10;
     const n = users.toLocaleString("en");
     for (
@@ -485,6 +509,12 @@ export async function benchMain(args: string[]): Promise<number> {
             atSmall.used.join(" ")
           })`,
           atSmall.pass,
+        ],
+        [
+          `eval ${n} users, ML-1M lengths, packed tokens (${
+            evalBatches.reduce((a, b) => a + tokenCount(b), 0).toLocaleString("en")
+          } tokens in capacities ${packed.used.join(" ")})`,
+          packed.pass,
         ],
       ] as const
     ) {

@@ -1,4 +1,8 @@
-import { deepStrictEqual as assertEquals, notDeepStrictEqual } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  notDeepStrictEqual,
+  throws as assertThrows,
+} from "node:assert/strict";
 import {
   buildDataset,
   epochPermutation,
@@ -6,7 +10,9 @@ import {
   makeBatch,
   makeSequenceBatch,
   mulberry32,
+  packBatch,
   sequenceWindows,
+  tokenCount,
 } from "../lib/data/mod.ts";
 import { tableOf } from "./data_fixtures.ts";
 
@@ -114,4 +120,39 @@ Deno.test("longestFirst: rows reordered by length, each row's items, gaps and ta
   so.forEach((r, i) => {
     assertEquals(ss.targets.subarray(i * 6, i * 6 + 6), sb.targets.subarray(r * 6, r * 6 + 6));
   });
+});
+
+Deno.test("packBatch: time-major tokens, offsets, last tokens; unsorted rows and small capacities refused", () => {
+  // rows of lengths 3, 2, 2, 0 at L = 4 (item ids 10·row + step, gaps 0.5 + the same)
+  const L = 4, lens = [3, 2, 2, 0];
+  const itemSeq = new Int32Array(4 * L), timeGaps = new Float32Array(4 * L);
+  lens.forEach((n, b) => {
+    for (let t = 0; t < n; t++) {
+      itemSeq[b * L + t] = 10 * b + t + 1;
+      timeGaps[b * L + t] = 0.5 + 10 * b + t;
+    }
+  });
+  const batch = {
+    size: 4,
+    count: 3,
+    maxLen: L,
+    itemSeq,
+    seqLen: Int32Array.from(lens),
+    timeGaps,
+    user: Int32Array.from([5, 6, 7, -1]),
+    target: Int32Array.from([9, 8, 7, 0]),
+  };
+  assertEquals(tokenCount(batch), 7);
+  const p = packBatch(batch, 8);
+  assertEquals([...p.offsets], [0, 3, 6, 7, 7]);
+  // step 0 of rows 0..2, step 1 of rows 0..2, step 2 of row 0, then the unused capacity
+  assertEquals([...p.itemSeq], [1, 11, 21, 2, 12, 22, 3, 0]);
+  assertEquals([...p.timeGaps], [0.5, 10.5, 20.5, 1.5, 11.5, 21.5, 2.5, 0]);
+  assertEquals([...p.lastToken], [6, 4, 5, -1]);
+  assertEquals([p.tokens, p.capacity], [7, 8]);
+  assertEquals(p.target, batch.target);
+  assertEquals(p.user, batch.user);
+  assertThrows(() => packBatch(batch, 6), /7 tokens do not fit 6/);
+  const unsorted = { ...batch, seqLen: Int32Array.from([2, 3, 2, 0]) };
+  assertThrows(() => packBatch(unsorted, 8), /sorted longest first \(row 1/);
 });

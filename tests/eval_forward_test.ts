@@ -2,7 +2,8 @@
  * Evaluation graphs are built forward-only ({@linkcode BuildContext.forwardOnly}): on the shipped
  * ml-latest-small their ranks equal the ranks of the training graph's forward pass (its logits,
  * ranked by the float64 reference) for every SS4Rec block layout, also at bucket lengths in an
- * arena shared with the training graph (as the trainer builds them) and poisoned with NaN first;
+ * arena shared with the training graph (as the trainer builds them) and poisoned with NaN first,
+ * and on packed tokens (no padding at all);
  * and they allocate only what the forward needs.
  */
 import assert from "node:assert/strict";
@@ -11,7 +12,7 @@ import { lengthOrder, makeBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
-import { evalBuckets, trainBuckets } from "../lib/models/buckets.ts";
+import { evalBuckets, PackedEvalGraphs, trainBuckets } from "../lib/models/buckets.ts";
 import { createModel } from "../lib/models/factory.ts";
 import type { SS4Rec } from "../lib/models/ss4rec.ts";
 import { rankReference } from "../lib/reference/rank.ts";
@@ -25,7 +26,7 @@ const gpu = await getGpu();
 const options = { topk: [10], timestampPrecision: "float64" as const, maskHistory: false };
 
 for (const modelType of ["full", "s5_only", "mamba_only"] as const) {
-  Deno.test(`forward-only evaluation (${modelType}): ranks of the training graph's forward, padded and bucketed in a shared poisoned arena`, async () => {
+  Deno.test(`forward-only evaluation (${modelType}): ranks of the training graph's forward, padded, bucketed and packed in a shared poisoned arena`, async () => {
     const cfg = { ...base, model_type: modelType };
     const rt = new Runtime(gpu);
     const model = createModel(rt, cfg, ds);
@@ -67,6 +68,16 @@ for (const modelType of ["full", "s5_only", "mamba_only"] as const) {
     assert.ok(eb.lengths.length >= 3, `buckets used: ${eb.lengths}`);
     assert.deepEqual(b.ranks, want);
     assert.equal(arena.overflowBytes, 0, "the evaluation graphs fit the training step's arena");
+    // packed tokens, in the same arena (poisoned again)
+    const packed = new PackedEvalGraphs(model, { batch: EB, maxLen: L, maskHistory: false, arena });
+    await packed.graph(EB * L);
+    for (const c of arena.chunks) {
+      rt.device.queue.writeBuffer(c, 0, new Float32Array(c.size / 4).fill(NaN));
+    }
+    const c = await evaluate(rt, ds, packed, ds.valid, options);
+    assert.ok(packed.capacities.length >= 2, `capacities used: ${packed.capacities}`);
+    assert.deepEqual(c.ranks, want);
+    assert.equal(arena.overflowBytes, 0, "the packed graphs fit the training step's arena");
     rt.dispose();
   });
 }

@@ -220,3 +220,61 @@ export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
   const order = Int32Array.from({ length: lengths.length }, (_, i) => i);
   return order.sort((a, b) => lengths[b] - lengths[a] || a - b);
 }
+
+/**
+ * A batch with its tokens packed time-major (what {@linkcode packBatch} makes): no padding. Step t
+ * of row b is token `offsets[t] + b` (valid while t < seqLen[b]); rows are sorted longest first, so
+ * the rows still running at step t are rows 0 .. offsets[t+1] − offsets[t] − 1.
+ */
+export interface PackedBatch extends Batch {
+  /** Real tokens (Σ seqLen); `itemSeq` and `timeGaps` have `capacity` entries, zero past it. */
+  tokens: number;
+  capacity: number;
+  /** [maxLen + 1] first token of each step (offsets[maxLen] = tokens). */
+  offsets: Int32Array;
+  /** [size] the token of each row's last step (−1 for rows of length 0). */
+  lastToken: Int32Array;
+}
+
+/** Σ seqLen of a batch: the tokens {@linkcode packBatch} keeps. */
+export function tokenCount(batch: BatchInputs): number {
+  let n = 0;
+  for (let b = 0; b < batch.size; b++) n += Math.min(batch.seqLen[b], batch.maxLen);
+  return n;
+}
+
+/**
+ * Packs a batch whose rows are sorted longest first (as {@linkcode lengthOrder} orders them) into
+ * `capacity` ≥ {@linkcode tokenCount} tokens. Rows, targets and users keep their order.
+ */
+export function packBatch(batch: Batch, capacity: number): PackedBatch {
+  const { size: B, maxLen: L, seqLen } = batch;
+  const len = (b: number) => Math.max(0, Math.min(seqLen[b], L));
+  for (let b = 1; b < B; b++) {
+    if (len(b) > len(b - 1)) {
+      throw new Error(
+        `packBatch: rows must be sorted longest first (row ${b} is longer than ${b - 1})`,
+      );
+    }
+  }
+  const tokens = tokenCount(batch);
+  if (capacity < tokens) throw new Error(`packBatch: ${tokens} tokens do not fit ${capacity}`);
+  const offsets = new Int32Array(L + 1);
+  // rows running at step t: those longer than t, a prefix of the sorted rows
+  let running = B;
+  for (let t = 0; t < L; t++) {
+    while (running > 0 && len(running - 1) <= t) running--;
+    offsets[t + 1] = offsets[t] + running;
+  }
+  const itemSeq = new Int32Array(capacity), timeGaps = new Float32Array(capacity);
+  const lastToken = new Int32Array(B).fill(-1);
+  for (let b = 0; b < B; b++) {
+    const n = len(b);
+    for (let t = 0; t < n; t++) {
+      itemSeq[offsets[t] + b] = batch.itemSeq[b * L + t];
+      timeGaps[offsets[t] + b] = batch.timeGaps[b * L + t];
+    }
+    if (n > 0) lastToken[b] = offsets[n - 1] + b;
+  }
+  return { ...batch, itemSeq, timeGaps, tokens, capacity, offsets, lastToken };
+}

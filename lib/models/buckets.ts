@@ -24,7 +24,13 @@
  * @module
  */
 
-import type { BatchInputs } from "../data/batch.ts";
+import {
+  type Batch,
+  type BatchInputs,
+  packBatch,
+  type PackedBatch,
+  tokenCount,
+} from "../data/batch.ts";
 import { Arena, type Runtime, type Tensor } from "../gpu/runtime.ts";
 import type { EvalGraph, RecModel, TrainGraph, TrainMode } from "./model.ts";
 
@@ -73,12 +79,47 @@ export function trimBatch<T extends BatchInputs>(batch: T, length: number): T {
   return out;
 }
 
-/** The graphs of one kind (training or evaluation steps) for every bucket length, built lazily. */
-export class LengthBuckets<G extends { length: number }> {
-  /** Shared transient memory of the graphs; null when only the maxLen graph is ever built. */
-  readonly arena: Arena | null;
+/**
+ * Graphs built lazily per key (a bucket length, or a packed token capacity) into one arena: the
+ * graph of the `full` key first, so that it sizes the arena; builds run one at a time.
+ */
+class GraphCache<G> {
   #graphs = new Map<number, Promise<G>>();
   #building: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly rt: Runtime,
+    readonly arena: Arena | null,
+    readonly full: number,
+    readonly build: (key: number) => Promise<G>,
+  ) {}
+
+  graph(key: number): Promise<G> {
+    if (key !== this.full && this.arena && !this.#graphs.has(this.full)) {
+      return this.graph(this.full).then(() => this.graph(key));
+    }
+    let g = this.#graphs.get(key);
+    if (!g) {
+      const arena = this.arena;
+      const build = () => this.build(key);
+      // an arena is laid out by one build at a time
+      g = this.#building.then(() => arena ? this.rt.inArena(arena, build) : build());
+      this.#building = g.catch(() => {});
+      this.#graphs.set(key, g);
+    }
+    return g;
+  }
+
+  get keys(): number[] {
+    return [...this.#graphs.keys()].sort((a, b) => a - b);
+  }
+}
+
+/** The graphs of one kind (training or evaluation steps) for every bucket length, built lazily. */
+export class LengthBuckets<G extends { length: number; batch: number }> {
+  /** Shared transient memory of the graphs; null when only the maxLen graph is ever built. */
+  readonly arena: Arena | null;
+  #cache: GraphCache<G>;
 
   /**
    * `build(length)` makes the graph of one length; `step` 0 (or `maxLen` itself) turns bucketing
@@ -88,6 +129,7 @@ export class LengthBuckets<G extends { length: number }> {
   constructor(
     readonly rt: Runtime,
     readonly options: {
+      batch: number;
       maxLen: number;
       step: number;
       build: (length: number) => Promise<G>;
@@ -96,6 +138,15 @@ export class LengthBuckets<G extends { length: number }> {
   ) {
     const on = options.step > 0 && options.step < options.maxLen;
     this.arena = on ? options.arena ?? new Arena() : null;
+    this.#cache = new GraphCache(rt, this.arena, options.maxLen, options.build);
+  }
+
+  get batch(): number {
+    return this.options.batch;
+  }
+
+  get maxLen(): number {
+    return this.options.maxLen;
   }
 
   /** The bucket length a batch runs at. */
@@ -107,20 +158,7 @@ export class LengthBuckets<G extends { length: number }> {
 
   /** The graph of one length (built on first use; the maxLen graph first, to size the arena). */
   graph(length: number): Promise<G> {
-    const { maxLen } = this.options;
-    if (length !== maxLen && this.arena && !this.#graphs.has(maxLen)) {
-      return this.graph(maxLen).then(() => this.graph(length));
-    }
-    let g = this.#graphs.get(length);
-    if (!g) {
-      const arena = this.arena;
-      const build = () => this.options.build(length);
-      // builds run one at a time: an arena is laid out by one build at a time
-      g = this.#building.then(() => arena ? this.rt.inArena(arena, build) : build());
-      this.#building = g.catch(() => {});
-      this.#graphs.set(length, g);
-    }
-    return g;
+    return this.#cache.graph(length);
   }
 
   /** The graph for a batch and the batch laid out at that graph's length. */
@@ -131,7 +169,83 @@ export class LengthBuckets<G extends { length: number }> {
 
   /** The lengths built so far, ascending. */
   get lengths(): number[] {
-    return [...this.#graphs.keys()].sort((a, b) => a - b);
+    return this.#cache.keys;
+  }
+}
+
+/** The evaluation graphs of a configuration, whatever their layout (what evaluation needs). */
+export interface EvalGraphs {
+  readonly batch: number;
+  readonly maxLen: number;
+  /** Their transient memory (the training graphs may share it), or null. */
+  readonly arena: Arena | null;
+  /** The graph for a batch (rows sorted longest first) and the batch laid out for it. */
+  forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: Batch | PackedBatch }>;
+}
+
+/** Packed capacities are multiples of this many tokens (few graphs, little waste). */
+export const PACKED_GRANULE = 4096;
+
+/**
+ * Evaluation on packed tokens (lib/data/batch.ts packBatch): a batch runs only its real tokens,
+ * with no padding at all, in the graph of its token count rounded up to {@linkcode PACKED_GRANULE}
+ * (capped at B·L). Outputs equal the padded graph's to float rounding: every per-token product is
+ * the same, only the rows' places differ. The graphs share one arena, sized by the B·L one.
+ */
+export class PackedEvalGraphs implements EvalGraphs {
+  readonly arena: Arena;
+  #cache: GraphCache<EvalGraph>;
+
+  constructor(
+    model: RecModel,
+    readonly options: { batch: number; maxLen: number; maskHistory: boolean; arena?: Arena | null },
+  ) {
+    if (!model.packable) throw new Error(`${model.name}: no packed evaluation`);
+    const { batch, maxLen, maskHistory } = options;
+    this.arena = options.arena ?? new Arena();
+    this.#cache = new GraphCache(
+      model.store.rt,
+      this.arena,
+      batch * maxLen,
+      (tokens) => model.buildEval({ batch, maxLen, maskHistory, tokens }),
+    );
+  }
+
+  get batch(): number {
+    return this.options.batch;
+  }
+
+  get maxLen(): number {
+    return this.options.maxLen;
+  }
+
+  /** The capacity of the graph that runs `tokens` tokens. */
+  capacityOf(tokens: number): number {
+    const { batch, maxLen } = this.options;
+    return Math.min(
+      batch * maxLen,
+      Math.max(1, Math.ceil(tokens / PACKED_GRANULE)) * PACKED_GRANULE,
+    );
+  }
+
+  async forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: PackedBatch }> {
+    if (batch.size !== this.options.batch || batch.maxLen !== this.options.maxLen) {
+      throw new Error(
+        `packed evaluation: a [${batch.size}, ${batch.maxLen}] batch for [${this.batch}, ${this.maxLen}] graphs`,
+      );
+    }
+    const capacity = this.capacityOf(tokenCount(batch));
+    return { graph: await this.#cache.graph(capacity), batch: packBatch(batch, capacity) };
+  }
+
+  /** The graph of one capacity (built on first use; the B·L one first, to size the arena). */
+  graph(capacity: number): Promise<EvalGraph> {
+    return this.#cache.graph(capacity);
+  }
+
+  /** The capacities built so far, ascending. */
+  get capacities(): number[] {
+    return this.#cache.keys;
   }
 }
 
@@ -151,6 +265,7 @@ export function trainBuckets(
   const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
   const { batch, maxLen, mode } = options;
   const graphs = new LengthBuckets<TrainGraph>(rt, {
+    batch,
     maxLen,
     step: model.causal ? options.step : 0,
     build: (length) => model.buildTrain({ batch, maxLen, length, mode, lossSum }),
@@ -172,6 +287,7 @@ export function evalBuckets(
 ): LengthBuckets<EvalGraph> {
   const { batch, maxLen, maskHistory } = options;
   return new LengthBuckets<EvalGraph>(model.store.rt, {
+    batch,
     maxLen,
     step: model.causal ? options.step : 0,
     build: (length) => model.buildEval({ batch, maxLen, length, maskHistory }),

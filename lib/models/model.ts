@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Batch, SequenceBatch } from "../data/batch.ts";
+import type { Batch, PackedBatch, SequenceBatch } from "../data/batch.ts";
 import type { Command, Tensor } from "../gpu/runtime.ts";
 import type { ParamStore } from "../nn/params.ts";
 
@@ -43,8 +43,13 @@ export interface EvalGraph {
   maxLen: number;
   /** The length the graph runs at (≤ maxLen; see {@linkcode LengthOptions}). */
   length: number;
-  /** Writes a batch of stride `length` (and, when history masking is on, the rows' histories). */
-  upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }): void;
+  /** Packed graphs: their token capacity (batches come through lib/data/batch.ts packBatch). */
+  tokens?: number;
+  /**
+   * Writes a batch of stride `length`, packed when the graph is (and, when history masking is on,
+   * the rows' histories).
+   */
+  upload(batch: Batch | PackedBatch, history?: { offsets: Int32Array; items: Int32Array }): void;
   /** Forward, scores over all items, ranks (SPEC §5). */
   commands: Command[];
   /** The model's per-step scalars (see {@linkcode RecModel.step}). */
@@ -86,6 +91,13 @@ export interface RecModel {
   buildTrain(
     options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
   ): Promise<TrainGraph>;
-  /** Builds the evaluation step for [batch, length]. */
-  buildEval(options: LengthOptions & { batch: number; maskHistory: boolean }): Promise<EvalGraph>;
+  /**
+   * True when {@linkcode buildEval} takes `tokens`: evaluation on packed tokens (no padding;
+   * lib/data/batch.ts packBatch), which needs a causal model whose sequence kernels index them.
+   */
+  readonly packable?: boolean;
+  /** Builds the evaluation step for [batch, length], or on `tokens` packed tokens (packable models). */
+  buildEval(
+    options: LengthOptions & { batch: number; maskHistory: boolean; tokens?: number },
+  ): Promise<EvalGraph>;
 }

@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { Batch, SequenceBatch } from "../data/batch.ts";
+import type { Batch, PackedBatch, SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
@@ -35,6 +35,7 @@ import {
   type ParamSpec,
   scratchPool,
   SPLIT_K_WORKSPACE,
+  tokenRows,
 } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { S5Layer } from "../nn/s5.ts";
@@ -72,6 +73,10 @@ export const NO_TIME_GAP = 1;
 export class SS4Rec implements RecModel {
   readonly name = "SS4Rec";
   readonly causal = true;
+  /** Packed evaluation needs the per-channel Mamba scan (N ≤ 32), which indexes packed tokens. */
+  get packable(): boolean {
+    return this.mamba.every((m) => m.scanPerChannel);
+  }
   readonly store: ParamStore;
   readonly step: Tensor;
   readonly s5: S5Layer[] = [];
@@ -104,8 +109,14 @@ export class SS4Rec implements RecModel {
     this.step = rt.tensor([4], "u32", [0, 0, 0, 0], "step");
   }
 
-  #ctx(batch: number, seqLen: number, forwardOnly = false): BuildContext {
+  #ctx(
+    batch: number,
+    seqLen: number,
+    forwardOnly = false,
+    packed?: BuildContext["packed"],
+  ): BuildContext {
     return {
+      packed,
       rt: this.rt,
       param: (n) => this.store.param(n),
       grad: (n) => this.store.grad(n),
@@ -137,11 +148,14 @@ export class SS4Rec implements RecModel {
        * LayerNorm at those steps only.
        */
       last?: Tensor;
+      /** Packed tokens (ctx.packed): [B] i32, the token of each row's last step (−1: none). */
+      lastToken?: Tensor;
     },
   ) {
     const { rt, batch: B, seqLen: L } = ctx;
-    const H = this.o.hiddenSize, V = this.o.numItems, rows = B * L;
-    const act = (name: string) => rt.tensor([B, L, H], "f32", undefined, name);
+    const H = this.o.hiddenSize, V = this.o.numItems, rows = tokenRows(ctx);
+    const act = (name: string) =>
+      rt.tensor(ctx.packed ? [rows, H] : [B, L, H], "f32", undefined, name);
     const useS5 = this.o.modelType !== "mamba_only", useMamba = this.o.modelType !== "s5_only";
     const fwdOnly = !!ctx.forwardOnly;
     // the backward arena at the size of the layer kind that needs most, requested first so that
@@ -177,8 +191,28 @@ export class SS4Rec implements RecModel {
     const blockBackward: Command[][] = [];
     let x = x0, dx: Tensor | undefined = dx0, k = 0;
     /** Evaluation: each row's [B, L, H] `input` at its last valid step into [B, H] `output`. */
-    const pickLast = (input: Tensor, output: Tensor) =>
-      gatherLast(rt, { input, lengths: inputs.seqLen, output, batch: B, seqLen: L, dim: H });
+    const pickLast = async (input: Tensor, output: Tensor) => {
+      if (!inputs.lastToken) {
+        return gatherLast(rt, {
+          input,
+          lengths: inputs.seqLen,
+          output,
+          batch: B,
+          seqLen: L,
+          dim: H,
+        });
+      }
+      // packed: the rows of the last tokens
+      const op = rt.op(await rt.kernel("embedding", "emb_gather"), [
+        inputs.lastToken,
+        input,
+        output,
+      ], {
+        params: [B, H, rows, 0],
+        workgroups: grid(B * H),
+      });
+      return { forward: [op], backward: [] };
+    };
     for (let i = 0; i < this.o.numLayers; i++) {
       const ln = {
         gamma: this.store.param(`model.${i}.LayerNorm.weight`),
@@ -455,15 +489,24 @@ export class SS4Rec implements RecModel {
 
   /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
   async buildEval(
-    options: LengthOptions & { batch: number; maskHistory: boolean },
+    options: LengthOptions & { batch: number; maskHistory: boolean; tokens?: number },
   ): Promise<EvalGraph> {
-    const B = options.batch, L = graphLength(options);
+    const B = options.batch, L = graphLength(options), T = options.tokens;
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
-    // forward only: nothing of the backward is allocated (BuildContext.forwardOnly)
-    const ctx = this.#ctx(B, L, true);
-    const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
+    if (T !== undefined && !(Number.isInteger(T) && T >= 1 && T <= B * L)) {
+      throw new Error(`SS4Rec: packed capacity ${T} outside 1..${B * L}`);
+    }
     const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
-    const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
+    const packed = T === undefined ? undefined : {
+      tokens: T,
+      lengths: seqLen,
+      offsets: rt.tensor([L + 1], "i32", undefined, "token_offsets"),
+    };
+    const lastToken = packed && rt.tensor([B], "i32", undefined, "last_token");
+    // forward only: nothing of the backward is allocated (BuildContext.forwardOnly)
+    const ctx = this.#ctx(B, L, true, packed);
+    const itemSeq = rt.tensor(packed ? [T!] : [B, L], "i32", undefined, "item_seq");
+    const timeGaps = rt.tensor(packed ? [T!] : [B, L], "f32", undefined, "time_gaps");
     const target = rt.tensor([B], "i32", undefined, "target");
     const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
     const enc = await this.#encoder(ctx, {
@@ -472,6 +515,7 @@ export class SS4Rec implements RecModel {
       timeGaps,
       paddedLength: options.maxLen,
       last: rep,
+      lastToken,
     });
     const scores = rt.tensor([B, V], "f32", undefined, "scores");
     const ranks = rt.tensor([B], "u32", undefined, "ranks");
@@ -484,6 +528,7 @@ export class SS4Rec implements RecModel {
       batch: B,
       maxLen: options.maxLen,
       length: L,
+      tokens: T,
       step: this.step,
       ranks,
       scores,
@@ -492,11 +537,25 @@ export class SS4Rec implements RecModel {
         await matmul(rt, { a: rep, b: E, c: scores }, { m: B, n: V, k: H, transB: true }),
         await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
       ],
-      upload(batch: Batch, history?: { offsets: Int32Array; items: Int32Array }) {
+      upload(batch: Batch | PackedBatch, history?: { offsets: Int32Array; items: Int32Array }) {
         checkStride(batch, L);
+        if (!!packed !== "offsets" in batch) {
+          throw new Error(`SS4Rec: a ${packed ? "padded" : "packed"} batch for a graph without it`);
+        }
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
-        rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
+        if ("offsets" in batch) {
+          rt.write(packed!.offsets, batch.offsets);
+          rt.write(lastToken!, batch.lastToken);
+        }
+        rt.write(
+          timeGaps,
+          !noTime
+            ? batch.timeGaps
+            : "offsets" in batch
+            ? batch.timeGaps.map((g, i) => i < batch.tokens ? NO_TIME_GAP : g)
+            : constantGaps(batch.seqLen, L),
+        );
         rt.write(target, batch.target);
         if (historyMask) {
           rt.write(historyMask, packHistoryCsr(history, B, V));

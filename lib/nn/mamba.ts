@@ -50,8 +50,10 @@ import {
   type BuiltLayer,
   carve,
   type LayerIO,
+  packedBindings,
   type ParamSpec,
   SPLIT_K_WORKSPACE,
+  tokenRows,
 } from "./module.ts";
 
 /** Hyper-parameters of {@linkcode MambaLayer} (mamba-ssm names in comments). */
@@ -213,7 +215,8 @@ export class MambaLayer {
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt } = ctx;
     const { H, E, N, R, K } = this;
-    const B = ctx.batch, L = ctx.seqLen, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
+    // activation rows: B·L, or the packed token count (ctx.packed: conv and scan index rows)
+    const B = ctx.batch, L = ctx.seqLen, M = tokenRows(ctx), J = R + 2 * N, JP = N + R + 2 + K + 1;
     const CH = Math.min(this.chunk, L);
     const EV = Math.ceil(E / 4); // channel quads (conv1d.wgsl)
     if (K > 4) throw new Error(`MambaLayer: conv width ${K} > 4 is not supported`);
@@ -227,6 +230,10 @@ export class MambaLayer {
       throw new Error(`MambaLayer: batch ${B} exceeds maxComputeWorkgroupsPerDimension`);
     }
     const fwdOnly = !!ctx.forwardOnly;
+    const packed = !!ctx.packed;
+    if (packed && !(fwdOnly && fwdE)) {
+      throw new Error("MambaLayer: packed tokens need a forward-only build and scan_fwd_e");
+    }
     // lastOnly (evaluation's last block): the output only at each row's last valid step, [B, H]
     const last = !!io.lastOnly;
     if (last && !(fwdOnly && io.lengths && fwdE && io.lastOnly!.size === B * H)) {
@@ -252,7 +259,7 @@ export class MambaLayer {
     // `ckpt` is a placeholder binding.
     const saved = (shape: number[], name: string) =>
       ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
-    const fwdShapes = this.#arenaShapes(B, L, EB, true);
+    const fwdShapes = this.#arenaShapes(B, L, EB, true, M);
     const [xz, xc, xdbl, y] = fwdOnly
       ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)
       : [
@@ -262,7 +269,7 @@ export class MambaLayer {
         saved([M, E], "mamba.y"),
       ];
     const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B, NC, N, E], "mamba.ckpt");
-    const out = io.output ?? t(last ? [B, H] : [B, L, H], "mamba.out");
+    const out = io.output ?? t(last ? [B, H] : packed ? [M, H] : [B, L, H], "mamba.out");
     const rowsOut = last ? B : M;
 
     // split-K products share the build's workspace (else each allocates its own)
@@ -277,13 +284,14 @@ export class MambaLayer {
         ),
       ));
     }
-    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last };
+    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last, PACKED: packed };
     // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
-    const convDefs = { E, N, R, K, WG: 64, NEB: E / EB, XS: last ? E : 2 * E };
+    const convDefs = { E, N, R, K, WG: 64, NEB: E / EB, XS: last ? E : 2 * E, PACKED: packed };
     const params = [B, L];
     // valid steps per row: the scans skip the padding after them (all of it when absent: none)
     const lens = io.lengths ?? rt.tensor([B], "i32", new Int32Array(B).fill(L), "mamba.lengths");
     if (lens.size !== B) throw new Error(`MambaLayer: lengths must be [${B}]`);
+    const [, offsets] = packedBindings(ctx);
     const [scanF, convF] = await Promise.all([
       rt.kernel("mamba", fwdE ? "scan_fwd_e" : "scan_fwd", scanDefs),
       // 16-byte loads and stores when every row of xz and xc is a whole number of vec4s
@@ -318,17 +326,34 @@ export class MambaLayer {
       });
     const recompute: Command[] = [
       ...inProj,
-      rt.op(convF, [xIn, p("conv1d.weight"), p("conv1d.bias"), xc], {
-        params,
-        workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
-      }),
+      rt.op(
+        convF,
+        [xIn, p("conv1d.weight"), p("conv1d.bias"), xc, null, null, null, lens, offsets],
+        {
+          params,
+          workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
+        },
+      ),
       ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl, workspace }, {
         m: M,
         n: J,
         k: E,
         transB: true,
       }),
-      rt.op(scanF, [lastRows, xc, xdbl, ...ssmParams, y, ckpt, null, null, null, null, lens], {
+      rt.op(scanF, [
+        lastRows,
+        xc,
+        xdbl,
+        ...ssmParams,
+        y,
+        ckpt,
+        null,
+        null,
+        null,
+        null,
+        lens,
+        fwdE ? offsets : null,
+      ], {
         params: [B, L, 0],
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
       }),
@@ -460,9 +485,13 @@ export class MambaLayer {
    * f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}; in a
    * forward-only build, of its forward temporaries).
    */
-  backwardArena(ctx: Pick<BuildContext, "rt" | "batch" | "seqLen" | "forwardOnly">): number {
+  backwardArena(
+    ctx: Pick<BuildContext, "rt" | "batch" | "seqLen" | "forwardOnly" | "packed">,
+  ): number {
     const { EB } = this.#scanShape(ctx.rt.device.limits);
-    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, EB, !!ctx.forwardOnly));
+    return arenaSize(
+      this.#arenaShapes(ctx.batch, ctx.seqLen, EB, !!ctx.forwardOnly, tokenRows(ctx)),
+    );
   }
 
   /** The scans' workgroup shape on an adapter: {@linkcode mambaScanShape}, then `scan`'s overrides. */
@@ -470,9 +499,12 @@ export class MambaLayer {
     return { ...mambaScanShape(this.E, this.N, this.R, limits), ...this.scan };
   }
 
-  /** The backward arena's views: dy, dxz, part, bcp (, dxdbl); forward-only: xz, xc, xdbl, y. */
-  #arenaShapes(B: number, L: number, EB: number, forwardOnly: boolean): number[][] {
-    const { E, N, R, K } = this, M = B * L, J = R + 2 * N, JP = N + R + 2 + K + 1;
+  /**
+   * The backward arena's views: dy, dxz, part, bcp (, dxdbl); forward-only: xz, xc, xdbl, y, of M
+   * rows (B·L, or the packed token count).
+   */
+  #arenaShapes(B: number, L: number, EB: number, forwardOnly: boolean, M = B * L): number[][] {
+    const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     if (forwardOnly) return [[M, 2 * E], [M, E], [M, J], [M, E]];
     const rows = Math.max(...this.#slices(B, L, EB).map(([, nb]) => nb)) * L;
     // ∂xdbl's block partials [rows, E/EB, J], flat and padded to whole vec4s (scan_bwd binds them

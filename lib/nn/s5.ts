@@ -32,7 +32,9 @@ import {
   type BuiltLayer,
   carve,
   type LayerIO,
+  packedBindings,
   type ParamSpec,
+  tokenRows,
 } from "./module.ts";
 import { s5ParamSpecs } from "./hippo.ts";
 
@@ -77,7 +79,11 @@ export class S5Layer {
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt, batch: nb, seqLen: nl } = ctx;
     const { hidden: nh, state: np } = this.options;
-    const bl = nb * nl;
+    // activation rows: B·L, or the packed token count (ctx.packed; only the scan sees rows)
+    const bl = tokenRows(ctx);
+    if (ctx.packed && !ctx.forwardOnly) {
+      throw new Error(`${this.prefix}: packed tokens are forward-only`);
+    }
     if (!io.timeGaps) throw new Error(`${this.prefix}: S5 needs io.timeGaps [B,L]`);
     if (io.input.size !== bl * nh) throw new Error(`${this.prefix}: input is not [B,L,H]`);
     const fwdOnly = !!ctx.forwardOnly;
@@ -94,13 +100,13 @@ export class S5Layer {
     const t = (shape: number[], s: string) => rt.tensor(shape, "f32", undefined, name(s));
 
     const u = io.input, dt = io.timeGaps, dy = io.dOutput!;
-    const y = io.output ?? t([nb, nl, nh], "y");
+    const y = io.output ?? t(ctx.packed ? [bl, nh] : [nb, nl, nh], "y");
     const bm = t([2 * np, nh], "Bm"), cm = t([nh, 2 * np], "Cm");
     // Everything but y and Bm/Cm lives in the build's backward arena (shared with every other
     // layer's backward temporaries; else this layer's own): v and x are forward temporaries that
     // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
     // this layer survives from its forward but its output.
-    const shapes = this.#arenaShapes(nb, nl, fwdOnly);
+    const shapes = this.#arenaShapes(nb, nl, fwdOnly, bl);
     const views = carve(backwardRegion(ctx, shapes, name("backward")), shapes);
     const [v, x] = views;
 
@@ -124,10 +130,11 @@ export class S5Layer {
 
     const recompute = [
       await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
-      rt.op(await k("scan_forward"), [dt, P("Lambda"), P("log_step"), v, x], {
-        params: params(),
-        workgroups: grid(nb * np, 64),
-      }),
+      rt.op(
+        await k("scan_forward"),
+        [dt, P("Lambda"), P("log_step"), v, x, null, null, ...packedBindings(ctx)],
+        { params: params({ mode: ctx.packed ? 1 : 0 }), workgroups: grid(nb * np, 64) },
+      ),
     ];
     const forward = [
       rt.op(await k("prep"), [P("B"), P("C"), bm, cm], {
@@ -195,16 +202,16 @@ export class S5Layer {
    * f32 elements of the backward arena this layer carves (see {@linkcode BACKWARD_ARENA}; in a
    * forward-only build, of its forward temporaries).
    */
-  backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen" | "forwardOnly">): number {
-    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, !!ctx.forwardOnly));
+  backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen" | "forwardOnly" | "packed">): number {
+    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, !!ctx.forwardOnly, tokenRows(ctx)));
   }
 
   /**
    * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ;
-   * forward-only: v, x.
+   * forward-only: v, x (`bl` rows: B·L, or the packed token count).
    */
-  #arenaShapes(nb: number, nl: number, forwardOnly: boolean): number[][] {
-    const { hidden: nh, state: np } = this.options, bl = nb * nl;
+  #arenaShapes(nb: number, nl: number, forwardOnly: boolean, bl: number): number[][] {
+    const { hidden: nh, state: np } = this.options;
     if (forwardOnly) return [[bl, 2 * np], [bl, 2 * np]];
     const slices = splitCount(bl, 128);
     return [

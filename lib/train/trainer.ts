@@ -23,10 +23,11 @@ import { historyOf, metricsFromRanks } from "../metrics.ts";
 import {
   DEFAULT_BUCKET_STEP,
   evalBuckets,
-  type LengthBuckets,
+  type EvalGraphs,
+  PackedEvalGraphs,
   trainBuckets,
 } from "../models/buckets.ts";
-import type { EvalGraph, RecModel, TrainMode } from "../models/model.ts";
+import type { RecModel, TrainMode } from "../models/model.ts";
 import { type Adam, type AdamState, modelOptimizer } from "./adam.ts";
 import { Progress } from "./progress.ts";
 
@@ -51,6 +52,8 @@ export interface TrainerOptions {
   maskHistory: boolean;
   /** Length bucket granularity (config `length_bucket`, default 16; 0 = every batch at maxLen). */
   lengthBucket?: number;
+  /** Packed evaluation where the model supports it (config `eval_packing`, default true). */
+  evalPacking?: boolean;
   /** Stop after this many training steps in total (0 = no limit; used by quick checks). */
   maxSteps?: number;
   /** Stop after the first epoch that ends past this many seconds of this call (0 = no limit). */
@@ -60,7 +63,7 @@ export interface TrainerOptions {
    * The training steps are built in their arena (the two never run at the same time), so pass
    * them in to evaluate other splits after training on the same graphs, adding no memory.
    */
-  evalGraphs?: LengthBuckets<EvalGraph>;
+  evalGraphs?: EvalGraphs;
 }
 
 /** One line of `metrics.jsonl`. */
@@ -115,14 +118,12 @@ function historiesOf(ds: SequentialDataset, set: SampleSet, rows: ArrayLike<numb
 export async function evaluate(
   rt: Runtime,
   ds: SequentialDataset,
-  graphs: LengthBuckets<EvalGraph>,
+  graphs: EvalGraphs,
   set: SampleSet,
   options: { topk: number[]; timestampPrecision: "float64" | "float32"; maskHistory: boolean },
 ): Promise<{ metrics: Record<string, number>; ranks: Uint32Array }> {
   const n = set.user.length;
-  const { maxLen } = graphs.options;
-  const first = await graphs.graph(maxLen);
-  const B = first.batch;
+  const { maxLen, batch: B } = graphs;
   const order = lengthOrder(Int32Array.from(set.pos, (p) => Math.min(p, maxLen)));
   const all: Tensor = rt.tensor([Math.max(n, 1)], "u32", undefined, "ranks");
   for (let start = 0; start < n; start += B) {
@@ -145,11 +146,24 @@ export async function evaluate(
   return { metrics: metricsFromRanks(ranks, options.topk), ranks };
 }
 
-/** The evaluation graphs a trainer config asks for (one per bucket length, built on use). */
+/**
+ * The evaluation graphs a trainer config asks for, built on use: on packed tokens where the model
+ * supports it and `evalPacking` is not off, else one per bucket length.
+ */
 export function evalGraphsFor(
   model: RecModel,
-  options: Pick<TrainerOptions, "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket">,
-): LengthBuckets<EvalGraph> {
+  options: Pick<
+    TrainerOptions,
+    "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket" | "evalPacking"
+  >,
+): EvalGraphs {
+  if (model.packable && options.evalPacking !== false) {
+    return new PackedEvalGraphs(model, {
+      batch: options.evalBatchSize,
+      maxLen: options.maxLen,
+      maskHistory: options.maskHistory,
+    });
+  }
   return evalBuckets(model, {
     batch: options.evalBatchSize,
     maxLen: options.maxLen,
