@@ -22,9 +22,9 @@
 //   bc_reduce:    b1 bcp [M, NEB, R+2N] (mamba.wgsl:scan_bwd), b2 dxdbl [M, R+2N] (overwritten)
 // JP = N + R + 2 + K + 1 partial columns per (b, e), in that order.
 
-// PACKED (conv_fwd, conv_fwd4; define): the tokens are packed time-major (lib/data/batch.ts
-// packBatch): step t of row b is row toff[t] + b (b8 = lens [B], b9 = toff [L + 1], i32), and a row
-// has no steps past its length.
+// PACKED (conv_fwd, conv_fwd4; define): the tokens are packed (lib/data/batch.ts packBatch): step t
+// of row b is row start[b] + t (b8 = lens [B], b9 = start [B + 1], i32), and a row has no steps
+// past its length.
 
 struct Params { nb: u32, len: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -36,11 +36,11 @@ struct Params { nb: u32, len: u32 }
 @group(0) @binding(6) var<storage, read_write> b6: array<f32>;
 @group(0) @binding(7) var<storage, read_write> b7: array<f32>;
 @group(0) @binding(8) var<storage, read_write> clens: array<i32>;
-@group(0) @binding(9) var<storage, read_write> ctoff: array<i32>;
+@group(0) @binding(9) var<storage, read_write> cstart: array<i32>;
 
-// The activation row of step t of row b (b·L + t, or toff[t] + b when PACKED).
+// The activation row of step t of row b (b·L + t, or start[b] + t when PACKED).
 fn crow(b: u32, t: u32) -> u32 {
-  if (PACKED) { return u32(ctoff[t]) + b; }
+  if (PACKED) { return u32(cstart[b]) + t; }
   return b * p.len + t;
 }
 

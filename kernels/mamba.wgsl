@@ -79,10 +79,9 @@ struct Params { nb: u32, len: u32, b0: u32 }
 // [B] valid steps per row (the whole batch: row b of a slice is p.b0 + b). Steps from it on are
 // padding that no loss reads (every layer is causal): the scans skip them and write 0 there.
 @group(0) @binding(14) var<storage, read_write> lens: array<i32>;
-// v23, PACKED (scan_fwd_e only): the batch's tokens are packed time-major (lib/data/batch.ts
-// packBatch): step t of row b is row toff[t] + b of the [T, ·] activations, rows sorted longest
-// first, no padding rows at all.
-@group(0) @binding(15) var<storage, read_write> toff: array<i32>;
+// v23, PACKED (scan_fwd_e only): the batch's tokens are packed (lib/data/batch.ts packBatch): step
+// t of row b is row start[b] + t of the [T, ·] activations; there are no padding rows at all.
+@group(0) @binding(15) var<storage, read_write> start: array<i32>;
 
 const J: u32 = R + 2u * N;
 const LOG2E: f32 = 1.4426950408889634;
@@ -138,9 +137,9 @@ fn softplus(x: f32) -> f32 {
 
 fn nchunks() -> u32 { return (p.len + CH - 1u) / CH; }
 
-// The activation row of step t of row b: b·L + t, or toff[t] + b when the tokens are PACKED.
+// The activation row of step t of row b: b·L + t, or start[b] + t when the tokens are PACKED.
 fn row_of(b: u32, t: u32) -> u32 {
-  if (PACKED) { return u32(toff[t]) + b; }
+  if (PACKED) { return u32(start[b]) + t; }
   return b * p.len + t;
 }
 

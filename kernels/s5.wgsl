@@ -26,8 +26,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> t5: array<f32>;
 @group(0) @binding(6) var<storage, read_write> t6: array<f32>;
 @group(0) @binding(7) var<storage, read_write> t7: array<f32>;
-// scan_forward with mode 1 (packed tokens, lib/data/batch.ts packBatch): 8 = lens [B], 9 = toff
-// [L + 1] (i32); step t of row b is row toff[t] + b, and a row has no steps past its length.
+// scan_forward with mode 1 (packed tokens, lib/data/batch.ts packBatch): 8 = lens [B], 9 = start
+// [B + 1] (i32); step t of row b is row start[b] + t, and a row has no steps past its length.
 @group(0) @binding(8) var<storage, read_write> ti8: array<i32>;
 @group(0) @binding(9) var<storage, read_write> ti9: array<i32>;
 
@@ -159,32 +159,26 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let step = exp(t3[q]);
   var x = vec2f(0.0);
   // mode 1: packed tokens, the row's own steps only
-  let packed = p.mode == 1u;
   var nl = p.nl;
-  if (packed) { nl = u32(clamp(ti8[b], 0, i32(p.nl))); }
+  var row0 = b * p.nl;
+  if (p.mode == 1u) {
+    nl = u32(clamp(ti8[b], 0, i32(p.nl)));
+    row0 = u32(ti9[b]);
+  }
   // Four steps per iteration, their loads and discretisations (independent of the state) first:
   // with one invocation per (b, q) there are too few threads to hide the latency otherwise, and
   // the NVIDIA compiler does not unroll naga's loops. The last L mod 4 steps one at a time.
   var t = 0u;
   for (; t + 4u <= nl; t += 4u) {
-    var r0 = b * p.nl + t;
-    var r1 = r0 + 1u;
-    var r2 = r0 + 2u;
-    var r3 = r0 + 3u;
-    if (packed) {
-      r0 = u32(ti9[t]) + b;
-      r1 = u32(ti9[t + 1u]) + b;
-      r2 = u32(ti9[t + 2u]) + b;
-      r3 = u32(ti9[t + 3u]) + b;
-    }
-    let o0 = (r0 * p.np + q) * 2u;
-    let o1 = (r1 * p.np + q) * 2u;
-    let o2 = (r2 * p.np + q) * 2u;
-    let o3 = (r3 * p.np + q) * 2u;
-    let s0 = t1[r0] * step;
-    let s1 = t1[r1] * step;
-    let s2 = t1[r2] * step;
-    let s3 = t1[r3] * step;
+    let bt = row0 + t;
+    let o0 = (bt * p.np + q) * 2u;
+    let o1 = o0 + 2u * p.np;
+    let o2 = o1 + 2u * p.np;
+    let o3 = o2 + 2u * p.np;
+    let s0 = t1[bt] * step;
+    let s1 = t1[bt + 1u] * step;
+    let s2 = t1[bt + 2u] * step;
+    let s3 = t1[bt + 3u] * step;
     let v0 = vec2f(t4[o0], t4[o0 + 1u]);
     let v1 = vec2f(t4[o1], t4[o1 + 1u]);
     let v2 = vec2f(t4[o2], t4[o2 + 1u]);
@@ -207,8 +201,7 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     t5[o3 + 1u] = x.y;
   }
   for (; t < nl; t++) {
-    var bt = b * p.nl + t;
-    if (packed) { bt = u32(ti9[t]) + b; }
+    let bt = row0 + t;
     let o = (bt * p.np + q) * 2u;
     let s = t1[bt] * step;
     x = fw_step(x, s, discretize(lam, s), vec2f(t4[o], t4[o + 1u]));

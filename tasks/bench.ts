@@ -217,6 +217,8 @@ export async function benchMain(args: string[]): Promise<number> {
   const rows: { what: string; median: number; min: number; max: number; unit: string }[] = [];
   const breakdown: Breakdown = {}, evalBreakdown: Breakdown = {};
   const dispatches: string[] = [], evalDispatches: string[] = [];
+  // the evaluation graph of the first ML-1M-length batch, per layout
+  const firstBatch: Record<string, string[]> = {};
   const t0 = performance.now();
   let peak = 0;
   const rt = new Runtime(gpu);
@@ -465,6 +467,11 @@ export async function benchMain(args: string[]): Promise<number> {
       };
       await pass(); // builds the buckets' graphs
       await rt.read(lastRanks);
+      if (o.profile && size === EB) {
+        const { graph: e, batch } = await eb.forBatch(batches[0]);
+        e.upload(batch);
+        await profileInto(rt, {}, e.commands, firstBatch["length bucket"] = []);
+      }
       const used = batches.map((b) => bucketLength(Math.max(...b.seqLen), L, DEFAULT_BUCKET_STEP));
       return { pass, used };
     };
@@ -490,6 +497,11 @@ export async function benchMain(args: string[]): Promise<number> {
       };
       await pass(); // builds the graphs
       await rt.read(lastRanks);
+      if (o.profile) {
+        const { graph: e, batch } = await pg.forBatch(evalBatches[0]);
+        e.upload(batch);
+        await profileInto(rt, {}, e.commands, firstBatch["packed tokens"] = []);
+      }
       const used = evalBatches.map((b) => pg.capacityOf(tokenCount(b)));
       return { pass, used };
     };
@@ -605,6 +617,13 @@ export async function benchMain(args: string[]): Promise<number> {
         ...head,
         ...evalDispatches,
         "",
+        ...Object.entries(firstBatch).flatMap(([layout, list]) => [
+          `## evaluation graph of the first ML-1M-length batch, ${layout}`,
+          "",
+          ...head,
+          ...list,
+          "",
+        ]),
       ].join("\n"),
     );
   }

@@ -122,9 +122,9 @@ Deno.test("longestFirst: rows reordered by length, each row's items, gaps and ta
   });
 });
 
-Deno.test("packBatch: time-major tokens, offsets, last tokens; unsorted rows and small capacities refused", () => {
-  // rows of lengths 3, 2, 2, 0 at L = 4 (item ids 10·row + step, gaps 0.5 + the same)
-  const L = 4, lens = [3, 2, 2, 0];
+Deno.test("packBatch: each row's real steps one after another, row starts, last tokens; small capacities refused", () => {
+  // rows of lengths 2, 3, 0, 1 at L = 4 (item ids 10·row + step + 1, gaps 0.5 + 10·row + step)
+  const L = 4, lens = [2, 3, 0, 1];
   const itemSeq = new Int32Array(4 * L), timeGaps = new Float32Array(4 * L);
   lens.forEach((n, b) => {
     for (let t = 0; t < n; t++) {
@@ -134,25 +134,23 @@ Deno.test("packBatch: time-major tokens, offsets, last tokens; unsorted rows and
   });
   const batch = {
     size: 4,
-    count: 3,
+    count: 4,
     maxLen: L,
     itemSeq,
     seqLen: Int32Array.from(lens),
     timeGaps,
-    user: Int32Array.from([5, 6, 7, -1]),
-    target: Int32Array.from([9, 8, 7, 0]),
+    user: Int32Array.from([5, 6, 7, 8]),
+    target: Int32Array.from([9, 8, 7, 6]),
   };
-  assertEquals(tokenCount(batch), 7);
+  assertEquals(tokenCount(batch), 6);
   const p = packBatch(batch, 8);
-  assertEquals([...p.offsets], [0, 3, 6, 7, 7]);
-  // step 0 of rows 0..2, step 1 of rows 0..2, step 2 of row 0, then the unused capacity
-  assertEquals([...p.itemSeq], [1, 11, 21, 2, 12, 22, 3, 0]);
-  assertEquals([...p.timeGaps], [0.5, 10.5, 20.5, 1.5, 11.5, 21.5, 2.5, 0]);
-  assertEquals([...p.lastToken], [6, 4, 5, -1]);
-  assertEquals([p.tokens, p.capacity], [7, 8]);
+  assertEquals([...p.starts], [0, 2, 5, 5, 6]);
+  // row 0's two steps, row 1's three, row 3's one, then the unused capacity
+  assertEquals([...p.itemSeq], [1, 2, 11, 12, 13, 31, 0, 0]);
+  assertEquals([...p.timeGaps], [0.5, 1.5, 10.5, 11.5, 12.5, 30.5, 0, 0]);
+  assertEquals([...p.lastToken], [1, 4, -1, 5]);
+  assertEquals([p.tokens, p.capacity], [6, 8]);
   assertEquals(p.target, batch.target);
   assertEquals(p.user, batch.user);
-  assertThrows(() => packBatch(batch, 6), /7 tokens do not fit 6/);
-  const unsorted = { ...batch, seqLen: Int32Array.from([2, 3, 2, 0]) };
-  assertThrows(() => packBatch(unsorted, 8), /sorted longest first \(row 1/);
+  assertThrows(() => packBatch(batch, 5), /6 tokens do not fit 5/);
 });

@@ -222,59 +222,42 @@ export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
 }
 
 /**
- * A batch with its tokens packed time-major (what {@linkcode packBatch} makes): no padding. Step t
- * of row b is token `offsets[t] + b` (valid while t < seqLen[b]); rows are sorted longest first, so
- * the rows still running at step t are rows 0 .. offsets[t+1] − offsets[t] − 1.
+ * A batch with its tokens packed (what {@linkcode packBatch} makes): the rows' real steps one row
+ * after another, no padding. Step t of row b is token `starts[b] + t`, valid while t < seqLen[b].
  */
 export interface PackedBatch extends Batch {
   /** Real tokens (Σ seqLen); `itemSeq` and `timeGaps` have `capacity` entries, zero past it. */
   tokens: number;
   capacity: number;
-  /** [maxLen + 1] first token of each step (offsets[maxLen] = tokens). */
-  offsets: Int32Array;
+  /** [size + 1] the first token of each row (starts[size] = tokens). */
+  starts: Int32Array;
   /** [size] the token of each row's last step (−1 for rows of length 0). */
   lastToken: Int32Array;
 }
 
-/** Σ seqLen of a batch: the tokens {@linkcode packBatch} keeps. */
+/** Σ seqLen of a batch (each capped at maxLen): the tokens {@linkcode packBatch} keeps. */
 export function tokenCount(batch: BatchInputs): number {
   let n = 0;
-  for (let b = 0; b < batch.size; b++) n += Math.min(batch.seqLen[b], batch.maxLen);
+  for (let b = 0; b < batch.size; b++) n += Math.max(0, Math.min(batch.seqLen[b], batch.maxLen));
   return n;
 }
 
 /**
- * Packs a batch whose rows are sorted longest first (as {@linkcode lengthOrder} orders them) into
- * `capacity` ≥ {@linkcode tokenCount} tokens. Rows, targets and users keep their order.
+ * Packs a batch into `capacity` ≥ {@linkcode tokenCount} tokens: each row's real steps, rows in
+ * their order. Targets and users are unchanged.
  */
 export function packBatch(batch: Batch, capacity: number): PackedBatch {
   const { size: B, maxLen: L, seqLen } = batch;
-  const len = (b: number) => Math.max(0, Math.min(seqLen[b], L));
-  for (let b = 1; b < B; b++) {
-    if (len(b) > len(b - 1)) {
-      throw new Error(
-        `packBatch: rows must be sorted longest first (row ${b} is longer than ${b - 1})`,
-      );
-    }
-  }
   const tokens = tokenCount(batch);
   if (capacity < tokens) throw new Error(`packBatch: ${tokens} tokens do not fit ${capacity}`);
-  const offsets = new Int32Array(L + 1);
-  // rows running at step t: those longer than t, a prefix of the sorted rows
-  let running = B;
-  for (let t = 0; t < L; t++) {
-    while (running > 0 && len(running - 1) <= t) running--;
-    offsets[t + 1] = offsets[t] + running;
-  }
   const itemSeq = new Int32Array(capacity), timeGaps = new Float32Array(capacity);
-  const lastToken = new Int32Array(B).fill(-1);
+  const starts = new Int32Array(B + 1), lastToken = new Int32Array(B).fill(-1);
   for (let b = 0; b < B; b++) {
-    const n = len(b);
-    for (let t = 0; t < n; t++) {
-      itemSeq[offsets[t] + b] = batch.itemSeq[b * L + t];
-      timeGaps[offsets[t] + b] = batch.timeGaps[b * L + t];
-    }
-    if (n > 0) lastToken[b] = offsets[n - 1] + b;
+    const n = Math.max(0, Math.min(seqLen[b], L)), s = starts[b];
+    itemSeq.set(batch.itemSeq.subarray(b * L, b * L + n), s);
+    timeGaps.set(batch.timeGaps.subarray(b * L, b * L + n), s);
+    if (n > 0) lastToken[b] = s + n - 1;
+    starts[b + 1] = s + n;
   }
-  return { ...batch, itemSeq, timeGaps, tokens, capacity, offsets, lastToken };
+  return { ...batch, itemSeq, timeGaps, tokens, capacity, starts, lastToken };
 }

@@ -179,7 +179,7 @@ export interface EvalGraphs {
   readonly maxLen: number;
   /** Their transient memory (the training graphs may share it), or null. */
   readonly arena: Arena | null;
-  /** The graph for a batch (rows sorted longest first) and the batch laid out for it. */
+  /** The graph for a batch and the batch laid out for it. */
   forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: Batch | PackedBatch }>;
 }
 

@@ -500,7 +500,7 @@ export class SS4Rec implements RecModel {
     const packed = T === undefined ? undefined : {
       tokens: T,
       lengths: seqLen,
-      offsets: rt.tensor([L + 1], "i32", undefined, "token_offsets"),
+      starts: rt.tensor([B + 1], "i32", undefined, "row_starts"),
     };
     const lastToken = packed && rt.tensor([B], "i32", undefined, "last_token");
     // forward only: nothing of the backward is allocated (BuildContext.forwardOnly)
@@ -539,20 +539,20 @@ export class SS4Rec implements RecModel {
       ],
       upload(batch: Batch | PackedBatch, history?: { offsets: Int32Array; items: Int32Array }) {
         checkStride(batch, L);
-        if (!!packed !== "offsets" in batch) {
+        if (!!packed !== "starts" in batch) {
           throw new Error(`SS4Rec: a ${packed ? "padded" : "packed"} batch for a graph without it`);
         }
         rt.write(itemSeq, batch.itemSeq);
         rt.write(seqLen, batch.seqLen);
-        if ("offsets" in batch) {
-          rt.write(packed!.offsets, batch.offsets);
+        if ("starts" in batch) {
+          rt.write(packed!.starts, batch.starts);
           rt.write(lastToken!, batch.lastToken);
         }
         rt.write(
           timeGaps,
           !noTime
             ? batch.timeGaps
-            : "offsets" in batch
+            : "starts" in batch
             ? batch.timeGaps.map((g, i) => i < batch.tokens ? NO_TIME_GAP : g)
             : constantGaps(batch.seqLen, L),
         );

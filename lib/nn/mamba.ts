@@ -291,7 +291,7 @@ export class MambaLayer {
     // valid steps per row: the scans skip the padding after them (all of it when absent: none)
     const lens = io.lengths ?? rt.tensor([B], "i32", new Int32Array(B).fill(L), "mamba.lengths");
     if (lens.size !== B) throw new Error(`MambaLayer: lengths must be [${B}]`);
-    const [, offsets] = packedBindings(ctx);
+    const [, starts] = packedBindings(ctx);
     const [scanF, convF] = await Promise.all([
       rt.kernel("mamba", fwdE ? "scan_fwd_e" : "scan_fwd", scanDefs),
       // 16-byte loads and stores when every row of xz and xc is a whole number of vec4s
@@ -328,7 +328,7 @@ export class MambaLayer {
       ...inProj,
       rt.op(
         convF,
-        [xIn, p("conv1d.weight"), p("conv1d.bias"), xc, null, null, null, lens, offsets],
+        [xIn, p("conv1d.weight"), p("conv1d.bias"), xc, null, null, null, lens, starts],
         {
           params,
           workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
@@ -352,7 +352,7 @@ export class MambaLayer {
         null,
         null,
         lens,
-        fwdE ? offsets : null,
+        fwdE ? starts : null,
       ], {
         params: [B, L, 0],
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],

@@ -64,12 +64,12 @@ export interface BuildContext {
   scratch?: (key: string, shape: readonly number[], dtype?: "f32" | "i32" | "u32") => Tensor;
   /**
    * Packed tokens (forward-only builds; lib/data/batch.ts `packBatch`): the activations are
-   * [tokens, ·] instead of [B, L, ·], time-major, with step t of row b at row offsets[t] + b (rows
-   * sorted longest first), so no work goes to padding. `lengths` [B] and `offsets` [L + 1] are
-   * i32 tensors the host fills per batch. Layers that scan over time index through them; every
-   * other dispatch simply runs over `tokens` rows.
+   * [tokens, ·] instead of [B, L, ·], the rows' real steps one row after another, step t of row b
+   * at row starts[b] + t, so no work goes to padding. `lengths` [B] and `starts` [B + 1] are i32
+   * tensors the host fills per batch. Layers that scan over time index through them; every other
+   * dispatch simply runs over `tokens` rows.
    */
-  packed?: { tokens: number; lengths: Tensor; offsets: Tensor };
+  packed?: { tokens: number; lengths: Tensor; starts: Tensor };
 }
 
 /** Activation rows of a build: its packed token count, else B·L. */
@@ -78,11 +78,11 @@ export function tokenRows(ctx: Pick<BuildContext, "batch" | "seqLen" | "packed">
 }
 
 /**
- * The lengths and offsets bindings of the kernels that can run on packed tokens: the build's, or
+ * The lengths and row-start bindings of the kernels that can run on packed tokens: the build's, or
  * 1-element placeholders (the kernels then never read them, but their bindings must be bound).
  */
 export function packedBindings(ctx: Pick<BuildContext, "rt" | "packed">): [Tensor, Tensor] {
-  if (ctx.packed) return [ctx.packed.lengths, ctx.packed.offsets];
+  if (ctx.packed) return [ctx.packed.lengths, ctx.packed.starts];
   const none = ctx.rt.tensor([1], "i32", [0], "unpacked");
   return [none, none];
 }
