@@ -484,10 +484,11 @@ export async function benchMain(args: string[]): Promise<number> {
       return Promise.resolve();
     };
     /** The same batches on packed tokens (no padding; lib/models/buckets.ts PackedEvalGraphs). */
-    const packedRun = async () => {
-      const pg = new PackedEvalGraphs(model, { batch: EB, maxLen: L, maskHistory: false });
+    const packedRun = async (size: number) => {
+      const pg = new PackedEvalGraphs(model, { batch: size, maxLen: L, maskHistory: false });
+      const batches = size === EB ? evalBatches : batchesOf(size);
       const pass = async () => {
-        for (const b of evalBatches) {
+        for (const b of batches) {
           const { graph: e, batch } = await pg.forBatch(b);
           e.upload(batch);
           rt.write(e.step, [0, 0, 0, 0]);
@@ -497,16 +498,19 @@ export async function benchMain(args: string[]): Promise<number> {
       };
       await pass(); // builds the graphs
       await rt.read(lastRanks);
-      if (o.profile) {
+      if (o.profile && size === EB) {
         const { graph: e, batch } = await pg.forBatch(evalBatches[0]);
         e.upload(batch);
         await profileInto(rt, {}, e.commands, firstBatch["packed tokens"] = []);
       }
-      const used = evalBatches.map((b) => pg.capacityOf(tokenCount(b)));
+      const used = batches.map((b) => pg.capacityOf(tokenCount(b)));
       return { pass, used };
     };
     const small = Math.max(8, EB / 4);
-    const atEB = await bucketed(EB), atSmall = await bucketed(small), packed = await packedRun();
+    const atEB = await bucketed(EB), atSmall = await bucketed(small);
+    // packed: at the eval batch, and all users in one batch
+    const packed = await packedRun(EB), packedAll = await packedRun(users);
+    const tokens = evalBatches.reduce((a, b) => a + tokenCount(b), 0).toLocaleString("en");
     const many = 10;
     const n = users.toLocaleString("en");
     for (
@@ -523,10 +527,14 @@ export async function benchMain(args: string[]): Promise<number> {
           atSmall.pass,
         ],
         [
-          `eval ${n} users, ML-1M lengths, packed tokens (${
-            evalBatches.reduce((a, b) => a + tokenCount(b), 0).toLocaleString("en")
-          } tokens in capacities ${packed.used.join(" ")})`,
+          `eval ${n} users, ML-1M lengths, packed tokens (${tokens} tokens in capacities ${
+            packed.used.join(" ")
+          })`,
           packed.pass,
+        ],
+        [
+          `eval ${n} users, ML-1M lengths, packed tokens, one batch of ${n} (capacity ${packedAll.used})`,
+          packedAll.pass,
         ],
       ] as const
     ) {
