@@ -19,12 +19,14 @@ import { type Arena, Runtime } from "../lib/gpu/runtime.ts";
 import {
   bucketLength,
   evalBuckets,
+  type LengthBuckets,
   longestRow,
+  PackedEvalGraphs,
   trainBuckets,
   trimBatch,
 } from "../lib/models/buckets.ts";
 import { createModel } from "../lib/models/factory.ts";
-import type { TrainMode } from "../lib/models/model.ts";
+import type { EvalGraph, TrainMode } from "../lib/models/model.ts";
 import { evaluate } from "../lib/train/trainer.ts";
 import { smallSS4Rec } from "./model_fixtures.ts";
 
@@ -65,21 +67,29 @@ Deno.test("buckets: lengths, trimming and the evaluation order", () => {
 
 for (const maskHistory of [false, true]) {
   Deno.test(
-    `buckets: evaluation at bucket lengths gives the padded ranks on real data (history ${
+    `buckets: evaluation at bucket lengths and on packed tokens gives the padded ranks on real data (history ${
       maskHistory ? "masked" : "not masked"
     })`,
     async () => {
       const ranks: Uint32Array[] = [];
       const bytes: number[] = [];
-      let lengths: number[] = [];
-      for (const step of [0, 16]) {
+      let lengths: number[] = [], capacities: number[] = [];
+      for (const step of [0, 16, -1]) {
         const rt = new Runtime(gpu);
         const model = createModel(rt, cfg, ds);
         model.store.initialise(cfg.seed);
-        const graphs = evalBuckets(model, { batch: 96, maxLen: L, maskHistory, step });
-        if (step) {
-          for (const n of [16, 32, 48, 64]) await graphs.graph(n);
-          poison(rt, graphs.arena);
+        // step −1: packed tokens
+        const packed = step < 0
+          ? new PackedEvalGraphs(model, { batch: 96, maxLen: L, maskHistory })
+          : null;
+        const graphs = packed ?? evalBuckets(model, { batch: 96, maxLen: L, maskHistory, step });
+        if (packed) {
+          await packed.graph(96 * L);
+          poison(rt, packed.arena);
+        } else if (step) {
+          const buckets = graphs as LengthBuckets<EvalGraph>;
+          for (const n of [16, 32, 48, 64]) await buckets.graph(n);
+          poison(rt, buckets.arena);
         }
         const got = await evaluate(rt, ds, graphs, ds.valid, {
           topk: [10],
@@ -88,11 +98,14 @@ for (const maskHistory of [false, true]) {
         });
         ranks.push(got.ranks);
         bytes.push(rt.liveBytes);
-        if (step) lengths = graphs.lengths;
+        if (packed) capacities = packed.capacities;
+        else if (step) lengths = (graphs as LengthBuckets<EvalGraph>).lengths;
         rt.dispose();
       }
       assert.ok(lengths.length >= 3 && lengths[0] < L, `buckets used: ${lengths}`);
+      assert.ok(capacities.length >= 2, `packed capacities used: ${capacities}`);
       assert.deepEqual(ranks[1], ranks[0]);
+      assert.deepEqual(ranks[2], ranks[0]);
       // ${lengths.length} graphs in one arena: about the memory of the one padded graph
       assert.ok(bytes[1] < 1.1 * bytes[0], `bucketed ${bytes[1]} B vs padded ${bytes[0]} B`);
     },

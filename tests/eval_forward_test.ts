@@ -25,7 +25,7 @@ const { cfg: base, ds } = await smallSS4Rec(L);
 const gpu = await getGpu();
 const options = { topk: [10], timestampPrecision: "float64" as const, maskHistory: false };
 
-for (const modelType of ["full", "s5_only", "mamba_only"] as const) {
+for (const modelType of ["full", "s5_only", "mamba_only", "no_time"] as const) {
   Deno.test(`forward-only evaluation (${modelType}): ranks of the training graph's forward, padded, bucketed and packed in a shared poisoned arena`, async () => {
     const cfg = { ...base, model_type: modelType };
     const rt = new Runtime(gpu);
