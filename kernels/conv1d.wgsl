@@ -22,11 +22,12 @@
 //   bc_reduce:    b1 bcp [M, NEB, R+2N] (mamba.wgsl:scan_bwd), b2 dxdbl [M, R+2N] (overwritten)
 // JP = N + R + 2 + K + 1 partial columns per (b, e), in that order.
 
-// PACKED (conv_fwd, conv_fwd4; define): the tokens are packed (lib/data/batch.ts packBatch): step t
-// of row b is row start[b] + t (b8 = lens [B], b9 = start [B + 1], i32), and a row has no steps
-// past its length.
+// PACKED (define): the tokens are packed (lib/data/batch.ts packBatch): step t of row b is row
+// start[b] + t (b8 = lens [B], b9 = start [B + 1], i32, both for the whole batch), and a row has no
+// steps past its length. bc_reduce then runs per batch slice (b0 = the slice's first row) with bcp
+// in the slice's padded layout and dxdbl (b2) the whole [T, R+2N].
 
-struct Params { nb: u32, len: u32 }
+struct Params { nb: u32, len: u32, b0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> b1: array<f32>;
 @group(0) @binding(2) var<storage, read_write> b2: array<f32>;
@@ -167,10 +168,10 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   let q = wid.x * EQ + ql;
   let b = wid.y;
   let e0 = q * 4u;
-  let ct = (p.len + TCN - 1u) / TCN;
-  let t0 = min(tc * ct, p.len);
-  let t1 = min(t0 + ct, p.len);
-  let mb = b * p.len;
+  let nl = csteps(b);
+  let ct = (nl + TCN - 1u) / TCN;
+  let t0 = min(tc * ct, nl);
+  let t1 = min(t0 + ct, nl);
   var gw0 = vec4<f32>(0.0);
   var gw1 = vec4<f32>(0.0);
   var gw2 = vec4<f32>(0.0);
@@ -185,20 +186,21 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     var x1 = vec4<f32>(0.0);
     var x2 = vec4<f32>(0.0);
     var x3 = vec4<f32>(0.0);
-    if (t0 >= 1u) { x1 = x4(mb + t0 - 1u, e0); }
-    if (t0 >= 2u) { x2 = x4(mb + t0 - 2u, e0); }
-    if (t0 >= 3u) { x3 = x4(mb + t0 - 3u, e0); }
+    if (t0 >= 1u) { x1 = x4(crow(b, t0 - 1u), e0); }
+    if (t0 >= 2u) { x2 = x4(crow(b, t0 - 2u), e0); }
+    if (t0 >= 3u) { x3 = x4(crow(b, t0 - 3u), e0); }
     var g1 = vec4<f32>(0.0);
     var g2 = vec4<f32>(0.0);
     var g3 = vec4<f32>(0.0);
     for (var tau = t0; tau < t1 + 3u; tau++) {
       var g0 = vec4<f32>(0.0);
       var x0 = vec4<f32>(0.0);
-      if (tau < p.len) {
-        x0 = x4(mb + tau, e0);
+      if (tau < nl) {
+        let m = crow(b, tau);
+        x0 = x4(m, e0);
         let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
         let sg = sigmoid4(s);
-        g0 = ld_b4((mb + tau) * E + e0, e0) * sg * (1.0 + s * (1.0 - sg));
+        g0 = ld_b4(m * E + e0, e0) * sg * (1.0 + s * (1.0 - sg));
         if (tau < t1) {
           gb += g0;
           gw0 += g0 * x0;
@@ -208,7 +210,7 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
         }
       }
       if (tau >= t0 + 3u) {
-        st_b5((mb + tau - 3u) * 2u * E + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
+        st_b5(crow(b, tau - 3u) * 2u * E + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
       }
       g3 = g2;
       g2 = g1;
@@ -305,7 +307,8 @@ fn bcp4(o: u32, j: u32, J: u32) -> vec4<f32> {
 }
 
 // One invocation per (m, 4 consecutive columns j): dxdbl[m, j] = Σ_blk bcp[m, blk, j] (fixed
-// order: deterministic); 4·NEB independent loads per invocation.
+// order: deterministic); 4·NEB independent loads per invocation. PACKED: m is the slice's padded
+// row b·L + t, written to the token of step t of row b0 + b (padding steps are skipped).
 @compute @workgroup_size(WG)
 fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let J = R + 2u * N;
@@ -327,7 +330,15 @@ fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   } else {
     for (var q = 0u; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
   }
-  let o = m * J + j;
+  var row = m;
+  if (PACKED) {
+    // m = b·L + t of the slice's padded layout: step t of batch row b0 + b, if it is one
+    let b = p.b0 + m / p.len;
+    let t = m % p.len;
+    if (t >= csteps(b)) { return; }
+    row = crow(b, t);
+  }
+  let o = row * J + j;
   b2[o] = s.x;
   if (j + 1u < J) { b2[o + 1u] = s.y; }
   if (j + 2u < J) { b2[o + 2u] = s.z; }

@@ -79,8 +79,9 @@ struct Params { nb: u32, len: u32, b0: u32 }
 // [B] valid steps per row (the whole batch: row b of a slice is p.b0 + b). Steps from it on are
 // padding that no loss reads (every layer is causal): the scans skip them and write 0 there.
 @group(0) @binding(14) var<storage, read_write> lens: array<i32>;
-// v23, PACKED (scan_fwd_e only): the batch's tokens are packed (lib/data/batch.ts packBatch): step
-// t of row b is row start[b] + t of the [T, ·] activations; there are no padding rows at all.
+// v23, PACKED (scan_fwd_e, scan_bwd): the batch's tokens are packed (lib/data/batch.ts packBatch):
+// step t of row b0 + b is row start[b0 + b] + t of the [T, ·] activations (bound whole, not as the
+// slice's views), there are no padding rows at all; bcp keeps the slice's padded layout.
 @group(0) @binding(15) var<storage, read_write> start: array<i32>;
 
 const J: u32 = R + 2u * N;
@@ -137,9 +138,10 @@ fn softplus(x: f32) -> f32 {
 
 fn nchunks() -> u32 { return (p.len + CH - 1u) / CH; }
 
-// The activation row of step t of row b: b·L + t, or start[b] + t when the tokens are PACKED.
+// The activation row of step t of row b of the dispatch: b·L + t, or start[b0 + b] + t when the
+// tokens are PACKED.
 fn row_of(b: u32, t: u32) -> u32 {
-  if (PACKED) { return u32(start[b]) + t; }
+  if (PACKED) { return u32(start[p.b0 + b]) + t; }
   return b * p.len + t;
 }
 
@@ -201,7 +203,7 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     var gz = 0.0;
     if (t < t1) {
       let e = pblk * EB + el;
-      let m = pb * p.len + t;
+      let m = row_of(pb, t);
       let s = dt_pre(m, e);
       dl = softplus(s);
       u = xc[m * E + e];
@@ -229,7 +231,7 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     let t = t0 + k;
     var v = vec4<f32>(0.0);
     if (t < t1) {
-      let base = (pb * p.len + t) * J + R + half * N + n0;
+      let base = row_of(pb, t) * J + R + half * N + n0;
       v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
     }
     sh_bc[i] = v;
@@ -238,7 +240,7 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     for (var i = lid; i < KS * R; i += T) {
       let t = t0 + i / R;
       var v = 0.0;
-      if (t < t1) { v = xdbl[(pb * p.len + t) * J + i % R]; }
+      if (t < t1) { v = xdbl[row_of(pb, t) * J + i % R]; }
       sh_dtr[i] = v;
     }
   }
@@ -257,7 +259,7 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
     let t = t0 + k;
     var v = vec4<f32>(0.0);
     if (t < t1) {
-      let base = (pb * p.len + t) * J + R + half * N + n0;
+      let base = row_of(pb, t) * J + R + half * N + n0;
       v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
     }
     sh_bc[i] = v;
@@ -265,7 +267,7 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
   for (var i = lid; i < HS * R; i += T) {
     let t = t0 + i / R;
     var v = 0.0;
-    if (t < t1) { v = xdbl[(pb * p.len + t) * J + i % R]; }
+    if (t < t1) { v = xdbl[row_of(pb, t) * J + i % R]; }
     sh_dtr[i] = v;
   }
   // this invocation's (step, channel) items: at most two when T ≥ HS·EB/2
@@ -281,13 +283,13 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
   let ta = t0 + i0 / EB;
   let tb = t0 + i1 / EB;
   if (i0 < HS * EB && ta < t1) {
-    let m = pb * p.len + ta;
+    let m = row_of(pb, ta);
     u0 = xc[m * E + e0];
     z0 = xz[m * 2u * E + E + e0];
     y0 = yb[m * E + e0];
   }
   if (i1 < HS * EB && tb < t1) {
-    let m = pb * p.len + tb;
+    let m = row_of(pb, tb);
     u1 = xc[m * E + e0];
     z1 = xz[m * 2u * E + E + e0];
     y1 = yb[m * E + e0];
@@ -620,7 +622,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       let k = k0 + s;
       let t = pt0 + k;
       if (t < pt1) {
-        let m = pb * p.len + t;
+        let m = row_of(pb, t);
         var v = vec4<f32>(0.0);
         if (NGR % 4u == 0u) {
           // v19: four chains, unrolled by 4
@@ -675,14 +677,15 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   }
   let nc = nchunks();
   let tl = row_len(lid, pb);
-  // the padding steps' gradients are 0 (their output gradients are, and nothing later reads them)
-  for (var i = lid; i < (p.len - tl) * EB; i += T) {
+  // the padding steps' gradients are 0 (their output gradients are, and nothing later reads them);
+  // PACKED: there are no padding steps, and bc_reduce skips them in bcp
+  for (var i = lid; i < select(p.len - tl, 0u, PACKED) * EB; i += T) {
     let m = pb * p.len + tl + i / EB;
     let e2 = pblk * EB + i % EB;
     dxc[m * E + e2] = 0.0;
     dxz[m * 2u * E + E + e2] = 0.0;
   }
-  for (var i = lid; i < (p.len - tl) * J; i += T) {
+  for (var i = lid; i < select(p.len - tl, 0u, PACKED) * J; i += T) {
     let o = ((pb * p.len + tl + i / J) * NEB + pblk) * J + i % J;
     bcp[o >> 2u][o & 3u] = 0.0;
   }

@@ -26,8 +26,9 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> t5: array<f32>;
 @group(0) @binding(6) var<storage, read_write> t6: array<f32>;
 @group(0) @binding(7) var<storage, read_write> t7: array<f32>;
-// scan_forward with mode 1 (packed tokens, lib/data/batch.ts packBatch): 8 = lens [B], 9 = start
-// [B + 1] (i32); step t of row b is row start[b] + t, and a row has no steps past its length.
+// PACKED (define; packed tokens, lib/data/batch.ts packBatch): the scans and skip_backward read
+// 8 = lens [B] and 9 = start [B + 1] (i32): step t of row b is row start[b] + t, and a row has no
+// steps past its length.
 @group(0) @binding(8) var<storage, read_write> ti8: array<i32>;
 @group(0) @binding(9) var<storage, read_write> ti9: array<i32>;
 
@@ -142,6 +143,17 @@ fn skip_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   t3[i] = t2[i % p.nh] * t1[i];
 }
 
+// Steps of row b (L, or its length when PACKED) and its first activation row.
+fn row_steps(b: u32) -> u32 {
+  if (PACKED) { return u32(clamp(ti8[b], 0, i32(p.nl))); }
+  return p.nl;
+}
+
+fn row_start(b: u32) -> u32 {
+  if (PACKED) { return u32(ti9[b]); }
+  return b * p.nl;
+}
+
 // One forward step: x ← a·x + s·φ₁·v; dt = 0 (ties, padding) gives a = 1, g = 0: x unchanged.
 fn fw_step(x: vec2f, s: f32, d: Disc, v: vec2f) -> vec2f {
   return select(x, cmul(d.a, x) + s * cmul(d.phi, v), s != 0.0);
@@ -158,13 +170,8 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let lam = lambda_at(vec2f(t2[2u * q], t2[2u * q + 1u]));
   let step = exp(t3[q]);
   var x = vec2f(0.0);
-  // mode 1: packed tokens, the row's own steps only
-  var nl = p.nl;
-  var row0 = b * p.nl;
-  if (p.mode == 1u) {
-    nl = u32(clamp(ti8[b], 0, i32(p.nl)));
-    row0 = u32(ti9[b]);
-  }
+  let nl = row_steps(b);
+  let row0 = row_start(b);
   // Four steps per iteration, their loads and discretisations (independent of the state) first:
   // with one invocation per (b, q) there are too few threads to hide the latency otherwise, and
   // the NVIDIA compiler does not unroll naga's loops. The last L mod 4 steps one at a time.
@@ -227,10 +234,11 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let b = i / p.nh;
   let h = i % p.nh;
   let d = t2[h];
-  let base = b * p.nl * p.nh + h;
+  let base = row_start(b) * p.nh + h;
+  let nl = row_steps(b);
   var acc = 0.0;
   var t = 0u;
-  for (; t + 4u <= p.nl; t += 4u) {
+  for (; t + 4u <= nl; t += 4u) {
     let k0 = base + t * p.nh;
     let k1 = k0 + p.nh;
     let k2 = k1 + p.nh;
@@ -253,7 +261,7 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     t4[k3] = o3 + d * g3;
     acc += g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3;
   }
-  for (; t < p.nl; t++) {
+  for (; t < nl; t++) {
     let k = base + t * p.nh;
     let g = t3[k];
     t4[k] = du_old(k) + d * g;
@@ -314,11 +322,13 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   bw_dl = vec2f(0.0);
   bw_dls = 0.0;
   let row = 2u * p.np; // floats between consecutive steps
+  let nl = row_steps(b);
+  let row0 = row_start(b);
   var k = 0u;
-  for (; k + 4u <= p.nl; k += 4u) {
+  for (; k + 4u <= nl; k += 4u) {
     // steps t, t − 1, t − 2, t − 3
-    let t = p.nl - 1u - k;
-    let bt = b * p.nl + t;
+    let t = nl - 1u - k;
+    let bt = row0 + t;
     let o0 = (bt * p.np + q) * 2u;
     let o1 = o0 - row;
     let o2 = o1 - row;
@@ -349,9 +359,9 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     bw_step(o2, lam, s2, d2, g2, x2, v2);
     bw_step(o3, lam, s3, d3, g3, x3, v3);
   }
-  for (; k < p.nl; k++) {
-    let t = p.nl - 1u - k;
-    let bt = b * p.nl + t;
+  for (; k < nl; k++) {
+    let t = nl - 1u - k;
+    let bt = row0 + t;
     let o = (bt * p.np + q) * 2u;
     let s = t1[bt] * step;
     var xp = vec2f(0.0);

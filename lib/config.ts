@@ -88,7 +88,7 @@ export interface Config {
    */
   length_bucket: number;
   /**
-   * Evaluate on packed tokens (no padding at all; lib/models/buckets.ts PackedEvalGraphs) when the
+   * Evaluate on packed tokens (no padding at all; lib/models/buckets.ts packedEvalGraphs) when the
    * model supports it (SS4Rec); results unchanged. Off: evaluation uses `length_bucket`.
    */
   eval_packing: boolean;

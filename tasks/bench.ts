@@ -34,7 +34,7 @@ import {
   bucketLength,
   DEFAULT_BUCKET_STEP,
   evalBuckets,
-  PackedEvalGraphs,
+  packedEvalGraphs,
   trainBuckets,
 } from "../lib/models/buckets.ts";
 
@@ -483,9 +483,9 @@ export async function benchMain(args: string[]): Promise<number> {
       }
       return Promise.resolve();
     };
-    /** The same batches on packed tokens (no padding; lib/models/buckets.ts PackedEvalGraphs). */
+    /** The same batches on packed tokens (no padding; lib/models/buckets.ts packedEvalGraphs). */
     const packedRun = async (size: number) => {
-      const pg = new PackedEvalGraphs(model, { batch: size, maxLen: L, maskHistory: false });
+      const pg = packedEvalGraphs(model, { batch: size, maxLen: L, maskHistory: false });
       const batches = size === EB ? evalBatches : batchesOf(size);
       const pass = async () => {
         for (const b of batches) {

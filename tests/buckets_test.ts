@@ -21,7 +21,7 @@ import {
   evalBuckets,
   type LengthBuckets,
   longestRow,
-  PackedEvalGraphs,
+  packedEvalGraphs,
   trainBuckets,
   trimBatch,
 } from "../lib/models/buckets.ts";
@@ -80,7 +80,7 @@ for (const maskHistory of [false, true]) {
         model.store.initialise(cfg.seed);
         // step −1: packed tokens
         const packed = step < 0
-          ? new PackedEvalGraphs(model, { batch: 96, maxLen: L, maskHistory })
+          ? packedEvalGraphs(model, { batch: 96, maxLen: L, maskHistory })
           : null;
         const graphs = packed ?? evalBuckets(model, { batch: 96, maxLen: L, maskHistory, step });
         if (packed) {

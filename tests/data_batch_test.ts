@@ -122,7 +122,7 @@ Deno.test("longestFirst: rows reordered by length, each row's items, gaps and ta
   });
 });
 
-Deno.test("packBatch: each row's real steps one after another, row starts, last tokens; small capacities refused", () => {
+Deno.test("packBatch: each row's real steps one after another, filler rows over the rest, row starts, last tokens", () => {
   // rows of lengths 2, 3, 0, 1 at L = 4 (item ids 10·row + step + 1, gaps 0.5 + 10·row + step)
   const L = 4, lens = [2, 3, 0, 1];
   const itemSeq = new Int32Array(4 * L), timeGaps = new Float32Array(4 * L);
@@ -143,14 +143,16 @@ Deno.test("packBatch: each row's real steps one after another, row starts, last 
     target: Int32Array.from([9, 8, 7, 6]),
   };
   assertEquals(tokenCount(batch), 6);
-  const p = packBatch(batch, 8);
-  assertEquals([...p.starts], [0, 2, 5, 5, 6]);
-  // row 0's two steps, row 1's three, row 3's one, then the unused capacity
-  assertEquals([...p.itemSeq], [1, 2, 11, 12, 13, 31, 0, 0]);
-  assertEquals([...p.timeGaps], [0.5, 1.5, 10.5, 11.5, 12.5, 30.5, 0, 0]);
-  assertEquals([...p.lastToken], [1, 4, -1, 5]);
-  assertEquals([p.tokens, p.capacity], [6, 8]);
+  // 13 tokens: the 6 real ones, then two filler rows of 4 and 3 (item 0, gap 0)
+  const p = packBatch(batch, 13, 2);
+  assertEquals([...p.rowLengths], [2, 3, 0, 1, 4, 3]);
+  assertEquals([...p.starts], [0, 2, 5, 5, 6, 10, 13]);
+  assertEquals([...p.itemSeq], [1, 2, 11, 12, 13, 31, 0, 0, 0, 0, 0, 0, 0]);
+  assertEquals([...p.timeGaps].slice(0, 7), [0.5, 1.5, 10.5, 11.5, 12.5, 30.5, 0]);
+  assertEquals([...p.lastToken], [1, 4, -1, 5, 9, 12]);
+  assertEquals([p.tokens, p.capacity, p.size], [6, 13, 4]);
   assertEquals(p.target, batch.target);
   assertEquals(p.user, batch.user);
-  assertThrows(() => packBatch(batch, 5), /6 tokens do not fit 5/);
+  assertThrows(() => packBatch(batch, 5, 2), /6 tokens and 2 filler rows of 4 cannot fill 5/);
+  assertThrows(() => packBatch(batch, 15, 2), /cannot fill 15/);
 });

@@ -12,7 +12,7 @@ import { lengthOrder, makeBatch } from "../lib/data/batch.ts";
 import { getGpu } from "../lib/gpu/device.ts";
 import { dryRunGpu } from "../lib/gpu/dry_run.ts";
 import { Runtime } from "../lib/gpu/runtime.ts";
-import { evalBuckets, PackedEvalGraphs, trainBuckets } from "../lib/models/buckets.ts";
+import { evalBuckets, packedEvalGraphs, trainBuckets } from "../lib/models/buckets.ts";
 import { createModel } from "../lib/models/factory.ts";
 import type { SS4Rec } from "../lib/models/ss4rec.ts";
 import { rankReference } from "../lib/reference/rank.ts";
@@ -69,7 +69,7 @@ for (const modelType of ["full", "s5_only", "mamba_only", "no_time"] as const) {
     assert.deepEqual(b.ranks, want);
     assert.equal(arena.overflowBytes, 0, "the evaluation graphs fit the training step's arena");
     // packed tokens, in the same arena (poisoned again)
-    const packed = new PackedEvalGraphs(model, { batch: EB, maxLen: L, maskHistory: false, arena });
+    const packed = packedEvalGraphs(model, { batch: EB, maxLen: L, maskHistory: false, arena });
     await packed.graph(EB * L);
     for (const c of arena.chunks) {
       rt.device.queue.writeBuffer(c, 0, new Float32Array(c.size / 4).fill(NaN));

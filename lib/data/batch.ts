@@ -223,17 +223,27 @@ export function lengthOrder(lengths: ArrayLike<number>): Int32Array {
 
 /**
  * A batch with its tokens packed (what {@linkcode packBatch} makes): the rows' real steps one row
- * after another, no padding. Step t of row b is token `starts[b] + t`, valid while t < seqLen[b].
+ * after another, no padding. Step t of row b is token `starts[b] + t`, valid while
+ * t < rowLengths[b]. After the batch's `size` rows come filler rows (item 0, gap 0, no target)
+ * whose tokens fill the capacity exactly, so that every token belongs to a row.
  */
 export interface PackedBatch extends Batch {
-  /** Real tokens (Σ seqLen); `itemSeq` and `timeGaps` have `capacity` entries, zero past it. */
+  /** Real tokens (Σ seqLen); `itemSeq` and `timeGaps` have `capacity` entries. */
   tokens: number;
   capacity: number;
-  /** [size + 1] the first token of each row (starts[size] = tokens). */
+  /** [size + fillers] the rows' lengths, the batch's then the filler rows'. */
+  rowLengths: Int32Array;
+  /** [size + fillers + 1] the first token of each row (the last entry = capacity). */
   starts: Int32Array;
-  /** [size] the token of each row's last step (−1 for rows of length 0). */
+  /** [size + fillers] the token of each row's last step (−1 for rows of length 0). */
   lastToken: Int32Array;
 }
+
+/**
+ * Filler rows after a packed batch's rows. Packed capacities are multiples of this many rows of
+ * maxLen tokens (lib/models/buckets.ts PackedGraphs), so the fillers can always take the rest.
+ */
+export const PACKED_FILLERS = 8;
 
 /** Σ seqLen of a batch (each capped at maxLen): the tokens {@linkcode packBatch} keeps. */
 export function tokenCount(batch: BatchInputs): number {
@@ -243,21 +253,38 @@ export function tokenCount(batch: BatchInputs): number {
 }
 
 /**
- * Packs a batch into `capacity` ≥ {@linkcode tokenCount} tokens: each row's real steps, rows in
- * their order. Targets and users are unchanged.
+ * Packs a batch into exactly `capacity` ≥ {@linkcode tokenCount} tokens: each row's real steps,
+ * rows in their order, then `fillers` rows of at most maxLen tokens each (item 0, gap 0) over the
+ * rest. Targets and users are unchanged.
  */
-export function packBatch(batch: Batch, capacity: number): PackedBatch {
+export function packBatch(
+  batch: Batch,
+  capacity: number,
+  fillers = PACKED_FILLERS,
+): PackedBatch {
   const { size: B, maxLen: L, seqLen } = batch;
   const tokens = tokenCount(batch);
-  if (capacity < tokens) throw new Error(`packBatch: ${tokens} tokens do not fit ${capacity}`);
-  const itemSeq = new Int32Array(capacity), timeGaps = new Float32Array(capacity);
-  const starts = new Int32Array(B + 1), lastToken = new Int32Array(B).fill(-1);
-  for (let b = 0; b < B; b++) {
-    const n = Math.max(0, Math.min(seqLen[b], L)), s = starts[b];
-    itemSeq.set(batch.itemSeq.subarray(b * L, b * L + n), s);
-    timeGaps.set(batch.timeGaps.subarray(b * L, b * L + n), s);
-    if (n > 0) lastToken[b] = s + n - 1;
-    starts[b + 1] = s + n;
+  if (capacity < tokens || capacity - tokens > fillers * L) {
+    throw new Error(
+      `packBatch: ${tokens} tokens and ${fillers} filler rows of ${L} cannot fill ${capacity}`,
+    );
   }
-  return { ...batch, itemSeq, timeGaps, tokens, capacity, starts, lastToken };
+  const R = B + fillers;
+  const itemSeq = new Int32Array(capacity), timeGaps = new Float32Array(capacity);
+  const rowLengths = new Int32Array(R), starts = new Int32Array(R + 1);
+  const lastToken = new Int32Array(R).fill(-1);
+  let rest = capacity - tokens;
+  for (let r = 0; r < R; r++) {
+    const n = r < B ? Math.max(0, Math.min(seqLen[r], L)) : Math.min(L, rest);
+    if (r >= B) rest -= n;
+    const s = starts[r];
+    if (r < B) {
+      itemSeq.set(batch.itemSeq.subarray(r * L, r * L + n), s);
+      timeGaps.set(batch.timeGaps.subarray(r * L, r * L + n), s);
+    }
+    rowLengths[r] = n;
+    if (n > 0) lastToken[r] = s + n - 1;
+    starts[r + 1] = s + n;
+  }
+  return { ...batch, itemSeq, timeGaps, tokens, capacity, rowLengths, starts, lastToken };
 }

@@ -28,6 +28,7 @@ import {
   type Batch,
   type BatchInputs,
   packBatch,
+  PACKED_FILLERS,
   type PackedBatch,
   tokenCount,
 } from "../data/batch.ts";
@@ -183,32 +184,30 @@ export interface EvalGraphs {
   forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: Batch | PackedBatch }>;
 }
 
-/** Packed capacities are multiples of this many tokens (few graphs, little waste). */
-export const PACKED_GRANULE = 4096;
-
 /**
- * Evaluation on packed tokens (lib/data/batch.ts packBatch): a batch runs only its real tokens,
- * with no padding at all, in the graph of its token count rounded up to {@linkcode PACKED_GRANULE}
- * (capped at B·L). Outputs equal the padded graph's to float rounding: every per-token product is
- * the same, only the rows' places differ. The graphs share one arena, sized by the B·L one.
+ * Graphs on packed tokens (lib/data/batch.ts packBatch): a batch runs only its real tokens, no
+ * padding, in the graph of its token count rounded up to {@linkcode PACKED_FILLERS}·L tokens
+ * (capped at B·L), whose filler rows take the rest. Every per-token product is the one of the
+ * padded graph (only the rows' places differ), so outputs, losses and gradients equal the padded
+ * graph's to float rounding; dropout masks are drawn per packed row, so with dropout on they are
+ * another draw. The graphs share one arena, sized by the B·L one (built first).
  */
-export class PackedEvalGraphs implements EvalGraphs {
+export class PackedGraphs<G> {
   readonly arena: Arena;
-  #cache: GraphCache<EvalGraph>;
+  #cache: GraphCache<G>;
 
+  /** `build(capacity)` makes the graph of B rows (plus the filler rows) on `capacity` tokens. */
   constructor(
-    model: RecModel,
-    readonly options: { batch: number; maxLen: number; maskHistory: boolean; arena?: Arena | null },
+    rt: Runtime,
+    readonly options: {
+      batch: number;
+      maxLen: number;
+      build: (capacity: number) => Promise<G>;
+      arena?: Arena | null;
+    },
   ) {
-    if (!model.packable) throw new Error(`${model.name}: no packed evaluation`);
-    const { batch, maxLen, maskHistory } = options;
     this.arena = options.arena ?? new Arena();
-    this.#cache = new GraphCache(
-      model.store.rt,
-      this.arena,
-      batch * maxLen,
-      (tokens) => model.buildEval({ batch, maxLen, maskHistory, tokens }),
-    );
+    this.#cache = new GraphCache(rt, this.arena, options.batch * options.maxLen, options.build);
   }
 
   get batch(): number {
@@ -221,32 +220,53 @@ export class PackedEvalGraphs implements EvalGraphs {
 
   /** The capacity of the graph that runs `tokens` tokens. */
   capacityOf(tokens: number): number {
-    const { batch, maxLen } = this.options;
-    return Math.min(
-      batch * maxLen,
-      Math.max(1, Math.ceil(tokens / PACKED_GRANULE)) * PACKED_GRANULE,
-    );
-  }
-
-  async forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: PackedBatch }> {
-    if (batch.size !== this.options.batch || batch.maxLen !== this.options.maxLen) {
-      throw new Error(
-        `packed evaluation: a [${batch.size}, ${batch.maxLen}] batch for [${this.batch}, ${this.maxLen}] graphs`,
-      );
-    }
-    const capacity = this.capacityOf(tokenCount(batch));
-    return { graph: await this.#cache.graph(capacity), batch: packBatch(batch, capacity) };
+    const { batch, maxLen } = this.options, g = PACKED_FILLERS * maxLen;
+    return Math.min(batch * maxLen, Math.max(1, Math.ceil(tokens / g)) * g);
   }
 
   /** The graph of one capacity (built on first use; the B·L one first, to size the arena). */
-  graph(capacity: number): Promise<EvalGraph> {
+  graph(capacity: number): Promise<G> {
     return this.#cache.graph(capacity);
+  }
+
+  /** The graph that sizes the arena (B·L tokens). */
+  first(): Promise<G> {
+    return this.graph(this.options.batch * this.options.maxLen);
+  }
+
+  /** The graph for a batch and the batch packed for it. */
+  async forBatch(batch: Batch): Promise<{ graph: G; batch: PackedBatch }> {
+    if (batch.size !== this.options.batch || batch.maxLen !== this.options.maxLen) {
+      throw new Error(
+        `packed graphs: a [${batch.size}, ${batch.maxLen}] batch for [${this.batch}, ${this.maxLen}] graphs`,
+      );
+    }
+    const capacity = this.capacityOf(tokenCount(batch));
+    return {
+      graph: await this.#cache.graph(capacity),
+      batch: packBatch(batch, capacity),
+    };
   }
 
   /** The capacities built so far, ascending. */
   get capacities(): number[] {
     return this.#cache.keys;
   }
+}
+
+/** The evaluation steps of a packable model on packed tokens. */
+export function packedEvalGraphs(
+  model: RecModel,
+  options: { batch: number; maxLen: number; maskHistory: boolean; arena?: Arena | null },
+): PackedGraphs<EvalGraph> {
+  if (!model.packable) throw new Error(`${model.name}: no packed evaluation`);
+  const { batch, maxLen, maskHistory } = options;
+  return new PackedGraphs(model.store.rt, {
+    batch,
+    maxLen,
+    build: (tokens) => model.buildEval({ batch, maxLen, maskHistory, tokens }),
+    arena: options.arena,
+  });
 }
 
 /** Training graphs of every bucket length; they all add into one running loss. */

@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { Batch, PackedBatch, SequenceBatch } from "../data/batch.ts";
+import { type Batch, PACKED_FILLERS, type PackedBatch, type SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
@@ -487,35 +487,71 @@ export class SS4Rec implements RecModel {
     return graph;
   }
 
+  /**
+   * The input tensors of a graph: [B, L] padded, or on `T` packed tokens (lib/data/batch.ts
+   * packBatch) with the filler rows after the B rows (R rows in all: the encoder runs over R, the
+   * heads over the first B), and `write`, which uploads a batch of the matching layout.
+   */
+  #inputs(B: number, L: number, T: number | undefined) {
+    const rt = this.rt;
+    if (T !== undefined && !(Number.isInteger(T) && T >= 1 && T <= B * L)) {
+      throw new Error(`SS4Rec: packed capacity ${T} outside 1..${B * L}`);
+    }
+    const R = T === undefined ? B : B + PACKED_FILLERS;
+    const seqLen = rt.tensor([R], "i32", undefined, "seq_len");
+    const packed = T === undefined ? undefined : {
+      tokens: T,
+      lengths: seqLen,
+      starts: rt.tensor([R + 1], "i32", undefined, "row_starts"),
+    };
+    const lastToken = packed && rt.tensor([R], "i32", undefined, "last_token");
+    const itemSeq = rt.tensor(packed ? [T!] : [B, L], "i32", undefined, "item_seq");
+    const timeGaps = rt.tensor(packed ? [T!] : [B, L], "f32", undefined, "time_gaps");
+    const noTime = this.o.modelType === "no_time";
+    const write = (batch: Batch | SequenceBatch | PackedBatch) => {
+      checkStride(batch, L);
+      if (!!packed !== "starts" in batch) {
+        throw new Error(`SS4Rec: a ${packed ? "padded" : "packed"} batch for a graph without it`);
+      }
+      rt.write(itemSeq, batch.itemSeq);
+      if ("starts" in batch) {
+        rt.write(seqLen, batch.rowLengths);
+        rt.write(packed!.starts, batch.starts);
+        rt.write(lastToken!, batch.lastToken);
+        // no_time: the real tokens come first, the filler rows' gaps stay 0
+        rt.write(
+          timeGaps,
+          noTime
+            ? batch.timeGaps.map((g, i) => i < batch.tokens ? NO_TIME_GAP : g)
+            : batch.timeGaps,
+        );
+        return;
+      }
+      rt.write(seqLen, batch.seqLen);
+      rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
+    };
+    return { R, seqLen, packed, lastToken, itemSeq, timeGaps, write };
+  }
+
   /** Builds the evaluation step (see {@linkcode RecModel.buildEval}). */
   async buildEval(
     options: LengthOptions & { batch: number; maskHistory: boolean; tokens?: number },
   ): Promise<EvalGraph> {
-    const B = options.batch, L = graphLength(options), T = options.tokens;
+    const B = options.batch, L = graphLength(options);
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
-    if (T !== undefined && !(Number.isInteger(T) && T >= 1 && T <= B * L)) {
-      throw new Error(`SS4Rec: packed capacity ${T} outside 1..${B * L}`);
-    }
-    const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
-    const packed = T === undefined ? undefined : {
-      tokens: T,
-      lengths: seqLen,
-      starts: rt.tensor([B + 1], "i32", undefined, "row_starts"),
-    };
-    const lastToken = packed && rt.tensor([B], "i32", undefined, "last_token");
+    const input = this.#inputs(B, L, options.tokens);
     // forward only: nothing of the backward is allocated (BuildContext.forwardOnly)
-    const ctx = this.#ctx(B, L, true, packed);
-    const itemSeq = rt.tensor(packed ? [T!] : [B, L], "i32", undefined, "item_seq");
-    const timeGaps = rt.tensor(packed ? [T!] : [B, L], "f32", undefined, "time_gaps");
+    const ctx = this.#ctx(input.R, L, true, input.packed);
     const target = rt.tensor([B], "i32", undefined, "target");
-    const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
+    // each row's output at its last step (packed: the filler rows' too, which nothing reads)
+    const rep = rt.tensor([input.R, H], "f32", undefined, "seq_output");
     const enc = await this.#encoder(ctx, {
-      itemSeq,
-      seqLen,
-      timeGaps,
+      itemSeq: input.itemSeq,
+      seqLen: input.seqLen,
+      timeGaps: input.timeGaps,
       paddedLength: options.maxLen,
       last: rep,
-      lastToken,
+      lastToken: input.lastToken,
     });
     const scores = rt.tensor([B, V], "f32", undefined, "scores");
     const ranks = rt.tensor([B], "u32", undefined, "ranks");
@@ -523,39 +559,26 @@ export class SS4Rec implements RecModel {
       ? rt.tensor([B * historyMaskWords(V)], "u32", undefined, "history_mask")
       : undefined;
     const E = this.store.param("item_embedding.weight");
-    const noTime = this.o.modelType === "no_time";
     return {
       batch: B,
       maxLen: options.maxLen,
       length: L,
-      tokens: T,
+      tokens: options.tokens,
       step: this.step,
       ranks,
       scores,
       commands: [
         ...enc.forward,
-        await matmul(rt, { a: rep, b: E, c: scores }, { m: B, n: V, k: H, transB: true }),
+        await matmul(rt, { a: rowsView(rep, 0, B, H), b: E, c: scores }, {
+          m: B,
+          n: V,
+          k: H,
+          transB: true,
+        }),
         await rankOp(rt, { scores, targets: target, ranks, rows: B, vocab: V, historyMask }),
       ],
       upload(batch: Batch | PackedBatch, history?: { offsets: Int32Array; items: Int32Array }) {
-        checkStride(batch, L);
-        if (!!packed !== "starts" in batch) {
-          throw new Error(`SS4Rec: a ${packed ? "padded" : "packed"} batch for a graph without it`);
-        }
-        rt.write(itemSeq, batch.itemSeq);
-        rt.write(seqLen, batch.seqLen);
-        if ("starts" in batch) {
-          rt.write(packed!.starts, batch.starts);
-          rt.write(lastToken!, batch.lastToken);
-        }
-        rt.write(
-          timeGaps,
-          !noTime
-            ? batch.timeGaps
-            : "starts" in batch
-            ? batch.timeGaps.map((g, i) => i < batch.tokens ? NO_TIME_GAP : g)
-            : constantGaps(batch.seqLen, L),
-        );
+        input.write(batch);
         rt.write(target, batch.target);
         if (historyMask) {
           rt.write(historyMask, packHistoryCsr(history, B, V));

@@ -231,8 +231,8 @@ export class MambaLayer {
     }
     const fwdOnly = !!ctx.forwardOnly;
     const packed = !!ctx.packed;
-    if (packed && !(fwdOnly && fwdE)) {
-      throw new Error("MambaLayer: packed tokens need a forward-only build and scan_fwd_e");
+    if (packed && !fwdE) {
+      throw new Error("MambaLayer: packed tokens need scan_fwd_e (N ≤ 32)");
     }
     // lastOnly (evaluation's last block): the output only at each row's last valid step, [B, H]
     const last = !!io.lastOnly;
@@ -352,7 +352,7 @@ export class MambaLayer {
         null,
         null,
         lens,
-        fwdE ? starts : null,
+        starts,
       ], {
         params: [B, L, 0],
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
@@ -390,7 +390,7 @@ export class MambaLayer {
     const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
     const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
     const dh = io.dInputAccumulate ??
-      new Tensor(dy.buffer, dy.offset, [B, L, H], "f32", "mamba.dh");
+      new Tensor(dy.buffer, dy.offset, [M, H], "f32", "mamba.dh");
     const [scanB, bcReduce, convB, reduce] = await Promise.all([
       rt.kernel("mamba", "scan_bwd", scanDefs),
       rt.kernel("conv1d", "bc_reduce", convDefs),
@@ -412,27 +412,32 @@ export class MambaLayer {
       }),
       // scan_bwd + bc_reduce per batch slice: the slices' rows are contiguous in every tensor
       // (row m = b·L + t), so views at the slice's first row serve the kernels unchanged, and
-      // ∂xdbl of slice s lands in dy rows that slices ≤ s have already consumed (J ≤ E)
+      // ∂xdbl of slice s lands in dy rows that slices ≤ s have already consumed (J ≤ E). Packed
+      // tokens: the kernels find a row's tokens through the row starts, so the token tensors are
+      // bound whole (where a slice's tokens begin changes with every batch); the same argument
+      // holds for ∂xdbl, since a slice's tokens still follow the previous slice's.
       ...this.#slices(B, L, EB).flatMap(([b0, nb]) => {
         const v = (x: Tensor, perB: number) =>
           new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
+        const tok = (x: Tensor, perB: number) => packed ? x : v(x, perB);
         const sp = [nb, L, b0];
         return [
           rt.op(scanB, [
-            v(xz, L * 2 * E),
-            v(xc, L * E),
-            v(xdbl, L * J),
+            tok(xz, L * 2 * E),
+            tok(xc, L * E),
+            tok(xdbl, L * J),
             ...ssmParams,
-            v(dy, L * E),
+            tok(dy, L * E),
             v(ckpt, NC * N * E),
-            v(dxc, L * E),
-            v(dxz, L * 2 * E),
+            tok(dxc, L * E),
+            tok(dxz, L * 2 * E),
             v(part, E * JP),
             bcp,
             lens,
+            starts,
           ], { params: sp, workgroups: [E / EB, nb, 1] }),
-          rt.op(bcReduce, [bcp, v(dxdbl, L * J)], {
-            params: [nb, L],
+          rt.op(bcReduce, [bcp, tok(dxdbl, L * J), null, null, null, null, null, lens, starts], {
+            params: sp,
             workgroups: grid(nb * L * Math.ceil(J / 4), 64),
           }),
         ];
@@ -450,7 +455,7 @@ export class MambaLayer {
         k: J,
         beta: 1,
       }),
-      rt.op(convB, [xz, p("conv1d.weight"), p("conv1d.bias"), dxc, dxz, part], {
+      rt.op(convB, [xz, p("conv1d.weight"), p("conv1d.bias"), dxc, dxz, part, null, lens, starts], {
         params,
         workgroups: [Math.ceil(EV / 8), B, 1],
       }),

@@ -81,9 +81,6 @@ export class S5Layer {
     const { hidden: nh, state: np } = this.options;
     // activation rows: B·L, or the packed token count (ctx.packed; only the scan sees rows)
     const bl = tokenRows(ctx);
-    if (ctx.packed && !ctx.forwardOnly) {
-      throw new Error(`${this.prefix}: packed tokens are forward-only`);
-    }
     if (!io.timeGaps) throw new Error(`${this.prefix}: S5 needs io.timeGaps [B,L]`);
     if (io.input.size !== bl * nh) throw new Error(`${this.prefix}: input is not [B,L,H]`);
     const fwdOnly = !!ctx.forwardOnly;
@@ -106,7 +103,7 @@ export class S5Layer {
     // layer's backward temporaries; else this layer's own): v and x are forward temporaries that
     // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
     // this layer survives from its forward but its output.
-    const shapes = this.#arenaShapes(nb, nl, fwdOnly, bl);
+    const shapes = this.#arenaShapes(nb, fwdOnly, bl);
     const views = carve(backwardRegion(ctx, shapes, name("backward")), shapes);
     const [v, x] = views;
 
@@ -120,7 +117,9 @@ export class S5Layer {
       this.options.clipEigs ? 1 : 0,
       o.mode ?? 0,
     ];
-    const k = (entry: string) => rt.kernel("s5", entry);
+    const k = (entry: string) => rt.kernel("s5", entry, { PACKED: !!ctx.packed });
+    // lengths and row starts of packed tokens (placeholders otherwise): bindings 8 and 9
+    const lensStarts = packedBindings(ctx);
     const reduce = await k("reduce");
     const reduceOp = (part: Tensor, out: Tensor, n: number, s: number, mode: number): Op =>
       rt.op(reduce, [part, out], {
@@ -132,8 +131,8 @@ export class S5Layer {
       await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
       rt.op(
         await k("scan_forward"),
-        [dt, P("Lambda"), P("log_step"), v, x, null, null, ...packedBindings(ctx)],
-        { params: params({ mode: ctx.packed ? 1 : 0 }), workgroups: grid(nb * np, 64) },
+        [dt, P("Lambda"), P("log_step"), v, x, null, null, ...lensStarts],
+        { params: params(), workgroups: grid(nb * np, 64) },
       ),
     ];
     const forward = [
@@ -155,15 +154,16 @@ export class S5Layer {
     const slices = partB.shape[0], chunk = bl / slices;
     const backward = [
       ...recompute,
-      rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD], {
+      rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD, null, null, ...lensStarts], {
         params: params({ mode: io.dInputAccumulate ? 1 : 0 }),
         workgroups: grid(nb * nh, 64),
       }),
       await matmul(rt, { a: dy, b: cm, c: gd }, { m: bl, n: 2 * np, k: nh }),
-      rt.op(await k("scan_backward"), [dt, P("Lambda"), P("log_step"), v, x, gd, partL], {
-        params: params(),
-        workgroups: grid(nb * np, 64),
-      }),
+      rt.op(
+        await k("scan_backward"),
+        [dt, P("Lambda"), P("log_step"), v, x, gd, partL, ...lensStarts],
+        { params: params(), workgroups: grid(nb * np, 64) },
+      ),
       await matmul(rt, { a: gd, b: bm, c: du }, { m: bl, n: nh, k: 2 * np, beta: 1 }),
       // dB̃ slices: [2P, H] = dv_chunkᵀ · u_chunk
       await matmul(rt, { a: gd, b: u, c: partB }, {
@@ -203,21 +203,21 @@ export class S5Layer {
    * forward-only build, of its forward temporaries).
    */
   backwardArena(ctx: Pick<BuildContext, "batch" | "seqLen" | "forwardOnly" | "packed">): number {
-    return arenaSize(this.#arenaShapes(ctx.batch, ctx.seqLen, !!ctx.forwardOnly, tokenRows(ctx)));
+    return arenaSize(this.#arenaShapes(ctx.batch, !!ctx.forwardOnly, tokenRows(ctx)));
   }
 
   /**
    * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ;
    * forward-only: v, x (`bl` rows: B·L, or the packed token count).
    */
-  #arenaShapes(nb: number, nl: number, forwardOnly: boolean, bl: number): number[][] {
+  #arenaShapes(nb: number, forwardOnly: boolean, bl: number): number[][] {
     const { hidden: nh, state: np } = this.options;
     if (forwardOnly) return [[bl, 2 * np], [bl, 2 * np]];
     const slices = splitCount(bl, 128);
     return [
       [bl, 2 * np],
       [bl, 2 * np],
-      [nb, nl, nh],
+      [bl, nh],
       [bl, 2 * np],
       [slices, 2 * np, nh],
       [slices, nh, 2 * np],

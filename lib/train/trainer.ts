@@ -24,7 +24,7 @@ import {
   DEFAULT_BUCKET_STEP,
   evalBuckets,
   type EvalGraphs,
-  PackedEvalGraphs,
+  packedEvalGraphs,
   trainBuckets,
 } from "../models/buckets.ts";
 import type { RecModel, TrainMode } from "../models/model.ts";
@@ -158,7 +158,7 @@ export function evalGraphsFor(
   >,
 ): EvalGraphs {
   if (model.packable && options.evalPacking !== false) {
-    return new PackedEvalGraphs(model, {
+    return packedEvalGraphs(model, {
       batch: options.evalBatchSize,
       maxLen: options.maxLen,
       maskHistory: options.maskHistory,
