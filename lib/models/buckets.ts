@@ -30,6 +30,7 @@ import {
   packBatch,
   PACKED_FILLERS,
   type PackedBatch,
+  type SequenceBatch,
   tokenCount,
 } from "../data/batch.ts";
 import { Arena, type Runtime, type Tensor } from "../gpu/runtime.ts";
@@ -162,6 +163,11 @@ export class LengthBuckets<G extends { length: number; batch: number }> {
     return this.#cache.graph(length);
   }
 
+  /** The graph that sizes the arena (maxLen). */
+  first(): Promise<G> {
+    return this.graph(this.options.maxLen);
+  }
+
   /** The graph for a batch and the batch laid out at that graph's length. */
   async forBatch<T extends BatchInputs>(batch: T): Promise<{ graph: G; batch: T }> {
     const length = this.lengthOf(batch);
@@ -234,8 +240,9 @@ export class PackedGraphs<G> {
     return this.graph(this.options.batch * this.options.maxLen);
   }
 
-  /** The graph for a batch and the batch packed for it. */
-  async forBatch(batch: Batch): Promise<{ graph: G; batch: PackedBatch }> {
+  /** The graph for a batch and the batch packed for it (prefix batches only). */
+  async forBatch(batch: Batch | SequenceBatch): Promise<{ graph: G; batch: PackedBatch }> {
+    if ("targets" in batch) throw new Error("packed graphs: no sequence-mode batches");
     if (batch.size !== this.options.batch || batch.maxLen !== this.options.maxLen) {
       throw new Error(
         `packed graphs: a [${batch.size}, ${batch.maxLen}] batch for [${this.batch}, ${this.maxLen}] graphs`,
@@ -289,6 +296,27 @@ export function trainBuckets(
     maxLen,
     step: model.causal ? options.step : 0,
     build: (length) => model.buildTrain({ batch, maxLen, length, mode, lossSum }),
+    arena: options.arena,
+  });
+  return { graphs, lossSum };
+}
+
+/**
+ * The prefix-mode training steps of a packable model on packed tokens (one graph per capacity),
+ * all adding into one running loss.
+ */
+export function packedTrainGraphs(
+  model: RecModel,
+  options: { batch: number; maxLen: number; arena?: Arena | null },
+): { graphs: PackedGraphs<TrainGraph>; lossSum: Tensor } {
+  if (!model.packable) throw new Error(`${model.name}: no packed training`);
+  const rt = model.store.rt;
+  const lossSum = rt.tensor([2], "f32", [0, 0], "loss_sum");
+  const { batch, maxLen } = options;
+  const graphs = new PackedGraphs<TrainGraph>(rt, {
+    batch,
+    maxLen,
+    build: (tokens) => model.buildTrain({ batch, maxLen, mode: "prefix", lossSum, tokens }),
     arena: options.arena,
   });
   return { graphs, lossSum };

@@ -23,8 +23,13 @@ export interface TrainGraph {
   /** The length the graph runs at (≤ maxLen; see {@linkcode LengthOptions}). */
   length: number;
   mode: TrainMode;
-  /** Writes a batch of stride `length` into the graph's input tensors (queued; no sync). */
-  upload(batch: Batch | SequenceBatch): void;
+  /** Packed graphs: their token capacity (batches come through lib/data/batch.ts packBatch). */
+  tokens?: number;
+  /**
+   * Writes a batch of stride `length` (packed when the graph is) into the graph's input tensors
+   * (queued; no sync).
+   */
+  upload(batch: Batch | SequenceBatch | PackedBatch): void;
   /**
    * Everything but the optimiser; ends with gradients in the store's gradient buffer. `upload`
    * may change it to fit the batch (SS4Rec's sequence mode drops head chunks holding no target):
@@ -89,11 +94,12 @@ export interface RecModel {
    * accumulate into one running loss (default: a fresh zeroed tensor).
    */
   buildTrain(
-    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
+    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor; tokens?: number },
   ): Promise<TrainGraph>;
   /**
-   * True when {@linkcode buildEval} takes `tokens`: evaluation on packed tokens (no padding;
-   * lib/data/batch.ts packBatch), which needs a causal model whose sequence kernels index them.
+   * True when {@linkcode buildEval} and prefix-mode {@linkcode buildTrain} take `tokens`: graphs on
+   * packed tokens (no padding; lib/data/batch.ts packBatch), which needs a causal model whose
+   * sequence kernels index them.
    */
   readonly packable?: boolean;
   /** Builds the evaluation step for [batch, length], or on `tokens` packed tokens (packable models). */

@@ -285,7 +285,8 @@ export class SS4Rec implements RecModel {
           dropout: {
             p: this.o.dropoutProb,
             salt,
-            frame: { length: L, paddedLength: inputs.paddedLength },
+            // packed tokens: drawn per packed row (another draw than the padded layout's)
+            frame: ctx.packed ? undefined : { length: L, paddedLength: inputs.paddedLength },
           },
         });
         forward.push(...built.forward, ...norm.forward);
@@ -322,20 +323,27 @@ export class SS4Rec implements RecModel {
 
   /** Builds the training step (see {@linkcode RecModel.buildTrain}). */
   async buildTrain(
-    options: LengthOptions & { batch: number; mode: TrainMode; lossSum?: Tensor },
+    options: LengthOptions & {
+      batch: number;
+      mode: TrainMode;
+      lossSum?: Tensor;
+      tokens?: number;
+    },
   ): Promise<TrainGraph> {
     const { batch: B, mode } = options;
     const L = graphLength(options), rows = B * L;
     const rt = this.rt, H = this.o.hiddenSize, V = this.o.numItems;
-    const ctx = this.#ctx(B, L);
-    const itemSeq = rt.tensor([B, L], "i32", undefined, "item_seq");
-    const seqLen = rt.tensor([B], "i32", undefined, "seq_len");
-    const timeGaps = rt.tensor([B, L], "f32", undefined, "time_gaps");
+    if (options.tokens !== undefined && mode !== "prefix") {
+      throw new Error("SS4Rec: packed training is for train_mode prefix");
+    }
+    const input = this.#inputs(B, L, options.tokens), T = options.tokens;
+    const ctx = this.#ctx(input.R, L, false, input.packed);
+    const seqLen = input.seqLen;
     const target = rt.tensor([mode === "sequence" ? B * L : B], "i32", undefined, "target");
     const enc = await this.#encoder(ctx, {
-      itemSeq,
+      itemSeq: input.itemSeq,
       seqLen,
-      timeGaps,
+      timeGaps: input.timeGaps,
       paddedLength: options.maxLen,
     });
     const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
@@ -354,7 +362,29 @@ export class SS4Rec implements RecModel {
     let compact: { forward: Command; backward: Command } | null = null;
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
-    if (mode === "prefix") {
+    // packed: [T] the row (< B) whose last token each token is, −1 for the others (filled by upload)
+    const tokenSlot = T === undefined ? null : rt.tensor([T], "i32", undefined, "token_slot");
+    if (mode === "prefix" && input.packed) {
+      // every row's output at its last token (filler rows too: R rows), and back: each token gets
+      // the gradient of the row it ends (0 for the others); the head reads the first B rows
+      const R = input.R;
+      const rep = rt.tensor([R, H], "f32", undefined, "seq_output");
+      const dRep = rt.tensor([R, H], "f32", undefined, "d_seq_output");
+      const gather = await rt.kernel("embedding", "emb_gather");
+      last = {
+        forward: [rt.op(gather, [input.lastToken!, enc.output, rep], {
+          params: [R, H, T!, 0],
+          workgroups: grid(R * H),
+        })],
+        backward: [rt.op(gather, [tokenSlot!, dRep, enc.dOutput!], {
+          params: [T!, H, B, 0],
+          workgroups: grid(T! * H),
+        })],
+      };
+      const realRows = (t: Tensor) => rowsView(t, 0, B, H);
+      reps = [{ rep: realRows(rep), dRep: realRows(dRep), target, n: B }];
+      enc.activations.set("seq_output", realRows(rep));
+    } else if (mode === "prefix") {
       const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
       const dRep = rt.tensor([B, H], "f32", undefined, "d_seq_output");
       last = await gatherLast(rt, {
@@ -446,7 +476,7 @@ export class SS4Rec implements RecModel {
       ...(compact ? [compact.backward] : []),
       ...enc.backward,
     ];
-    const noTime = this.o.modelType === "no_time";
+    const lastSlot = new Int32Array(T ?? 0);
     // host side of the slot lists, refilled by every upload
     const row = new Int32Array(slots ? rows : 0), slot = new Int32Array(slots ? rows : 0);
     const slotTargets = new Int32Array(slots ? rows : 0);
@@ -454,15 +484,18 @@ export class SS4Rec implements RecModel {
       batch: B,
       maxLen: options.maxLen,
       length: L,
+      tokens: T,
       mode,
       commands: commands(chunks.length),
       lossSum,
       activations: enc.activations,
-      upload(batch: Batch | SequenceBatch) {
-        checkStride(batch, L);
-        rt.write(itemSeq, batch.itemSeq);
-        rt.write(seqLen, batch.seqLen);
-        rt.write(timeGaps, noTime ? constantGaps(batch.seqLen, L) : batch.timeGaps);
+      upload(batch: Batch | SequenceBatch | PackedBatch) {
+        input.write(batch);
+        if ("starts" in batch) {
+          lastSlot.fill(-1);
+          for (let b = 0; b < B; b++) if (batch.lastToken[b] >= 0) lastSlot[batch.lastToken[b]] = b;
+          rt.write(tokenSlot!, lastSlot);
+        }
         if (!slots) {
           rt.write(target, "targets" in batch ? batch.targets : batch.target);
           return;
