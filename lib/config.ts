@@ -88,10 +88,11 @@ export interface Config {
    */
   length_bucket: number;
   /**
-   * Evaluate on packed tokens (no padding at all; lib/models/buckets.ts packedEvalGraphs) when the
-   * model supports it (SS4Rec); results unchanged. Off: evaluation uses `length_bucket`.
+   * Run evaluation and prefix-mode training steps on packed tokens (no padding at all;
+   * lib/models/buckets.ts PackedGraphs) when the model supports it (SS4Rec). Results are the
+   * padded ones to float rounding (dropout masks are another draw). Off: `length_bucket` applies.
    */
-  eval_packing: boolean;
+  packing: boolean;
   /** NeuMF: GMF embedding size. */
   mf_embedding_size: number;
   /** NeuMF: MLP embedding size. */
@@ -154,7 +155,7 @@ export const CONFIG_SCHEMA: Readonly<Record<keyof Config, KeySpec>> = {
   s5_clip_eigs: { kind: "bool" },
   mask_history: { kind: "bool" },
   length_bucket: { kind: "int" },
-  eval_packing: { kind: "bool" },
+  packing: { kind: "bool" },
   mf_embedding_size: { kind: "posint" },
   mlp_embedding_size: { kind: "posint" },
   mlp_hidden_size: { kind: "int[]" },
@@ -197,7 +198,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   s5_clip_eigs: false,
   mask_history: false,
   length_bucket: 16,
-  eval_packing: true,
+  packing: true,
   mf_embedding_size: 64,
   mlp_embedding_size: 64,
   mlp_hidden_size: [128, 64],

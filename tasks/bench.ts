@@ -35,6 +35,7 @@ import {
   DEFAULT_BUCKET_STEP,
   evalBuckets,
   packedEvalGraphs,
+  packedTrainGraphs,
   trainBuckets,
 } from "../lib/models/buckets.ts";
 
@@ -372,6 +373,57 @@ export async function benchMain(args: string[]): Promise<number> {
             [...hist].sort((a, b) => b[0] - a[0]).map(([l, c]) => `${l}×${c}`).join(", ")
           })`,
         ...est,
+        unit: "s",
+      });
+      // On packed tokens (lib/models/buckets.ts PackedGraphs, as the trainer runs prefix mode):
+      // the step above on the same three batches, and the real length mix's epoch, estimated
+      // from its first `sample` steps (one graph per capacity, built before timing).
+      const pk = packedTrainGraphs(model, { batch: shape.B, maxLen: shape.L });
+      const stepPacked = async (b: Batch) => {
+        const { graph: g, batch } = await pk.graphs.forBatch(b);
+        runStep(g, batch);
+      };
+      for (const b of batches) await stepPacked(b as Batch);
+      await rt.sync();
+      const same = await timed(reps, async () => {
+        for (let i = 0; i < steps; i++) await stepPacked(batches[i % 3] as Batch);
+        await rt.sync();
+      });
+      rows.push({
+        what: `${shape.name}, packed tokens (the same batches)`,
+        ...scaled(same, 1 / steps),
+        unit: "ms",
+      });
+      const mix = ml1mPrefixLengths(shape.L, o.quick ? users : 6040);
+      const sample = Math.min(o.quick ? 4 : 48, Math.floor(mix.length / shape.B));
+      const epochSteps = Math.ceil(mix.length / shape.B);
+      const real = Array.from({ length: sample }, (_, i) =>
+        longestFirst(
+          syntheticBatch(
+            shape.B,
+            shape.L,
+            V,
+            90 + i,
+            false,
+            mix.subarray(i * shape.B, (i + 1) * shape.B),
+          ),
+        ) as Batch);
+      for (const b of real) await stepPacked(b);
+      await rt.sync();
+      const fill = mix.reduce((a, b) => a + b, 0) / (mix.length * shape.L);
+      rows.push({
+        what: `ML-1M epoch (prefix mode, real length mix, ${
+          (100 * fill).toFixed(0)
+        }% of L filled, packed tokens: ${epochSteps} steps, estimated from ${sample}; capacities ${
+          pk.graphs.capacities.join(" ")
+        })`,
+        ...scaled(
+          await timed(Math.min(reps, 3), async () => {
+            for (const b of real) await stepPacked(b);
+            await rt.sync();
+          }),
+          epochSteps / sample / 1000,
+        ),
         unit: "s",
       });
     }

@@ -75,7 +75,7 @@ export function trainerOptions(cfg: Config) {
     timestampPrecision: cfg.timestamp_precision,
     maskHistory: cfg.mask_history,
     lengthBucket: cfg.length_bucket,
-    evalPacking: cfg.eval_packing,
+    packing: cfg.packing,
   };
 }
 

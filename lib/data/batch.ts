@@ -240,10 +240,14 @@ export interface PackedBatch extends Batch {
 }
 
 /**
- * Filler rows after a packed batch's rows. Packed capacities are multiples of this many rows of
- * maxLen tokens (lib/models/buckets.ts PackedGraphs), so the fillers can always take the rest.
+ * Filler rows after the rows of a packed batch of `batchSize` rows: 1 per 128 rows, 1 to 8.
+ * Packed capacities are multiples of this many rows of maxLen tokens (lib/models/buckets.ts
+ * PackedGraphs), so the fillers can always take the rest, at a cost of at most 1/128 of the
+ * batch's rows.
  */
-export const PACKED_FILLERS = 8;
+export function packedFillers(batchSize: number): number {
+  return Math.min(8, Math.max(1, Math.ceil(batchSize / 128)));
+}
 
 /** Σ seqLen of a batch (each capped at maxLen): the tokens {@linkcode packBatch} keeps. */
 export function tokenCount(batch: BatchInputs): number {
@@ -260,7 +264,7 @@ export function tokenCount(batch: BatchInputs): number {
 export function packBatch(
   batch: Batch,
   capacity: number,
-  fillers = PACKED_FILLERS,
+  fillers = packedFillers(batch.size),
 ): PackedBatch {
   const { size: B, maxLen: L, seqLen } = batch;
   const tokens = tokenCount(batch);

@@ -28,8 +28,8 @@ import {
   type Batch,
   type BatchInputs,
   packBatch,
-  PACKED_FILLERS,
   type PackedBatch,
+  packedFillers,
   type SequenceBatch,
   tokenCount,
 } from "../data/batch.ts";
@@ -192,8 +192,8 @@ export interface EvalGraphs {
 
 /**
  * Graphs on packed tokens (lib/data/batch.ts packBatch): a batch runs only its real tokens, no
- * padding, in the graph of its token count rounded up to {@linkcode PACKED_FILLERS}·L tokens
- * (capped at B·L), whose filler rows take the rest. Every per-token product is the one of the
+ * padding, in the graph of its token count rounded up to a multiple of F·L tokens (capped at B·L;
+ * F = packedFillers(B)), whose F filler rows take the rest. Every per-token product is the one of the
  * padded graph (only the rows' places differ), so outputs, losses and gradients equal the padded
  * graph's to float rounding; dropout masks are drawn per packed row, so with dropout on they are
  * another draw. The graphs share one arena, sized by the B·L one (built first).
@@ -226,7 +226,7 @@ export class PackedGraphs<G> {
 
   /** The capacity of the graph that runs `tokens` tokens. */
   capacityOf(tokens: number): number {
-    const { batch, maxLen } = this.options, g = PACKED_FILLERS * maxLen;
+    const { batch, maxLen } = this.options, g = packedFillers(batch) * maxLen;
     return Math.min(batch * maxLen, Math.max(1, Math.ceil(tokens / g)) * g);
   }
 

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { type Batch, PACKED_FILLERS, type PackedBatch, type SequenceBatch } from "../data/batch.ts";
+import { type Batch, type PackedBatch, packedFillers, type SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
@@ -530,7 +530,7 @@ export class SS4Rec implements RecModel {
     if (T !== undefined && !(Number.isInteger(T) && T >= 1 && T <= B * L)) {
       throw new Error(`SS4Rec: packed capacity ${T} outside 1..${B * L}`);
     }
-    const R = T === undefined ? B : B + PACKED_FILLERS;
+    const R = T === undefined ? B : B + packedFillers(B);
     const seqLen = rt.tensor([R], "i32", undefined, "seq_len");
     const packed = T === undefined ? undefined : {
       tokens: T,

@@ -10,10 +10,13 @@
  */
 
 import {
+  type Batch,
   lengthOrder,
   longestFirst,
   makeBatch,
   makeSequenceBatch,
+  type PackedBatch,
+  type SequenceBatch,
   sequenceWindows,
 } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
@@ -25,9 +28,10 @@ import {
   evalBuckets,
   type EvalGraphs,
   packedEvalGraphs,
+  packedTrainGraphs,
   trainBuckets,
 } from "../models/buckets.ts";
-import type { RecModel, TrainMode } from "../models/model.ts";
+import type { RecModel, TrainGraph, TrainMode } from "../models/model.ts";
 import { type Adam, type AdamState, modelOptimizer } from "./adam.ts";
 import { Progress } from "./progress.ts";
 
@@ -52,8 +56,11 @@ export interface TrainerOptions {
   maskHistory: boolean;
   /** Length bucket granularity (config `length_bucket`, default 16; 0 = every batch at maxLen). */
   lengthBucket?: number;
-  /** Packed evaluation where the model supports it (config `eval_packing`, default true). */
-  evalPacking?: boolean;
+  /**
+   * Packed tokens (config `packing`, default true) where the model supports them: evaluation, and
+   * prefix-mode training steps (lib/models/buckets.ts PackedGraphs).
+   */
+  packing?: boolean;
   /** Stop after this many training steps in total (0 = no limit; used by quick checks). */
   maxSteps?: number;
   /** Stop after the first epoch that ends past this many seconds of this call (0 = no limit). */
@@ -148,16 +155,16 @@ export async function evaluate(
 
 /**
  * The evaluation graphs a trainer config asks for, built on use: on packed tokens where the model
- * supports it and `evalPacking` is not off, else one per bucket length.
+ * supports it and `packing` is not off, else one per bucket length.
  */
 export function evalGraphsFor(
   model: RecModel,
   options: Pick<
     TrainerOptions,
-    "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket" | "evalPacking"
+    "evalBatchSize" | "maxLen" | "maskHistory" | "lengthBucket" | "packing"
   >,
 ): EvalGraphs {
-  if (model.packable && options.evalPacking !== false) {
+  if (model.packable && options.packing !== false) {
     return packedEvalGraphs(model, {
       batch: options.evalBatchSize,
       maxLen: options.maxLen,
@@ -172,6 +179,15 @@ export function evalGraphsFor(
   });
 }
 
+/** The training graphs of a run, by bucket length or on packed tokens. */
+interface TrainGraphs {
+  /** The graph that sizes the shared arena (built first). */
+  first(): Promise<TrainGraph>;
+  forBatch(
+    batch: Batch | SequenceBatch,
+  ): Promise<{ graph: TrainGraph; batch: Batch | SequenceBatch | PackedBatch }>;
+}
+
 /** Trains `model` on `ds` until the epoch budget or early stopping ends it. */
 export async function trainModel(
   rt: Runtime,
@@ -183,14 +199,21 @@ export async function trainModel(
 ): Promise<TrainerState> {
   const mode = options.mode;
   const evalGraphs = options.evalGraphs ?? evalGraphsFor(model, options);
-  const { graphs, lossSum } = trainBuckets(model, {
-    batch: options.batchSize,
-    maxLen: options.maxLen,
-    mode,
-    step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
-    arena: evalGraphs.arena,
-  });
-  await graphs.graph(options.maxLen); // first in the arena: it sizes it
+  const packed = model.packable && options.packing !== false && mode === "prefix";
+  const { graphs, lossSum }: { graphs: TrainGraphs; lossSum: Tensor } = packed
+    ? packedTrainGraphs(model, {
+      batch: options.batchSize,
+      maxLen: options.maxLen,
+      arena: evalGraphs.arena,
+    })
+    : trainBuckets(model, {
+      batch: options.batchSize,
+      maxLen: options.maxLen,
+      mode,
+      step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
+      arena: evalGraphs.arena,
+    });
+  await graphs.first(); // first in the arena: it sizes it
   const { adam, commands: update } = await modelOptimizer(rt, model, {
     lr: options.learningRate,
     weightDecay: options.weightDecay,
