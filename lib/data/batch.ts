@@ -258,19 +258,21 @@ export function tokenCount(batch: BatchInputs): number {
 
 /**
  * Packs a batch into exactly `capacity` ≥ {@linkcode tokenCount} tokens: each row's real steps,
- * rows in their order, then `fillers` rows of at most maxLen tokens each (item 0, gap 0) over the
+ * rows in their order, then `fillers` rows of at most `fillerLength` (default maxLen) tokens each
+ * (item 0, gap 0) over the
  * rest. Targets and users are unchanged.
  */
 export function packBatch(
   batch: Batch,
   capacity: number,
-  fillers = packedFillers(batch.size),
+  fillers: number = packedFillers(batch.size),
+  fillerLength: number = batch.maxLen,
 ): PackedBatch {
   const { size: B, maxLen: L, seqLen } = batch;
   const tokens = tokenCount(batch);
-  if (capacity < tokens || capacity - tokens > fillers * L) {
+  if (capacity < tokens || capacity - tokens > fillers * fillerLength) {
     throw new Error(
-      `packBatch: ${tokens} tokens and ${fillers} filler rows of ${L} cannot fill ${capacity}`,
+      `packBatch: ${tokens} tokens and ${fillers} filler rows of ${fillerLength} cannot fill ${capacity}`,
     );
   }
   const R = B + fillers;
@@ -279,7 +281,7 @@ export function packBatch(
   const lastToken = new Int32Array(R).fill(-1);
   let rest = capacity - tokens;
   for (let r = 0; r < R; r++) {
-    const n = r < B ? Math.max(0, Math.min(seqLen[r], L)) : Math.min(L, rest);
+    const n = r < B ? Math.max(0, Math.min(seqLen[r], L)) : Math.min(fillerLength, rest);
     if (r >= B) rest -= n;
     const s = starts[r];
     if (r < B) {
