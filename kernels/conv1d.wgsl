@@ -130,6 +130,7 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   let r = i / EV;
   let t0 = (r % nt) * CT;
   let b = r / nt;
+  let rb = crow(b, 0u); // row of step 0 (one load when PACKED)
   let t1 = min(t0 + CT, csteps(b));
   if (t0 >= t1) { return; }
   let w0 = wtap(e0, 0u);
@@ -140,11 +141,11 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   var x1 = vec4<f32>(0.0);
   var x2 = vec4<f32>(0.0);
   var x3 = vec4<f32>(0.0);
-  if (t0 >= 1u) { x1 = x4(crow(b, t0 - 1u), e0); }
-  if (t0 >= 2u) { x2 = x4(crow(b, t0 - 2u), e0); }
-  if (t0 >= 3u) { x3 = x4(crow(b, t0 - 3u), e0); }
+  if (t0 >= 1u) { x1 = x4(rb + t0 - 1u, e0); }
+  if (t0 >= 2u) { x2 = x4(rb + t0 - 2u, e0); }
+  if (t0 >= 3u) { x3 = x4(rb + t0 - 3u, e0); }
   for (var t = t0; t < t1; t++) {
-    let m = crow(b, t);
+    let m = rb + t;
     let x0 = x4(m, e0);
     let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
     st_b4(m * E + e0, e0, s * sigmoid4(s));
@@ -167,6 +168,7 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   let tc = lid / EQ;
   let q = wid.x * EQ + ql;
   let b = wid.y;
+  let rb = crow(b, 0u); // row of step 0 (one load when PACKED)
   let e0 = q * 4u;
   let nl = csteps(b);
   let ct = (nl + TCN - 1u) / TCN;
@@ -186,9 +188,9 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     var x1 = vec4<f32>(0.0);
     var x2 = vec4<f32>(0.0);
     var x3 = vec4<f32>(0.0);
-    if (t0 >= 1u) { x1 = x4(crow(b, t0 - 1u), e0); }
-    if (t0 >= 2u) { x2 = x4(crow(b, t0 - 2u), e0); }
-    if (t0 >= 3u) { x3 = x4(crow(b, t0 - 3u), e0); }
+    if (t0 >= 1u) { x1 = x4(rb + t0 - 1u, e0); }
+    if (t0 >= 2u) { x2 = x4(rb + t0 - 2u, e0); }
+    if (t0 >= 3u) { x3 = x4(rb + t0 - 3u, e0); }
     var g1 = vec4<f32>(0.0);
     var g2 = vec4<f32>(0.0);
     var g3 = vec4<f32>(0.0);
@@ -196,7 +198,7 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       var g0 = vec4<f32>(0.0);
       var x0 = vec4<f32>(0.0);
       if (tau < nl) {
-        let m = crow(b, tau);
+        let m = rb + tau;
         x0 = x4(m, e0);
         let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
         let sg = sigmoid4(s);
@@ -210,7 +212,7 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
         }
       }
       if (tau >= t0 + 3u) {
-        st_b5(crow(b, tau - 3u) * 2u * E + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
+        st_b5((rb + tau - 3u) * 2u * E + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
       }
       g3 = g2;
       g2 = g1;
@@ -366,6 +368,7 @@ fn conv_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let r = i / EV;
   let t0 = (r % nt) * CT;
   let b = r / nt;
+  let rb = crow(b, 0u); // row of step 0 (one load when PACKED)
   let t1 = min(t0 + CT, csteps(b));
   if (t0 >= t1) { return; }
   let w0 = wtap(e0, 0u);
@@ -376,11 +379,11 @@ fn conv_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var x1 = vec4<f32>(0.0);
   var x2 = vec4<f32>(0.0);
   var x3 = vec4<f32>(0.0);
-  if (t0 >= 1u) { x1 = x4v(crow(b, t0 - 1u), e0); }
-  if (t0 >= 2u) { x2 = x4v(crow(b, t0 - 2u), e0); }
-  if (t0 >= 3u) { x3 = x4v(crow(b, t0 - 3u), e0); }
+  if (t0 >= 1u) { x1 = x4v(rb + t0 - 1u, e0); }
+  if (t0 >= 2u) { x2 = x4v(rb + t0 - 2u, e0); }
+  if (t0 >= 3u) { x3 = x4v(rb + t0 - 3u, e0); }
   for (var t = t0; t < t1; t++) {
-    let m = crow(b, t);
+    let m = rb + t;
     let x0 = x4v(m, e0);
     let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
     st_b4v(m * E + e0, e0, s * sigmoid4(s));

@@ -113,6 +113,7 @@ var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial �
 
 // per-invocation constants (registers)
 var<private> pb: u32;
+var<private> prow0: u32;
 var<private> pblk: u32;
 var<private> pel: u32;
 var<private> png: u32;
@@ -138,11 +139,12 @@ fn softplus(x: f32) -> f32 {
 
 fn nchunks() -> u32 { return (p.len + CH - 1u) / CH; }
 
-// The activation row of step t of row b of the dispatch: b·L + t, or start[b0 + b] + t when the
-// tokens are PACKED.
-fn row_of(b: u32, t: u32) -> u32 {
-  if (PACKED) { return u32(start[p.b0 + b]) + t; }
-  return b * p.len + t;
+// The activation row of step 0 of row b of the dispatch: b·L, or start[b0 + b] when the tokens
+// are PACKED. Each entry point keeps its row's in `prow0` (one load, not one per step): step t is
+// row prow0 + t.
+fn row_base(b: u32) -> u32 {
+  if (PACKED) { return u32(start[p.b0 + b]); }
+  return b * p.len;
 }
 
 // Valid steps of row b of this dispatch (lens clamped to 0..L), uniform across the workgroup.
@@ -203,7 +205,7 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     var gz = 0.0;
     if (t < t1) {
       let e = pblk * EB + el;
-      let m = row_of(pb, t);
+      let m = prow0 + t;
       let s = dt_pre(m, e);
       dl = softplus(s);
       u = xc[m * E + e];
@@ -231,7 +233,7 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     let t = t0 + k;
     var v = vec4<f32>(0.0);
     if (t < t1) {
-      let base = row_of(pb, t) * J + R + half * N + n0;
+      let base = (prow0 + t) * J + R + half * N + n0;
       v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
     }
     sh_bc[i] = v;
@@ -240,7 +242,7 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     for (var i = lid; i < KS * R; i += T) {
       let t = t0 + i / R;
       var v = 0.0;
-      if (t < t1) { v = xdbl[row_of(pb, t) * J + i % R]; }
+      if (t < t1) { v = xdbl[(prow0 + t) * J + i % R]; }
       sh_dtr[i] = v;
     }
   }
@@ -259,7 +261,7 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
     let t = t0 + k;
     var v = vec4<f32>(0.0);
     if (t < t1) {
-      let base = row_of(pb, t) * J + R + half * N + n0;
+      let base = (prow0 + t) * J + R + half * N + n0;
       v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
     }
     sh_bc[i] = v;
@@ -267,7 +269,7 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
   for (var i = lid; i < HS * R; i += T) {
     let t = t0 + i / R;
     var v = 0.0;
-    if (t < t1) { v = xdbl[row_of(pb, t) * J + i % R]; }
+    if (t < t1) { v = xdbl[(prow0 + t) * J + i % R]; }
     sh_dtr[i] = v;
   }
   // this invocation's (step, channel) items: at most two when T ≥ HS·EB/2
@@ -283,13 +285,13 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
   let ta = t0 + i0 / EB;
   let tb = t0 + i1 / EB;
   if (i0 < HS * EB && ta < t1) {
-    let m = row_of(pb, ta);
+    let m = prow0 + ta;
     u0 = xc[m * E + e0];
     z0 = xz[m * 2u * E + E + e0];
     y0 = yb[m * E + e0];
   }
   if (i1 < HS * EB && tb < t1) {
-    let m = row_of(pb, tb);
+    let m = prow0 + tb;
     u1 = xc[m * E + e0];
     z1 = xz[m * 2u * E + E + e0];
     y1 = yb[m * E + e0];
@@ -343,6 +345,7 @@ fn fst(k: u32, h: vec4<f32>) -> vec4<f32> {
 fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   pblk = wid.x;
   pb = wid.y;
+  prow0 = row_base(pb);
   pel = lid % EB;
   png = lid / EB;
   let e = pblk * EB + pel;
@@ -403,6 +406,7 @@ fn bcs(k: u32, half: u32, g: u32) -> vec4<f32> { return sh_bc[(k * 2u + half) * 
 fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   let e = wid.x * 64u + lid;
   let b = wid.y;
+  prow0 = row_base(b);
   let live = e < E;
   let ec = min(e, E - 1u);
   let a0 = alog4(ec, 0u) * LOG2E;
@@ -435,20 +439,20 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       let c = i % (2u * NGR);
       let n0 = (c % NGR) * 4u;
       var v = vec4<f32>(0.0);
-      if (t0 + k < tl) { v = bc4(row_of(b, t0 + k) * J + R + (c / NGR) * N, n0); }
+      if (t0 + k < tl) { v = bc4((prow0 + t0 + k) * J + R + (c / NGR) * N, n0); }
       sh_bc[i] = v;
     }
     for (var i = lid; i < HS * R; i += 64u) {
       let t = t0 + i / R;
       var v = 0.0;
-      if (t < tl) { v = xdbl[row_of(b, t) * J + i % R]; }
+      if (t < tl) { v = xdbl[(prow0 + t) * J + i % R]; }
       sh_dtr[i] = v;
     }
     workgroupBarrier();
     if (live) {
       let kn = min(HS, tl - t0);
       // v20: the next step's u and z are loaded while this step computes
-      let m0 = row_of(b, t0);
+      let m0 = prow0 + t0;
       var un = xc[m0 * E + e];
       var zn = 0.0;
       if (!LAST) { zn = xz[m0 * 2u * E + E + e]; }
@@ -465,11 +469,11 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
           if (NGR > 6u) { ck_store_n(base, 24u, h6); }
           if (NGR > 7u) { ck_store_n(base, 28u, h7); }
         }
-        let m = row_of(b, t);
+        let m = prow0 + t;
         let u = un;
         let z = zn;
         if (k + 1u < kn) {
-          let mn = row_of(b, t + 1u);
+          let mn = prow0 + t + 1u;
           un = xc[mn * E + e];
           if (!LAST) { zn = xz[mn * 2u * E + E + e]; }
         }
@@ -622,7 +626,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       let k = k0 + s;
       let t = pt0 + k;
       if (t < pt1) {
-        let m = row_of(pb, t);
+        let m = prow0 + t;
         var v = vec4<f32>(0.0);
         if (NGR % 4u == 0u) {
           // v19: four chains, unrolled by 4
@@ -666,6 +670,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
 fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
   pblk = wid.x;
   pb = wid.y;
+  prow0 = row_base(pb);
   pel = lid % EB;
   png = lid / EB;
   let e = pblk * EB + pel;
