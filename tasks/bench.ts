@@ -572,7 +572,7 @@ export async function benchMain(args: string[]): Promise<number> {
         e.upload(batch);
         await profileInto(rt, {}, e.commands, firstBatch["packed tokens"] = []);
       }
-      const used = batches.map((b) => pg.layoutOf(b).capacity);
+      const used = batches.map((b) => pg.capacityOf(tokenCount(b)));
       return { pass, used };
     };
     const small = Math.max(8, EB / 4);

@@ -240,13 +240,21 @@ export interface PackedBatch extends Batch {
 }
 
 /**
- * Filler rows after the rows of a packed batch of `batchSize` rows: 1 per 128 rows, 1 to 8.
- * Packed capacities are multiples of this many rows of maxLen tokens (lib/models/buckets.ts
- * PackedGraphs), so the fillers can always take the rest, at a cost of at most 1/128 of the
- * batch's rows.
+ * Packed capacities are multiples of this many tokens (lib/models/buckets.ts PackedGraphs): one row
+ * of maxLen per 128 batch rows, 1 to 8 rows, so the rounding wastes at most 1/128 of a batch.
  */
-export function packedFillers(batchSize: number): number {
-  return Math.min(8, Math.max(1, Math.ceil(batchSize / 128)));
+export function packedGranule(batchSize: number, maxLen: number): number {
+  return Math.min(8, Math.max(1, Math.ceil(batchSize / 128))) * maxLen;
+}
+
+/** Tokens of a filler row: few, so that no filler row is longer than the batch's own rows. */
+export function fillerLength(maxLen: number): number {
+  return Math.min(16, maxLen);
+}
+
+/** Filler rows after the rows of a packed batch: enough to take any rest below one granule. */
+export function packedFillers(batchSize: number, maxLen: number): number {
+  return Math.ceil(packedGranule(batchSize, maxLen) / fillerLength(maxLen));
 }
 
 /** Σ seqLen of a batch (each capped at maxLen): the tokens {@linkcode packBatch} keeps. */
@@ -258,21 +266,21 @@ export function tokenCount(batch: BatchInputs): number {
 
 /**
  * Packs a batch into exactly `capacity` ≥ {@linkcode tokenCount} tokens: each row's real steps,
- * rows in their order, then `fillers` rows of at most `fillerLength` (default maxLen) tokens each
- * (item 0, gap 0) over the
+ * rows in their order, then `fillers` rows of at most {@linkcode fillerLength} tokens each (item
+ * 0, gap 0) over the
  * rest. Targets and users are unchanged.
  */
 export function packBatch(
   batch: Batch,
   capacity: number,
-  fillers: number = packedFillers(batch.size),
-  fillerLength: number = batch.maxLen,
+  fillers: number = packedFillers(batch.size, batch.maxLen),
 ): PackedBatch {
   const { size: B, maxLen: L, seqLen } = batch;
   const tokens = tokenCount(batch);
-  if (capacity < tokens || capacity - tokens > fillers * fillerLength) {
+  const F = fillerLength(L);
+  if (capacity < tokens || capacity - tokens > fillers * F) {
     throw new Error(
-      `packBatch: ${tokens} tokens and ${fillers} filler rows of ${fillerLength} cannot fill ${capacity}`,
+      `packBatch: ${tokens} tokens and ${fillers} filler rows of ${F} cannot fill ${capacity}`,
     );
   }
   const R = B + fillers;
@@ -281,7 +289,7 @@ export function packBatch(
   const lastToken = new Int32Array(R).fill(-1);
   let rest = capacity - tokens;
   for (let r = 0; r < R; r++) {
-    const n = r < B ? Math.max(0, Math.min(seqLen[r], L)) : Math.min(fillerLength, rest);
+    const n = r < B ? Math.max(0, Math.min(seqLen[r], L)) : Math.min(F, rest);
     if (r >= B) rest -= n;
     const s = starts[r];
     if (r < B) {

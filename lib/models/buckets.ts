@@ -29,7 +29,7 @@ import {
   type BatchInputs,
   packBatch,
   type PackedBatch,
-  packedFillers,
+  packedGranule,
   type SequenceBatch,
   tokenCount,
 } from "../data/batch.ts";
@@ -192,9 +192,8 @@ export interface EvalGraphs {
 
 /**
  * Graphs on packed tokens (lib/data/batch.ts packBatch): a batch runs only its real tokens, no
- * padding, in the graph of its token count rounded up to a multiple of F·L_b tokens (capped at
- * B·L; F = packedFillers(B), L_b its longest row rounded up to 16), whose F filler rows of at most
- * L_b tokens take the rest. Every per-token product is the one of the
+ * padding, in the graph of its token count rounded up to a multiple of `packedGranule` tokens
+ * (capped at B·L), whose short filler rows take the rest. Every per-token product is the one of the
  * padded graph (only the rows' places differ), so outputs, losses and gradients equal the padded
  * graph's to float rounding; dropout masks are drawn per packed row, so with dropout on they are
  * another draw. The graphs share one arena, sized by the B·L one (built first).
@@ -225,17 +224,10 @@ export class PackedGraphs<G> {
     return this.options.maxLen;
   }
 
-  /**
-   * The capacity a batch runs at, and the length of its filler rows: its longest row rounded up to
-   * a multiple of 16 (so a filler row takes no longer than the batch's rows in the scans), and the
-   * tokens rounded up to a multiple of F such rows (capped at B·L).
-   */
-  layoutOf(batch: BatchInputs): { capacity: number; fillerLength: number } {
-    const { batch: B, maxLen: L } = this.options;
-    const fillerLength = bucketLength(longestRow(batch), L, DEFAULT_BUCKET_STEP);
-    const g = packedFillers(B) * fillerLength;
-    const capacity = Math.min(B * L, Math.max(1, Math.ceil(tokenCount(batch) / g)) * g);
-    return { capacity, fillerLength };
+  /** The capacity of the graph that runs `tokens` tokens. */
+  capacityOf(tokens: number): number {
+    const { batch: B, maxLen: L } = this.options, g = packedGranule(B, L);
+    return Math.min(B * L, Math.max(1, Math.ceil(tokens / g)) * g);
   }
 
   /** The graph of one capacity (built on first use; the B·L one first, to size the arena). */
@@ -256,11 +248,8 @@ export class PackedGraphs<G> {
         `packed graphs: a [${batch.size}, ${batch.maxLen}] batch for [${this.batch}, ${this.maxLen}] graphs`,
       );
     }
-    const { capacity, fillerLength } = this.layoutOf(batch);
-    return {
-      graph: await this.#cache.graph(capacity),
-      batch: packBatch(batch, capacity, packedFillers(batch.size), fillerLength),
-    };
+    const capacity = this.capacityOf(tokenCount(batch));
+    return { graph: await this.#cache.graph(capacity), batch: packBatch(batch, capacity) };
   }
 
   /** The capacities built so far, ascending. */

@@ -530,7 +530,7 @@ export class SS4Rec implements RecModel {
     if (T !== undefined && !(Number.isInteger(T) && T >= 1 && T <= B * L)) {
       throw new Error(`SS4Rec: packed capacity ${T} outside 1..${B * L}`);
     }
-    const R = T === undefined ? B : B + packedFillers(B);
+    const R = T === undefined ? B : B + packedFillers(B, L);
     const seqLen = rt.tensor([R], "i32", undefined, "seq_len");
     const packed = T === undefined ? undefined : {
       tokens: T,
