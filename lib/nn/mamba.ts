@@ -259,7 +259,7 @@ export class MambaLayer {
     // `ckpt` is a placeholder binding.
     const saved = (shape: number[], name: string) =>
       ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
-    const fwdShapes = this.#arenaShapes(B, L, EB, true, M);
+    const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
     const [xz, xc, xdbl, y] = fwdOnly
       ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)
       : [
@@ -385,7 +385,7 @@ export class MambaLayer {
     // with every other layer's backward): [dy | dxz | part | bcp (| dxdbl)]. ∂xdbl (bc_reduce,
     // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
     // after ∂xdbl's last reader) takes it too.
-    const shapes = this.#arenaShapes(B, L, EB, false);
+    const shapes = this.#arenaShapes(B, L, EB, false, M, ctx.packed?.fillers);
     const arena = backwardRegion(ctx, shapes, "mamba.backward");
     const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
     const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
@@ -416,7 +416,7 @@ export class MambaLayer {
       // tokens: the kernels find a row's tokens through the row starts, so the token tensors are
       // bound whole (where a slice's tokens begin changes with every batch); the same argument
       // holds for ∂xdbl, since a slice's tokens still follow the previous slice's.
-      ...this.#slices(B, L, EB).flatMap(([b0, nb]) => {
+      ...this.#slices(B, L, EB, ctx.packed?.fillers).flatMap(([b0, nb]) => {
         const v = (x: Tensor, perB: number) =>
           new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
         const tok = (x: Tensor, perB: number) => packed ? x : v(x, perB);
@@ -495,7 +495,14 @@ export class MambaLayer {
   ): number {
     const { EB } = this.#scanShape(ctx.rt.device.limits);
     return arenaSize(
-      this.#arenaShapes(ctx.batch, ctx.seqLen, EB, !!ctx.forwardOnly, tokenRows(ctx)),
+      this.#arenaShapes(
+        ctx.batch,
+        ctx.seqLen,
+        EB,
+        !!ctx.forwardOnly,
+        tokenRows(ctx),
+        ctx.packed?.fillers,
+      ),
     );
   }
 
@@ -506,12 +513,19 @@ export class MambaLayer {
 
   /**
    * The backward arena's views: dy, dxz, part, bcp (, dxdbl); forward-only: xz, xc, xdbl, y, of M
-   * rows (B·L, or the packed token count).
+   * rows (B·L, or the packed token count; the last `fillers` rows of B are filler rows).
    */
-  #arenaShapes(B: number, L: number, EB: number, forwardOnly: boolean, M = B * L): number[][] {
+  #arenaShapes(
+    B: number,
+    L: number,
+    EB: number,
+    forwardOnly: boolean,
+    M: number,
+    fillers = 0,
+  ): number[][] {
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     if (forwardOnly) return [[M, 2 * E], [M, E], [M, J], [M, E]];
-    const rows = Math.max(...this.#slices(B, L, EB).map(([, nb]) => nb)) * L;
+    const rows = Math.max(...this.#slices(B, L, EB, fillers).map(([, nb]) => nb)) * L;
     // ∂xdbl's block partials [rows, E/EB, J], flat and padded to whole vec4s (scan_bwd binds them
     // as array<vec4<f32>>)
     const shapes = [[M, E], [M, 2 * E], [B, E, JP], [Math.ceil((rows * (E / EB) * J) / 4) * 4]];
@@ -523,7 +537,10 @@ export class MambaLayer {
    * size, each starting where every per-b view is 256-byte aligned (the binding offset rule);
    * fewer when the batch is too small for that.
    */
-  #slices(B: number, L: number, EB: number): [number, number][] {
+  #slices(B: number, L: number, EB: number, fillers = 0): [number, number][] {
+    // packed tokens: the real rows are sliced as a padded batch of theirs would be, the filler rows
+    // (short) are one more slice, so that they neither lengthen nor unbalance the others
+    if (fillers > 0) return [...this.#slices(B - fillers, L, EB), [B - fillers, fillers]];
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     const NC = Math.ceil(L / Math.min(this.chunk, L));
     const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP];
