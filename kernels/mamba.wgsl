@@ -26,6 +26,10 @@
 // there without running its chunks. H100, deno task bench (synthetic batches, 80 % of L valid):
 // scan_bwd 8.23 -> 7.19 ms per step, the step 19.9 -> 18.8 ms, the ML-1M prefix epoch (59 % valid)
 // 19.0 -> 17.9 s (docs/results/h100-2026-11-27-p).
+// Version 23: PACKED (define; scan_fwd_e, scan_bwd): the activations hold only the batch's real
+// tokens, each row's steps one after another from start[b0 + b] (binding 15, lib/data/batch.ts
+// packBatch); each invocation loads its row's start once (prow0). H100, deno task bench: the ML-1M
+// prefix epoch 17.4 -> 12.1 s with the rest of the packing (docs/results/h100-2026-11-27-x).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4

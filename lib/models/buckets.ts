@@ -1,9 +1,10 @@
 /**
- * Length buckets: every batch runs at its longest sequence rounded up to a multiple of `step` (its
- * bucket length L_b ≤ L) instead of the padded length L, so the work of a step scales with the
- * batch's real tokens. This file is the one place that knows about it: the trainer and the
- * evaluator ask {@linkcode LengthBuckets.forBatch} for the graph of a batch and the batch cut to
- * that graph's length.
+ * Length buckets and packed tokens: the graphs a batch runs in, so that its work scales with its
+ * real tokens. With length buckets every batch runs at its longest sequence rounded up to a multiple
+ * of `step` (its bucket length L_b ≤ L) instead of the padded length L; on packed tokens
+ * ({@linkcode PackedGraphs}) it runs its real tokens only, with no padding at all. This file is the
+ * one place that knows about it: the trainer and the evaluator ask `forBatch` for the graph of a
+ * batch and the batch laid out for that graph.
  *
  * Why results do not change: batches are right-padded and SS4Rec is causal, so the outputs at
  * t < seqLen never see positions ≥ L_b; dropout masks are indexed as at L (`LengthOptions`);
