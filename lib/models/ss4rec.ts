@@ -24,7 +24,7 @@
 import { type Batch, type PackedBatch, packedFillers, type SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
-import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Command, grid, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { gatherLast } from "../nn/elementwise.ts";
 import { embedding } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
@@ -203,15 +203,7 @@ export class SS4Rec implements RecModel {
         });
       }
       // packed: the rows of the last tokens
-      const op = rt.op(await rt.kernel("embedding", "emb_gather"), [
-        inputs.lastToken,
-        input,
-        output,
-      ], {
-        params: [B, H, rows, 0],
-        workgroups: grid(B * H),
-      });
-      return { forward: [op], backward: [] };
+      return { forward: [await gatherRows(rt, inputs.lastToken, input, output)], backward: [] };
     };
     for (let i = 0; i < this.o.numLayers; i++) {
       const ln = {
@@ -370,16 +362,10 @@ export class SS4Rec implements RecModel {
       const R = input.R;
       const rep = rt.tensor([R, H], "f32", undefined, "seq_output");
       const dRep = rt.tensor([R, H], "f32", undefined, "d_seq_output");
-      const gather = await rt.kernel("embedding", "emb_gather");
       last = {
-        forward: [rt.op(gather, [input.lastToken!, enc.output, rep], {
-          params: [R, H, T!, 0],
-          workgroups: grid(R * H),
-        })],
-        backward: [rt.op(gather, [tokenSlot!, dRep, enc.dOutput!], {
-          params: [T!, H, B, 0],
-          workgroups: grid(T! * H),
-        })],
+        forward: [await gatherRows(rt, input.lastToken!, enc.output, rep)],
+        // only the B real rows' gradients are written (the slots name no filler row)
+        backward: [await gatherRows(rt, tokenSlot!, dRep, enc.dOutput!)],
       };
       const realRows = (t: Tensor) => rowsView(t, 0, B, H);
       reps = [{ rep: realRows(rep), dRep: realRows(dRep), target, n: B }];
@@ -414,17 +400,9 @@ export class SS4Rec implements RecModel {
         row: rt.tensor([rows], "i32", undefined, "head_slot_row"),
         slot: rt.tensor([rows], "i32", undefined, "head_row_slot"),
       };
-      const gather = await rt.kernel("embedding", "emb_gather");
-      const params = [rows, H, rows, 0];
       compact = {
-        forward: rt.op(gather, [slots.row, enc.output, rep], {
-          params,
-          workgroups: grid(rows * H),
-        }),
-        backward: rt.op(gather, [slots.slot, dRep, enc.dOutput!], {
-          params,
-          workgroups: grid(rows * H),
-        }),
+        forward: await gatherRows(rt, slots.row, enc.output, rep),
+        backward: await gatherRows(rt, slots.slot, dRep, enc.dOutput!),
       };
       reps = [];
       for (let r0 = 0; r0 < rows; r0 += chunk) {
@@ -636,6 +614,18 @@ function checkStride(batch: { maxLen: number }, L: number): void {
   if (batch.maxLen !== L) {
     throw new Error(`SS4Rec: batch of stride ${batch.maxLen} uploaded to a graph of length ${L}`);
   }
+}
+
+/**
+ * out[r] = input[ids[r]] for every row r of `output` (0 where ids[r] is not a row of `input`):
+ * `ids` [n] i32, `input` [m, W], `output` [n, W] (W from output's last dimension).
+ */
+async function gatherRows(rt: Runtime, ids: Tensor, input: Tensor, output: Tensor): Promise<Op> {
+  const W = output.shape[output.shape.length - 1], n = output.size / W;
+  return rt.op(await rt.kernel("embedding", "emb_gather"), [ids, input, output], {
+    params: [n, W, input.size / W, 0],
+    workgroups: grid(n * W),
+  });
 }
 
 /** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */
