@@ -29,6 +29,7 @@ import { SS4Rec } from "../lib/models/ss4rec.ts";
 import type { TrainGraph, TrainMode } from "../lib/models/model.ts";
 import { rng } from "../lib/reference/gradcheck.ts";
 import { modelOptimizer } from "../lib/train/adam.ts";
+import { evalGraphsFor, trainGraphsFor } from "../lib/train/trainer.ts";
 import { epochPermutation } from "../lib/data/shuffle.ts";
 import {
   bucketLength,
@@ -812,9 +813,9 @@ async function memoryReport(
     "|---|---|",
     `| ${evalName} | ${(evalGraph.peakBytes / 2 ** 30).toFixed(3)} GiB |`,
   );
-  // what the trainer builds: the training step at L (sizing the length-bucket arena), the
-  // optimiser, then the evaluation graph at L in the same arena (what does not fit gets buffers
-  // of its own: the arena's overflow)
+  // what the trainer builds: the training step at L (sizing the arena), the optimiser, then the
+  // evaluation graph at L in the same arena (what does not fit gets buffers of its own: the
+  // arena's overflow)
   const combined: {
     name: string;
     peakBytes: number;
@@ -830,23 +831,22 @@ async function memoryReport(
   for (const shape of o.shapes.filter((s) => s.L === EL && s.B * 2 === EB)) {
     const rt = new Runtime(dryRunGpu());
     const model = benchModel(rt, cfg, ds, o.build);
-    const { graphs } = trainBuckets(model, {
-      batch: shape.B,
+    // the trainer's own choice of graphs (packed tokens in prefix mode), in its order
+    const trainer = {
+      batchSize: shape.B,
+      evalBatchSize: EB,
       maxLen: shape.L,
       mode: shape.mode,
-      step: DEFAULT_BUCKET_STEP,
-    });
-    await graphs.graph(shape.L);
-    await modelOptimizer(rt, model, { lr: cfg.learning_rate, weightDecay: 0, clipGradNorm: null });
-    const evals = evalBuckets(model, {
-      batch: EB,
-      maxLen: EL,
       maskHistory: false,
-      step: DEFAULT_BUCKET_STEP,
-      arena: graphs.arena,
-    });
-    await evals.graph(EL);
-    const arena = graphs.arena!;
+      lengthBucket: DEFAULT_BUCKET_STEP,
+      packing: true,
+    };
+    const evals = evalGraphsFor(model, trainer);
+    const { graphs } = trainGraphsFor(model, trainer, evals.arena);
+    await graphs.first();
+    await modelOptimizer(rt, model, { lr: cfg.learning_rate, weightDecay: 0, clipGradNorm: null });
+    await evals.first();
+    const arena = evals.arena!;
     const name = `${shape.name} + ${evalName}`;
     combined.push({
       name,

@@ -187,6 +187,8 @@ export interface EvalGraphs {
   readonly maxLen: number;
   /** Their transient memory (the training graphs may share it), or null. */
   readonly arena: Arena | null;
+  /** The graph that sizes the arena (built first). */
+  first(): Promise<EvalGraph>;
   /** The graph for a batch and the batch laid out for it. */
   forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: Batch | PackedBatch }>;
 }

@@ -21,7 +21,7 @@ import {
 } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
 import { epochPermutation } from "../data/shuffle.ts";
-import { type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Arena, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { historyOf, metricsFromRanks } from "../metrics.ts";
 import {
   DEFAULT_BUCKET_STEP,
@@ -180,12 +180,30 @@ export function evalGraphsFor(
 }
 
 /** The training graphs of a run, by bucket length or on packed tokens. */
-interface TrainGraphs {
+export interface TrainGraphs {
   /** The graph that sizes the shared arena (built first). */
   first(): Promise<TrainGraph>;
   forBatch(
     batch: Batch | SequenceBatch,
   ): Promise<{ graph: TrainGraph; batch: Batch | SequenceBatch | PackedBatch }>;
+}
+
+/**
+ * The training graphs a run builds (built on use): on packed tokens for prefix mode where the model
+ * supports them and `packing` is not off, else one per bucket length; in `arena` (the evaluation
+ * graphs'), which the first one built sizes.
+ */
+export function trainGraphsFor(
+  model: RecModel,
+  options: Pick<TrainerOptions, "batchSize" | "maxLen" | "mode" | "lengthBucket" | "packing">,
+  arena: Arena | null,
+): { graphs: TrainGraphs; lossSum: Tensor } {
+  const { batchSize: batch, maxLen, mode } = options;
+  if (model.packable && options.packing !== false && mode === "prefix") {
+    return packedTrainGraphs(model, { batch, maxLen, arena });
+  }
+  const step = options.lengthBucket ?? DEFAULT_BUCKET_STEP;
+  return trainBuckets(model, { batch, maxLen, mode, step, arena });
 }
 
 /** Trains `model` on `ds` until the epoch budget or early stopping ends it. */
@@ -199,20 +217,7 @@ export async function trainModel(
 ): Promise<TrainerState> {
   const mode = options.mode;
   const evalGraphs = options.evalGraphs ?? evalGraphsFor(model, options);
-  const packed = model.packable && options.packing !== false && mode === "prefix";
-  const { graphs, lossSum }: { graphs: TrainGraphs; lossSum: Tensor } = packed
-    ? packedTrainGraphs(model, {
-      batch: options.batchSize,
-      maxLen: options.maxLen,
-      arena: evalGraphs.arena,
-    })
-    : trainBuckets(model, {
-      batch: options.batchSize,
-      maxLen: options.maxLen,
-      mode,
-      step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
-      arena: evalGraphs.arena,
-    });
+  const { graphs, lossSum } = trainGraphsFor(model, options, evalGraphs.arena);
   await graphs.first(); // first in the arena: it sizes it
   const { adam, commands: update } = await modelOptimizer(rt, model, {
     lr: options.learningRate,
