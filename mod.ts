@@ -25,11 +25,21 @@ export type { EvalGraph, LengthOptions, RecModel, TrainGraph } from "./lib/model
 export {
   bucketLength,
   evalBuckets,
+  type EvalGraphs,
   LengthBuckets,
+  packedEvalGraphs,
+  PackedGraphs,
+  packedTrainGraphs,
   trainBuckets,
   trimBatch,
 } from "./lib/models/buckets.ts";
-export { evalGraphsFor, evaluate, type TrainerOptions, trainModel } from "./lib/train/trainer.ts";
+export {
+  evalGraphsFor,
+  evaluate,
+  type TrainerOptions,
+  trainGraphsFor,
+  trainModel,
+} from "./lib/train/trainer.ts";
 export { readSafetensors, writeSafetensors } from "./lib/io/safetensors.ts";
 
 const COMMANDS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
