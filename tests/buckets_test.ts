@@ -114,6 +114,29 @@ for (const maskHistory of [false, true]) {
   );
 }
 
+/**
+ * Two runs of one training step agree: the same count, the loss and every gradient within 1e-5
+ * (relative to the largest gradient), b's all finite, and more than 1,000 gradients non-zero.
+ */
+type StepResult = { loss: ArrayLike<number>; grads: ArrayLike<number> };
+
+function assertSameStep(a: StepResult, b: StepResult): void {
+  assert.equal(b.loss[1], a.loss[1]);
+  assert.ok(
+    Math.abs(b.loss[0] - a.loss[0]) <= 1e-5 * Math.abs(a.loss[0]),
+    `${b.loss} vs ${a.loss}`,
+  );
+  let scale = 0, worst = 0, nonzero = 0;
+  for (let i = 0; i < a.grads.length; i++) scale = Math.max(scale, Math.abs(a.grads[i]));
+  for (let i = 0; i < a.grads.length; i++) {
+    assert.ok(Number.isFinite(b.grads[i]), `gradient ${i} is ${b.grads[i]}`);
+    worst = Math.max(worst, Math.abs(a.grads[i] - b.grads[i]));
+    if (a.grads[i] !== 0) nonzero++;
+  }
+  assert.ok(nonzero > 1000, `${nonzero} non-zero gradients`);
+  assert.ok(worst <= 1e-5 * scale, `max |Δgrad| ${worst} (largest gradient ${scale})`);
+}
+
 /** Runs one training step per graph and returns [loss sum, count] and the gradients. */
 async function step(mode: TrainMode, loss: "CE" | "BPR") {
   const rt = new Runtime(gpu);
@@ -164,20 +187,7 @@ for (
   Deno.test(`buckets: a ${mode}-mode ${loss} training step at the bucket length gives the padded loss and gradients`, async () => {
     const [a, b] = await step(mode, loss);
     assert.ok(a.loss[1] > (mode === "prefix" ? 40 : 2048), `valid rows: ${a.loss[1]}`);
-    assert.equal(b.loss[1], a.loss[1]);
-    assert.ok(
-      Math.abs(b.loss[0] - a.loss[0]) <= 1e-5 * Math.abs(a.loss[0]),
-      `${b.loss} vs ${a.loss}`,
-    );
-    let scale = 0, worst = 0, nonzero = 0;
-    for (let i = 0; i < a.grads.length; i++) scale = Math.max(scale, Math.abs(a.grads[i]));
-    for (let i = 0; i < a.grads.length; i++) {
-      assert.ok(Number.isFinite(b.grads[i]), `gradient ${i} is ${b.grads[i]}`);
-      worst = Math.max(worst, Math.abs(a.grads[i] - b.grads[i]));
-      if (a.grads[i] !== 0) nonzero++;
-    }
-    assert.ok(nonzero > 1000, `${nonzero} non-zero gradients`);
-    assert.ok(worst <= 1e-5 * scale, `max |Δgrad| ${worst} (largest gradient ${scale})`);
+    assertSameStep(a, b);
   });
 }
 
@@ -262,19 +272,6 @@ for (const loss of ["CE", "BPR"] as const) {
     rt.dispose();
     const [a, b] = out;
     assert.equal(a.loss[1], idx.length);
-    assert.equal(b.loss[1], a.loss[1]);
-    assert.ok(
-      Math.abs(b.loss[0] - a.loss[0]) <= 1e-5 * Math.abs(a.loss[0]),
-      `${b.loss} vs ${a.loss}`,
-    );
-    let scale = 0, worst = 0, nonzero = 0;
-    for (let i = 0; i < a.grads.length; i++) scale = Math.max(scale, Math.abs(a.grads[i]));
-    for (let i = 0; i < a.grads.length; i++) {
-      assert.ok(Number.isFinite(b.grads[i]), `gradient ${i} is ${b.grads[i]}`);
-      worst = Math.max(worst, Math.abs(a.grads[i] - b.grads[i]));
-      if (a.grads[i] !== 0) nonzero++;
-    }
-    assert.ok(nonzero > 1000, `${nonzero} non-zero gradients`);
-    assert.ok(worst <= 1e-5 * scale, `max |Δgrad| ${worst} (largest gradient ${scale})`);
+    assertSameStep(a, b);
   });
 }
