@@ -35,6 +35,7 @@ import {
   bucketLength,
   DEFAULT_BUCKET_STEP,
   evalBuckets,
+  type EvalGraphs,
   packedEvalGraphs,
   packedTrainGraphs,
   trainBuckets,
@@ -517,33 +518,53 @@ export async function benchMain(args: string[]): Promise<number> {
       );
     const evalBatches = batchesOf(EB);
     let lastRanks = g.ranks;
-    /** A bucketed evaluation pass at eval batch `size` and the bucket length of each batch. */
-    const bucketed = async (size: number) => {
-      const eb = evalBuckets(model, {
-        batch: size,
-        maxLen: L,
-        maskHistory: false,
-        step: DEFAULT_BUCKET_STEP,
-      });
+    /**
+     * Evaluation passes over the ML-1M-length batches at eval batch `size` through `graphs`
+     * (length buckets or packed tokens), with the key each batch runs at (`keyOf`), after a first
+     * pass that builds the graphs; at EB, when profiling, the first batch's graph goes into
+     * dispatches.md under `layout`.
+     */
+    const layoutRun = async (
+      graphs: EvalGraphs,
+      size: number,
+      layout: string,
+      keyOf: (b: Batch) => number,
+    ) => {
       const batches = size === EB ? evalBatches : batchesOf(size);
       const pass = async () => {
         for (const b of batches) {
-          const { graph: e, batch } = await eb.forBatch(b);
+          const { graph: e, batch } = await graphs.forBatch(b);
           e.upload(batch);
           rt.write(e.step, [0, 0, 0, 0]);
           rt.run(e.commands);
           lastRanks = e.ranks;
         }
       };
-      await pass(); // builds the buckets' graphs
+      await pass();
       await rt.read(lastRanks);
       if (o.profile && size === EB) {
-        const { graph: e, batch } = await eb.forBatch(batches[0]);
+        const { graph: e, batch } = await graphs.forBatch(batches[0]);
         e.upload(batch);
-        await profileInto(rt, {}, e.commands, firstBatch["length bucket"] = []);
+        await profileInto(rt, {}, e.commands, firstBatch[layout] = []);
       }
-      const used = batches.map((b) => bucketLength(Math.max(...b.seqLen), L, DEFAULT_BUCKET_STEP));
-      return { pass, used };
+      return { pass, used: batches.map(keyOf) };
+    };
+    const bucketed = (size: number) =>
+      layoutRun(
+        evalBuckets(model, {
+          batch: size,
+          maxLen: L,
+          maskHistory: false,
+          step: DEFAULT_BUCKET_STEP,
+        }),
+        size,
+        "length bucket",
+        (b) => bucketLength(Math.max(...b.seqLen), L, DEFAULT_BUCKET_STEP),
+      );
+    /** The same batches on packed tokens (no padding; lib/models/buckets.ts PackedGraphs). */
+    const packedRun = (size: number) => {
+      const pg = packedEvalGraphs(model, { batch: size, maxLen: L, maskHistory: false });
+      return layoutRun(pg, size, "packed tokens", (b) => pg.capacityOf(tokenCount(b)));
     };
     const paddedPass = () => {
       for (const b of evalBatches) {
@@ -552,29 +573,6 @@ export async function benchMain(args: string[]): Promise<number> {
         rt.run(g.commands);
       }
       return Promise.resolve();
-    };
-    /** The same batches on packed tokens (no padding; lib/models/buckets.ts packedEvalGraphs). */
-    const packedRun = async (size: number) => {
-      const pg = packedEvalGraphs(model, { batch: size, maxLen: L, maskHistory: false });
-      const batches = size === EB ? evalBatches : batchesOf(size);
-      const pass = async () => {
-        for (const b of batches) {
-          const { graph: e, batch } = await pg.forBatch(b);
-          e.upload(batch);
-          rt.write(e.step, [0, 0, 0, 0]);
-          rt.run(e.commands);
-          lastRanks = e.ranks;
-        }
-      };
-      await pass(); // builds the graphs
-      await rt.read(lastRanks);
-      if (o.profile && size === EB) {
-        const { graph: e, batch } = await pg.forBatch(evalBatches[0]);
-        e.upload(batch);
-        await profileInto(rt, {}, e.commands, firstBatch["packed tokens"] = []);
-      }
-      const used = batches.map((b) => pg.capacityOf(tokenCount(b)));
-      return { pass, used };
     };
     const small = Math.max(8, EB / 4);
     const atEB = await bucketed(EB), atSmall = await bucketed(small);
