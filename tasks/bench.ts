@@ -397,10 +397,6 @@ export async function benchMain(args: string[]): Promise<number> {
       await rt.sync();
       if (o.profile && shape === shapes[0]) {
         const { graph: g, batch } = await pk.graphs.forBatch(batches[0] as Batch);
-        // one whole step first: the profile runs the dispatches only, without the graph's
-        // clears, and the embedding backward needs its workspace zeroed, as its own step leaves
-        // it (another graph of the arena may have used that memory since)
-        runStep(g, batch);
         g.upload(batch);
         await profileInto(rt, {}, g.commands, packedDispatches);
       }
@@ -895,8 +891,9 @@ async function profileInto(
   commands: readonly GpuCommand[],
   list: string[],
 ) {
+  // the graph's clears run in their places (the embedding backward needs its workspace zeroed)
   const ops = commands.filter((c): c is Op => "pipeline" in c);
-  const t = await rt.profile(ops);
+  const t = await rt.profile(commands);
   if (!t) return;
   ops.forEach((op, i) => {
     const b = into[op.label] ??= { ms: 0, count: 0 };

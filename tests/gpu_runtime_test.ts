@@ -33,6 +33,25 @@ Deno.test("runtime: silu forward/backward match the float64 reference; gradcheck
   assert.ok(g[0].maxRelError < 1e-6, JSON.stringify(g));
 });
 
+Deno.test("runtime: profile times every dispatch and runs the clears and copies among them in place", async () => {
+  const rt = new Runtime(await getGpu());
+  const add = await rt.kernel("elementwise", "add_inplace");
+  const n = 1000;
+  const x = Float32Array.from({ length: n }, (_, i) => i + 0.5);
+  const tx = rt.tensor([n], "f32", x), acc = rt.tensor([n], "f32", new Float32Array(n).fill(NaN));
+  const copy = rt.tensor([n], "f32", new Float32Array(n).fill(NaN));
+  const plus = rt.op(add, [acc, tx], { params: [n], workgroups: grid(n) });
+  // acc = 0, acc += x, copy = acc, acc += x
+  const ns = await rt.profile([{ clear: acc }, plus, { copy: acc, to: copy }, plus]);
+  assert.deepEqual(await rt.read(copy), x);
+  assert.deepEqual(await rt.read(acc), x.map((v) => 2 * v));
+  if (rt.gpu.hasTimestamps) {
+    assert.equal(ns?.length, 2);
+    assert.ok(ns!.every((t) => Number.isFinite(t) && t >= 0), `${ns}`);
+  } else assert.equal(ns, null);
+  rt.dispose();
+});
+
 Deno.test("runtime: grid splits beyond 65,535 workgroups", () => {
   const [x, y] = grid(65536 * 256 * 3);
   assert.ok(x <= 65535 && x * y * 256 >= 65536 * 256 * 3);

@@ -491,10 +491,13 @@ export class Runtime {
   }
 
   /**
-   * Times each dispatch separately with timestamp queries (one pass per op; benchmarks only).
-   * Returns nanoseconds per op, or null when the adapter has no timestamp queries.
+   * Times each dispatch separately with timestamp queries (one pass per op; benchmarks only). Clears
+   * and copies among `commands` run in their places, untimed, so a graph's commands profile as
+   * they run. Returns nanoseconds per dispatch in order, or null when the adapter has no timestamp
+   * queries.
    */
-  async profile(ops: readonly Op[]): Promise<number[] | null> {
+  async profile(commands: readonly Command[]): Promise<number[] | null> {
+    const ops = commands.filter((c): c is Op => "pipeline" in c);
     if (!this.gpu.hasTimestamps || ops.length === 0) return null;
     const n = ops.length * 2;
     const qs = this.device.createQuerySet({ type: "timestamp", count: n });
@@ -507,7 +510,12 @@ export class Runtime {
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     const enc = this.device.createCommandEncoder();
-    ops.forEach((op, i) => {
+    let i = 0;
+    for (const op of commands) {
+      if (!("pipeline" in op)) {
+        this.encode(enc, [op]);
+        continue;
+      }
       const pass = enc.beginComputePass({
         timestampWrites: {
           querySet: qs,
@@ -519,7 +527,8 @@ export class Runtime {
       pass.setBindGroup(0, op.bindGroup);
       pass.dispatchWorkgroups(op.workgroups[0], op.workgroups[1], op.workgroups[2]);
       pass.end();
-    });
+      i++;
+    }
     enc.resolveQuerySet(qs, 0, n, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, n * 8);
     this.device.queue.submit([enc.finish()]);
