@@ -31,6 +31,7 @@ export {
   PackedGraphs,
   packedTrainGraphs,
   trainBuckets,
+  type TrainGraphs,
   trimBatch,
 } from "./lib/models/buckets.ts";
 export {

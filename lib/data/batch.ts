@@ -266,9 +266,8 @@ export function tokenCount(batch: BatchInputs): number {
 
 /**
  * Packs a batch into exactly `capacity` ≥ {@linkcode tokenCount} tokens: each row's real steps,
- * rows in their order, then `fillers` rows of at most {@linkcode fillerLength} tokens each (item
- * 0, gap 0) over the
- * rest. Targets and users are unchanged.
+ * rows in their order, then `fillers` rows of at most {@linkcode fillerLength} tokens each (item 0,
+ * gap 0) over the rest. Targets and users are unchanged.
  */
 export function packBatch(
   batch: Batch,

@@ -83,20 +83,24 @@ export function trimBatch<T extends BatchInputs>(batch: T, length: number): T {
 }
 
 /**
- * Graphs built lazily per key (a bucket length, or a packed token capacity) into one arena: the
- * graph of the `full` key first, so that it sizes the arena; builds run one at a time.
+ * Graphs of B rows built lazily per key (a bucket length, or a packed token capacity) into one
+ * arena: the graph of the `full` key first, so that it sizes the arena; builds run one at a time.
  */
-class GraphCache<G> {
+abstract class GraphSet<G> {
   #graphs = new Map<number, Promise<G>>();
   #building: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly rt: Runtime,
+    /** Shared transient memory of the graphs, or null (then only the full graph is built). */
     readonly arena: Arena | null,
+    readonly batch: number,
+    readonly maxLen: number,
     readonly full: number,
     readonly build: (key: number) => Promise<G>,
   ) {}
 
+  /** The graph of one key (built on first use; the full one first, to size the arena). */
   graph(key: number): Promise<G> {
     if (key !== this.full && this.arena && !this.#graphs.has(this.full)) {
       return this.graph(this.full).then(() => this.graph(key));
@@ -113,24 +117,26 @@ class GraphCache<G> {
     return g;
   }
 
-  get keys(): number[] {
+  /** The graph that sizes the arena (built first). */
+  first(): Promise<G> {
+    return this.graph(this.full);
+  }
+
+  /** The keys built so far, ascending. */
+  protected get keys(): number[] {
     return [...this.#graphs.keys()].sort((a, b) => a - b);
   }
 }
 
 /** The graphs of one kind (training or evaluation steps) for every bucket length, built lazily. */
-export class LengthBuckets<G extends { length: number; batch: number }> {
-  /** Shared transient memory of the graphs; null when only the maxLen graph is ever built. */
-  readonly arena: Arena | null;
-  #cache: GraphCache<G>;
-
+export class LengthBuckets<G extends { length: number; batch: number }> extends GraphSet<G> {
   /**
    * `build(length)` makes the graph of one length; `step` 0 (or `maxLen` itself) turns bucketing
    * off: every batch runs at maxLen, as without this class. `arena` shares the transient memory
    * of other graphs that never run at the same time (the training and the evaluation steps).
    */
   constructor(
-    readonly rt: Runtime,
+    rt: Runtime,
     readonly options: {
       batch: number;
       maxLen: number;
@@ -140,16 +146,14 @@ export class LengthBuckets<G extends { length: number; batch: number }> {
     },
   ) {
     const on = options.step > 0 && options.step < options.maxLen;
-    this.arena = on ? options.arena ?? new Arena() : null;
-    this.#cache = new GraphCache(rt, this.arena, options.maxLen, options.build);
-  }
-
-  get batch(): number {
-    return this.options.batch;
-  }
-
-  get maxLen(): number {
-    return this.options.maxLen;
+    super(
+      rt,
+      on ? options.arena ?? new Arena() : null,
+      options.batch,
+      options.maxLen,
+      options.maxLen,
+      options.build,
+    );
   }
 
   /** The bucket length a batch runs at. */
@@ -157,16 +161,6 @@ export class LengthBuckets<G extends { length: number; batch: number }> {
     return this.arena
       ? bucketLength(longestRow(batch), this.options.maxLen, this.options.step)
       : this.options.maxLen;
-  }
-
-  /** The graph of one length (built on first use; the maxLen graph first, to size the arena). */
-  graph(length: number): Promise<G> {
-    return this.#cache.graph(length);
-  }
-
-  /** The graph that sizes the arena (maxLen). */
-  first(): Promise<G> {
-    return this.graph(this.options.maxLen);
   }
 
   /** The graph for a batch and the batch laid out at that graph's length. */
@@ -177,7 +171,7 @@ export class LengthBuckets<G extends { length: number; batch: number }> {
 
   /** The lengths built so far, ascending. */
   get lengths(): number[] {
-    return this.#cache.keys;
+    return this.keys;
   }
 }
 
@@ -193,6 +187,16 @@ export interface EvalGraphs {
   forBatch(batch: Batch): Promise<{ graph: EvalGraph; batch: Batch | PackedBatch }>;
 }
 
+/** The training graphs of a run, by bucket length or on packed tokens (what training needs). */
+export interface TrainGraphs {
+  /** The graph that sizes the shared arena (built first). */
+  first(): Promise<TrainGraph>;
+  /** The graph for a batch and the batch laid out for it. */
+  forBatch(
+    batch: Batch | SequenceBatch,
+  ): Promise<{ graph: TrainGraph; batch: Batch | SequenceBatch | PackedBatch }>;
+}
+
 /**
  * Graphs on packed tokens (lib/data/batch.ts packBatch): a batch runs only its real tokens, no
  * padding, in the graph of its token count rounded up to a multiple of `packedGranule` tokens
@@ -201,10 +205,7 @@ export interface EvalGraphs {
  * graph's to float rounding; dropout masks are drawn per packed row, so with dropout on they are
  * another draw. The graphs share one arena, sized by the B·L one (built first).
  */
-export class PackedGraphs<G> {
-  readonly arena: Arena;
-  #cache: GraphCache<G>;
-
+export class PackedGraphs<G> extends GraphSet<G> {
   /** `build(capacity)` makes the graph of B rows (plus the filler rows) on `capacity` tokens. */
   constructor(
     rt: Runtime,
@@ -215,32 +216,14 @@ export class PackedGraphs<G> {
       arena?: Arena | null;
     },
   ) {
-    this.arena = options.arena ?? new Arena();
-    this.#cache = new GraphCache(rt, this.arena, options.batch * options.maxLen, options.build);
-  }
-
-  get batch(): number {
-    return this.options.batch;
-  }
-
-  get maxLen(): number {
-    return this.options.maxLen;
+    const { batch, maxLen } = options;
+    super(rt, options.arena ?? new Arena(), batch, maxLen, batch * maxLen, options.build);
   }
 
   /** The capacity of the graph that runs `tokens` tokens. */
   capacityOf(tokens: number): number {
     const { batch: B, maxLen: L } = this.options, g = packedGranule(B, L);
     return Math.min(B * L, Math.max(1, Math.ceil(tokens / g)) * g);
-  }
-
-  /** The graph of one capacity (built on first use; the B·L one first, to size the arena). */
-  graph(capacity: number): Promise<G> {
-    return this.#cache.graph(capacity);
-  }
-
-  /** The graph that sizes the arena (B·L tokens). */
-  first(): Promise<G> {
-    return this.graph(this.options.batch * this.options.maxLen);
   }
 
   /** The graph for a batch and the batch packed for it (prefix batches only). */
@@ -252,12 +235,12 @@ export class PackedGraphs<G> {
       );
     }
     const capacity = this.capacityOf(tokenCount(batch));
-    return { graph: await this.#cache.graph(capacity), batch: packBatch(batch, capacity) };
+    return { graph: await this.graph(capacity), batch: packBatch(batch, capacity) };
   }
 
   /** The capacities built so far, ascending. */
   get capacities(): number[] {
-    return this.#cache.keys;
+    return this.keys;
   }
 }
 

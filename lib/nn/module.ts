@@ -63,7 +63,8 @@ export interface BuildContext {
    */
   scratch?: (key: string, shape: readonly number[], dtype?: "f32" | "i32" | "u32") => Tensor;
   /**
-   * Packed tokens (forward-only builds; lib/data/batch.ts `packBatch`): the activations are
+   * Packed tokens (lib/data/batch.ts `packBatch`; evaluation and prefix-mode training): the
+   * activations are
    * [tokens, ·] instead of [B, L, ·], the rows' real steps one row after another, step t of row b
    * at row starts[b] + t, so no work goes to padding. `lengths` [B] and `starts` [B + 1] are i32
    * tensors the host fills per batch. Layers that scan over time index through them; every other
@@ -81,9 +82,12 @@ export function tokenRows(ctx: Pick<BuildContext, "batch" | "seqLen" | "packed">
  * The lengths and row-start bindings of the kernels that can run on packed tokens: the build's, or
  * 1-element placeholders (the kernels then never read them, but their bindings must be bound).
  */
-export function packedBindings(ctx: Pick<BuildContext, "rt" | "packed">): [Tensor, Tensor] {
+export function packedBindings(
+  ctx: Pick<BuildContext, "rt" | "packed" | "scratch">,
+): [Tensor, Tensor] {
   if (ctx.packed) return [ctx.packed.lengths, ctx.packed.starts];
-  const none = ctx.rt.tensor([1], "i32", [0], "unpacked");
+  // one placeholder per build where the build shares scratch tensors (its content is never read)
+  const none = ctx.scratch?.("unpacked", [1], "i32") ?? ctx.rt.tensor([1], "i32", [0], "unpacked");
   return [none, none];
 }
 

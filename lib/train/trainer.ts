@@ -10,13 +10,10 @@
  */
 
 import {
-  type Batch,
   lengthOrder,
   longestFirst,
   makeBatch,
   makeSequenceBatch,
-  type PackedBatch,
-  type SequenceBatch,
   sequenceWindows,
 } from "../data/batch.ts";
 import type { SampleSet, SequentialDataset } from "../data/dataset.ts";
@@ -30,8 +27,9 @@ import {
   packedEvalGraphs,
   packedTrainGraphs,
   trainBuckets,
+  type TrainGraphs,
 } from "../models/buckets.ts";
-import type { RecModel, TrainGraph, TrainMode } from "../models/model.ts";
+import type { RecModel, TrainMode } from "../models/model.ts";
 import { type Adam, type AdamState, modelOptimizer } from "./adam.ts";
 import { Progress } from "./progress.ts";
 
@@ -177,15 +175,6 @@ export function evalGraphsFor(
     maskHistory: options.maskHistory,
     step: options.lengthBucket ?? DEFAULT_BUCKET_STEP,
   });
-}
-
-/** The training graphs of a run, by bucket length or on packed tokens. */
-export interface TrainGraphs {
-  /** The graph that sizes the shared arena (built first). */
-  first(): Promise<TrainGraph>;
-  forBatch(
-    batch: Batch | SequenceBatch,
-  ): Promise<{ graph: TrainGraph; batch: Batch | SequenceBatch | PackedBatch }>;
 }
 
 /**
