@@ -13,9 +13,9 @@ console.log(gpu.adapterName, new Date().toISOString(), `B=${B} L=${L} H=64 E=128
 // deno-lint-ignore no-explicit-any
 const built_: { w: string; rt: Runtime; ops: any[]; runs: number[][] }[] = [];
 for (const w of which) {
-  const [v, shape] = w.split(":");
+  const [v, shape, chunk] = w.split(":");
   const rt = new Runtime(gpu, { kernelDir: new URL(`../../tmp/k${v}/`, import.meta.url) });
-  const opts = { hidden: 64, state: 32, conv: 4, expand: 2, chunk: 16 } as const;
+  const opts = { hidden: 64, state: 32, conv: 4, expand: 2, chunk: Number(chunk ?? 16) } as const;
   const scan = shape === "def"
     ? undefined
     : { EB: Number(shape.split("/")[0]), FS: Number(shape.split("/")[1]) };
@@ -63,7 +63,9 @@ for (const c of built_) {
   });
   const tot = c.runs.map((x) => x.reduce((a, b) => a + b, 0) / 1e6).sort((a, b) => a - b);
   const bwd = st.find(([l]) => /scan_bwd/.test(l));
-  if (c.w.endsWith(":def") && bwd && bwd[1] < best.t) best = { w: c.w.split(":")[0], t: bwd[1] };
+  if (c.w.split(":")[1] === "def" && bwd && bwd[1] < best.t) {
+    best = { w: c.w.split(":")[0], t: bwd[1] };
+  }
   console.log(
     c.w.padEnd(8),
     `layer min ${tot[0].toFixed(2)} med ${tot[Math.floor(tot.length / 2)].toFixed(2)} |`,
