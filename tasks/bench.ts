@@ -11,7 +11,7 @@
  */
 
 import { Command } from "commander";
-import { type Config, loadConfig } from "../lib/config.ts";
+import { type Config, ConfigError, loadConfig } from "../lib/config.ts";
 import {
   type Batch,
   lengthOrder,
@@ -176,6 +176,12 @@ export async function benchMain(args: string[]): Promise<number> {
       (v: string) => parseInt(v, 10),
     )
     .option(
+      "-s, --set <key=value>",
+      "override a key of configs/ss4rec.yaml, e.g. recompute=false",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
       "--memory",
       "only build the training steps and the evaluation graph on a dry-run device with the " +
         "H100's limits (nothing runs) and report peak GPU memory with a per-tensor breakdown " +
@@ -196,6 +202,7 @@ export async function benchMain(args: string[]): Promise<number> {
       profile: boolean;
       memory?: boolean;
       scanSlices?: number;
+      set: string[];
     }
   >();
   const V = o.quick ? 500 : 3417, users = o.quick ? 64 : 6040;
@@ -209,7 +216,13 @@ export async function benchMain(args: string[]): Promise<number> {
       { name: "train step L=200, sequence mode", B: 1024, L: 200, mode: "sequence" },
     ];
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
-  const cfg = loadConfig("configs/ss4rec.yaml", []);
+  let cfg: Config;
+  try {
+    cfg = loadConfig("configs/ss4rec.yaml", o.set);
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    return e instanceof ConfigError ? 2 : 1;
+  }
   const build = { scanSlices: o.scanSlices };
   // evaluation at eval_batch_size 2,048 (twice the training batch), L = 200
   const evalShape = o.quick ? { B: 16, L: 20 } : { B: 2048, L: 200 };

@@ -26,9 +26,15 @@ async function goldenFiles(): Promise<string[]> {
 
 const files = await goldenFiles();
 
-// also with the Mamba backward scan in batch slices (the default at B = 1,024; 1 slice here)
-for (const [path, slices] of files.flatMap((f) => [[f, 1], [f, 3]] as const)) {
-  const what = slices > 1 ? ` (Mamba backward scan in ${slices} batch slices)` : "";
+// also with the Mamba backward scan in batch slices (the default at B = 1,024; 1 slice here), and
+// with every layer keeping its own activations (config `recompute: false`: no replay in backward)
+for (
+  const [path, slices, recompute] of files.flatMap((f) =>
+    [[f, 1, true], [f, 3, true], [f, 1, false]] as const
+  )
+) {
+  const what = (slices > 1 ? ` (Mamba backward scan in ${slices} batch slices)` : "") +
+    (recompute ? "" : " (recompute off: every layer keeps its activations)");
   Deno.test(`SS4Rec parity with the official code: ${path.split("/").pop()}${what}`, async () => {
     const { tensors: g, metadata } = await readSafetensors(path);
     const cfg = JSON.parse(metadata.config);
@@ -55,6 +61,7 @@ for (const [path, slices] of files.flatMap((f) => [[f, 1], [f, 3]] as const)) {
       lossType: "CE",
       s5ClipEigs: false,
       mambaScanSlices: slices,
+      recompute,
     });
     assert.equal(
       model.store.count,
@@ -63,8 +70,15 @@ for (const [path, slices] of files.flatMap((f) => [[f, 1], [f, 3]] as const)) {
     );
     model.store.load(g, path);
     const graph = await model.buildTrain({ batch: B, maxLen: L, mode: "prefix" });
-    const scans = graph.commands.filter((c) => "label" in c && c.label === "mamba:scan_bwd");
-    assert.equal(scans.length, cfg.num_layers * Math.min(slices, B));
+    const dispatches = (label: string) =>
+      graph.commands.filter((c) => "label" in c && c.label === label).length;
+    assert.equal(dispatches("mamba:scan_bwd"), cfg.num_layers * Math.min(slices, B));
+    // forward scans: one per layer, plus the replays of every block but the last
+    assert.equal(
+      dispatches("mamba:scan_fwd_e"),
+      cfg.num_layers + (recompute ? cfg.num_layers - 1 : 0),
+    );
+    assert.equal(dispatches("s5:scan_forward"), cfg.num_layers * (recompute ? 2 : 1));
     graph.upload({
       size: B,
       count: B,

@@ -29,6 +29,7 @@ export function ss4recOptions(cfg: Config, numItems: number): SS4RecOptions {
     modelType: cfg.model_type as SS4RecOptions["modelType"],
     lossType: cfg.loss_type,
     s5ClipEigs: cfg.s5_clip_eigs,
+    recompute: cfg.recompute,
   };
 }
 

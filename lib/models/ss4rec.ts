@@ -64,6 +64,13 @@ export interface SS4RecOptions {
   layerNormEps?: number;
   /** Batch slices of the Mamba backward scan (memory vs. time; default: MambaLayer's). */
   mambaScanSlices?: number;
+  /**
+   * Config `recompute` (default true): every block but the last replays its Mamba forward before
+   * its backward (the Mamba layers share one set of saved activations) and S5 recomputes its
+   * states in its backward — the least memory. False: every layer keeps its own activations
+   * (more memory, fewer dispatches per step).
+   */
+  recompute?: boolean;
 }
 
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
@@ -93,6 +100,7 @@ export class SS4Rec implements RecModel {
           dtMin: o.dtMin,
           dtMax: o.dtMax,
           clipEigs: o.s5ClipEigs,
+          keepActivations: o.recompute === false,
         }),
       );
       this.mamba.push(
@@ -102,6 +110,7 @@ export class SS4Rec implements RecModel {
           conv: o.dConv,
           expand: o.expand,
           scanSlices: o.mambaScanSlices,
+          keepActivations: o.recompute === false,
         }),
       );
     }
@@ -217,8 +226,9 @@ export class SS4Rec implements RecModel {
       };
       const back: Command[] = [];
       // Layers of one kind share their saved activations (ctx.scratch): only the last block's
-      // are intact at its backward, every earlier block recomputes its own first.
-      const replay = i < this.o.numLayers - 1;
+      // are intact at its backward, every earlier block recomputes its own first (unless every
+      // layer keeps its own: `recompute` false).
+      const replay = this.o.recompute !== false && i < this.o.numLayers - 1;
       // out = LN_i(dropout(layer(input)) + input); backward: LN (gives d(layer out) and the
       // residual's share of d(input)), then the layer, which adds its share to d(input).
       const sublayer = async (

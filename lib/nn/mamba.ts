@@ -79,6 +79,12 @@ export interface MambaOptions {
    * {@linkcode MAMBA_SLICE_BYTES} (4 at B = 1,024, L = 200, E = 128, EB = 16; 1 at L = 50).
    */
   scanSlices?: number;
+  /**
+   * Keep this layer's saved activations (xz, xc, xdbl, y and the scan checkpoints) as its own
+   * tensors even when `ctx.scratch` offers shared ones, so a model need not replay `recompute`
+   * before this layer's backward. Default false: they are shared through `ctx.scratch`.
+   */
+  keepActivations?: boolean;
 }
 
 /** Largest of 32, 16, …, 1 that divides `n` and is at most `cap`. */
@@ -148,6 +154,8 @@ export class MambaLayer {
   readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /** Batch slices of the backward scan (see {@linkcode MambaOptions.scanSlices}); undefined: default. */
   readonly scanSlices?: number;
+  /** See {@linkcode MambaOptions.keepActivations}. */
+  readonly keepActivations: boolean;
   /**
    * The forward scan is scan_fwd_e (one invocation per channel, N ≤ 32), which alone offers
    * `LayerIO.lastOnly`.
@@ -169,6 +177,7 @@ export class MambaLayer {
     }
     this.scan = options.scan ?? {};
     this.scanSlices = options.scanSlices;
+    this.keepActivations = !!options.keepActivations;
     this.scanPerChannel = (this.scan.FWD ?? (this.N <= 32 ? "e" : "blk")) === "e";
   }
 
@@ -210,7 +219,8 @@ export class MambaLayer {
    * `io.lastOnly` (forward-only) computes the output at each row's last valid step only.
    * `backward` reads activations that `forward` left, so run them in that order with no other
    * forward of this layer in between — or, when `ctx.scratch` is shared with other Mamba layers,
-   * run `recompute` right before `backward` (the model does so for every layer but the last).
+   * run `recompute` right before `backward` (the model does so for every layer but the last),
+   * unless the layer keeps its own (`keepActivations`).
    */
   async build(ctx: BuildContext, io: LayerIO): Promise<BuiltLayer> {
     const { rt } = ctx;
@@ -258,7 +268,7 @@ export class MambaLayer {
     // (which holds every layer's forward temporaries then), and scan_fwd writes no checkpoints:
     // `ckpt` is a placeholder binding.
     const saved = (shape: number[], name: string) =>
-      ctx.scratch ? ctx.scratch(name, shape) : t(shape, name);
+      ctx.scratch && !this.keepActivations ? ctx.scratch(name, shape) : t(shape, name);
     const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
     const [xz, xc, xdbl, y] = fwdOnly
       ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)

@@ -49,6 +49,12 @@ export interface S5LayerOptions {
   dtMax: number;
   /** Config `s5_clip_eigs`: clamp Re(Λ) ≤ −1e-4 in the forward; clamped Re entries get 0 grad. */
   clipEigs?: boolean;
+  /**
+   * Keep v = u·B̃ᵀ and the states x from the forward for the backward (2 × [B·L, 2P] per layer)
+   * instead of recomputing them there (two dispatches per layer and step). Default false: they
+   * live in the shared backward arena and the backward recomputes them.
+   */
+  keepActivations?: boolean;
 }
 
 /** Largest divisor of `n` that is ≤ `cap` (the number of split-K slices). */
@@ -102,10 +108,12 @@ export class S5Layer {
     // Everything but y and Bm/Cm lives in the build's backward arena (shared with every other
     // layer's backward temporaries; else this layer's own): v and x are forward temporaries that
     // the backward recomputes first (u·Bmᵀ and the scan: two cheap dispatches), so nothing of
-    // this layer survives from its forward but its output.
+    // this layer survives from its forward but its output — unless `keepActivations`, where v
+    // and x are this layer's own and the backward reads the forward's.
+    const keep = !fwdOnly && !!this.options.keepActivations;
     const shapes = this.#arenaShapes(nb, fwdOnly, bl);
     const views = carve(backwardRegion(ctx, shapes, name("backward")), shapes);
-    const [v, x] = views;
+    const [v, x] = keep ? [t([bl, 2 * np], "v"), t([bl, 2 * np], "x")] : views;
 
     const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
       nb,
@@ -149,11 +157,11 @@ export class S5Layer {
     ];
     if (fwdOnly) return { output: y, forward, backward: [] };
 
-    const [, , ownDu, gd, partB, partC, partD, partL] = views;
+    const [ownDu, gd, partB, partC, partD, partL] = keep ? views : views.slice(2);
     const du = io.dInputAccumulate ?? ownDu;
     const slices = partB.shape[0], chunk = bl / slices;
     const backward = [
-      ...recompute,
+      ...(keep ? [] : recompute),
       rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD, null, null, ...lensStarts], {
         params: params({ mode: io.dInputAccumulate ? 1 : 0 }),
         workgroups: grid(nb * nh, 64),
@@ -207,16 +215,15 @@ export class S5Layer {
   }
 
   /**
-   * v, x, du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums B·L / slices rows), dD, dΛ;
-   * forward-only: v, x (`bl` rows: B·L, or the packed token count).
+   * v, x (unless `keepActivations`), du, G/dv, the split-K slices of dB̃ and dC̃ (each slice sums
+   * B·L / slices rows), dD, dΛ; forward-only: v, x (`bl` rows: B·L, or the packed token count).
    */
   #arenaShapes(nb: number, forwardOnly: boolean, bl: number): number[][] {
     const { hidden: nh, state: np } = this.options;
     if (forwardOnly) return [[bl, 2 * np], [bl, 2 * np]];
     const slices = splitCount(bl, 128);
     return [
-      [bl, 2 * np],
-      [bl, 2 * np],
+      ...(this.options.keepActivations ? [] : [[bl, 2 * np], [bl, 2 * np]]),
       [bl, nh],
       [bl, 2 * np],
       [slices, 2 * np, nh],
