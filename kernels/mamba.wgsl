@@ -30,6 +30,14 @@
 // tokens, each row's steps one after another from start[b0 + b] (binding 15, lib/data/batch.ts
 // packBatch); each invocation loads its row's start once (prow0). H100, deno task bench: the ML-1M
 // prefix epoch 17.4 -> 12.1 s with the rest of the packing (docs/results/h100-2026-11-27-x).
+// (v24, v25: rejected lab versions, kernels/lab/.) Version 26: scan_bwd's reverse step forms
+// gq = g·q once (∂A sums gq·Δ, ∂Δ sums gq·A + (g·Bt)·xc) and drops its per-step guard (steps past
+// a chunk's end are staged as zeros, which makes them identity steps whose partials no flush
+// writes): scan_bwd −3.4 % per slice. Version 27: the workgroup arrays the per-step code indexes
+// are multi-dimensional with the invocation's own indices (pel, png) innermost: naga clamps every
+// dynamic index into a workgroup array, and a clamp of a loop-invariant index is computed once,
+// where a clamp of the flattened (step, channel) index was computed at every access: scan_bwd
+// −4.3 % more (1.043 -> 0.962 ms per slice; H100, kernels/lab/scan_bwd_bench.ts, same process).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -101,17 +109,17 @@ const HS: u32 = 16u; // unrolled chunk length of scan_bwd (CH ≤ HS)
 const SPREAD: bool = EB <= 32u && T >= 32u * (FS + 1u);
 var<workgroup> sfin: array<vec2<f32>, FS * EB>; // per-slot (∂D, ∂dt_bias) partials at the end
 
-// chunk inputs: sh_in[(k·QS + q)·EB + el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
+// chunk inputs: sh_in[k·QS + q][el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
 // 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory)
 const QS: u32 = 5u;
-var<workgroup> sh_in: array<f32, HS * QS * EB>;
-var<workgroup> sh_bc: array<vec4<f32>, HS * 2u * NGR>; // [k][Bt | Ct][ng]
-var<workgroup> sh_dtr: array<f32, HS * R>;
-var<workgroup> sh_w: array<f32, EB * R>;
+var<workgroup> sh_in: array<array<f32, EB>, HS * QS>;
+var<workgroup> sh_bc: array<array<vec4<f32>, NGR>, HS * 2u>; // [k][Bt | Ct][ng]
+var<workgroup> sh_dtr: array<array<f32, R>, HS>;
+var<workgroup> sh_w: array<array<f32, R>, EB>;
 // [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding)
-var<workgroup> sbv: array<vec4<f32>, FS * 2u * NGR * EP>;
-var<workgroup> snv: array<vec4<f32>, FS * NGR * EB>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
-var<workgroup> cgs: array<f32, HS * EP>; // [k][el] ∂loss/∂(Δ pre-activation)
+var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * 2u>;
+var<workgroup> snv: array<array<array<vec4<f32>, EB>, NGR>, FS>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
+var<workgroup> cgs: array<array<f32, EP>, HS>; // [k][el] ∂loss/∂(Δ pre-activation)
 var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
 var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
 
@@ -223,11 +231,11 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
         if (s <= 20.0) { ds = sigmoid(s); }
       }
     }
-    sh_in[(k * QS) * EB + el] = dl;
-    sh_in[(k * QS + 1u) * EB + el] = u;
-    sh_in[(k * QS + 2u) * EB + el] = gy;
-    sh_in[(k * QS + 3u) * EB + el] = ds;
-    sh_in[(k * QS + 4u) * EB + el] = gz;
+    sh_in[k * QS][el] = dl;
+    sh_in[k * QS + 1u][el] = u;
+    sh_in[k * QS + 2u][el] = gy;
+    sh_in[k * QS + 3u][el] = ds;
+    sh_in[k * QS + 4u][el] = gz;
   }
   for (var i = lid; i < KS * 2u * NGR; i += T) {
     let k = i / (2u * NGR);
@@ -240,14 +248,14 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
       let base = (prow0 + t) * J + R + half * N + n0;
       v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
     }
-    sh_bc[i] = v;
+    sh_bc[i / NGR][i % NGR] = v;
   }
   if (bwd) {
     for (var i = lid; i < KS * R; i += T) {
       let t = t0 + i / R;
       var v = 0.0;
       if (t < t1) { v = xdbl[(prow0 + t) * J + i % R]; }
-      sh_dtr[i] = v;
+      sh_dtr[i / R][i % R] = v;
     }
   }
 }
@@ -268,13 +276,13 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
       let base = (prow0 + t) * J + R + half * N + n0;
       v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
     }
-    sh_bc[i] = v;
+    sh_bc[i / NGR][i % NGR] = v;
   }
   for (var i = lid; i < HS * R; i += T) {
     let t = t0 + i / R;
     var v = 0.0;
     if (t < t1) { v = xdbl[(prow0 + t) * J + i % R]; }
-    sh_dtr[i] = v;
+    sh_dtr[i / R][i % R] = v;
   }
   // this invocation's (step, channel) items: at most two when T ≥ HS·EB/2
   let i0 = lid;
@@ -316,10 +324,10 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
       var s = dtb[pblk * EB + el];
       var r = 0u;
       for (; r + 4u <= R; r += 4u) { // v19: by 4
-        s += sh_dtr[k * R + r] * sh_w[el * R + r] + sh_dtr[k * R + r + 1u] * sh_w[el * R + r + 1u] +
-          sh_dtr[k * R + r + 2u] * sh_w[el * R + r + 2u] + sh_dtr[k * R + r + 3u] * sh_w[el * R + r + 3u];
+        s += sh_dtr[k][r] * sh_w[el][r] + sh_dtr[k][r + 1u] * sh_w[el][r + 1u] +
+          sh_dtr[k][r + 2u] * sh_w[el][r + 2u] + sh_dtr[k][r + 3u] * sh_w[el][r + 3u];
       }
-      for (; r < R; r++) { s += sh_dtr[k * R + r] * sh_w[el * R + r]; }
+      for (; r < R; r++) { s += sh_dtr[k][r] * sh_w[el][r]; }
       dl = softplus(s);
       u = select(u1, u0, j == 0u);
       let z = select(z1, z0, j == 0u);
@@ -330,19 +338,19 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
       ds = 1.0;
       if (s <= 20.0) { ds = sigmoid(s); }
     }
-    sh_in[(k * QS) * EB + el] = dl;
-    sh_in[(k * QS + 1u) * EB + el] = u;
-    sh_in[(k * QS + 2u) * EB + el] = gy;
-    sh_in[(k * QS + 3u) * EB + el] = ds;
-    sh_in[(k * QS + 4u) * EB + el] = gz;
+    sh_in[k * QS][el] = dl;
+    sh_in[k * QS + 1u][el] = u;
+    sh_in[k * QS + 2u][el] = gy;
+    sh_in[k * QS + 3u][el] = ds;
+    sh_in[k * QS + 4u][el] = gz;
   }
 }
 
 // One step of the recurrence for the invocation's 4 states: h ← exp(ΔA)·h + Δ·xc·Bt.
 fn fst(k: u32, h: vec4<f32>) -> vec4<f32> {
-  let dl = sh_in[(k * QS) * EB + pel];
-  let u = sh_in[(k * QS + 1u) * EB + pel];
-  return exp2(dl * pal) * h + (dl * u) * sh_bc[(k * 2u) * NGR + png];
+  let dl = sh_in[k * QS][pel];
+  let u = sh_in[k * QS + 1u][pel];
+  return exp2(dl * pal) * h + (dl * u) * sh_bc[k * 2u][png];
 }
 
 @compute @workgroup_size(T)
@@ -366,7 +374,7 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     if (CKPT) { ck_store(((pb * nc + ci) * N + png * 4u) * E + e, h); }
     for (var k = 0u; k < t1 - t0; k++) {
       h = fst(k, h);
-      sy[(k * NGR + png) * EB + pel] = dot(sh_bc[(k * 2u + 1u) * NGR + png], h);
+      sy[(k * NGR + png) * EB + pel] = dot(sh_bc[k * 2u + 1u][png], h);
     }
     workgroupBarrier();
     for (var i = lid; i < CH * EB; i += T) {
@@ -376,7 +384,7 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       if (t < t1) {
         let e2 = pblk * EB + el;
         let m = pb * p.len + t;
-        var acc = dsk[e2] * sh_in[(k * QS + 1u) * EB + el];
+        var acc = dsk[e2] * sh_in[k * QS + 1u][el];
         for (var g = 0u; g < NGR; g++) { acc += sy[(k * NGR + g) * EB + el]; }
         let z = xz[m * 2u * E + E + e2];
         yb[m * E + e2] = acc * z * sigmoid(z);
@@ -404,7 +412,7 @@ fn ck_store_n(base: u32, n0: u32, v: vec4<f32>) {
   if (n0 + 3u < N) { ckpt[base + (n0 + 3u) * E] = v.w; }
 }
 
-fn bcs(k: u32, half: u32, g: u32) -> vec4<f32> { return sh_bc[(k * 2u + half) * NGR + g]; }
+fn bcs(k: u32, half: u32, g: u32) -> vec4<f32> { return sh_bc[k * 2u + half][g]; }
 
 @compute @workgroup_size(64)
 fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u) {
@@ -444,13 +452,13 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       let n0 = (c % NGR) * 4u;
       var v = vec4<f32>(0.0);
       if (t0 + k < tl) { v = bc4((prow0 + t0 + k) * J + R + (c / NGR) * N, n0); }
-      sh_bc[i] = v;
+      sh_bc[i / NGR][i % NGR] = v;
     }
     for (var i = lid; i < HS * R; i += 64u) {
       let t = t0 + i / R;
       var v = 0.0;
       if (t < tl) { v = xdbl[(prow0 + t) * J + i % R]; }
-      sh_dtr[i] = v;
+      sh_dtr[i / R][i % R] = v;
     }
     workgroupBarrier();
     if (live) {
@@ -484,9 +492,9 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         var sp = bias;
         if (R == 4u) {
           // v19: the channel's 4 dt_proj weights held in registers (w4), no loop per step
-          sp += dot(vec4<f32>(sh_dtr[k * 4u], sh_dtr[k * 4u + 1u], sh_dtr[k * 4u + 2u], sh_dtr[k * 4u + 3u]), w4);
+          sp += dot(vec4<f32>(sh_dtr[k][0], sh_dtr[k][1u % R], sh_dtr[k][2u % R], sh_dtr[k][3u % R]), w4);
         } else {
-          for (var r = 0u; r < R; r++) { sp += sh_dtr[k * R + r] * dtw[e * R + r]; }
+          for (var r = 0u; r < R; r++) { sp += sh_dtr[k][r] * dtw[e * R + r]; }
         }
         let dl = softplus(sp);
         let du = dl * u;
@@ -527,21 +535,21 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
 
 // Reverse step k (slot k % FS) given the states before (prev) and after (hcur) step k.
 fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
-  if (pt0 + k >= pt1) { return; }
-  let dl = sh_in[(k * QS) * EB + pel];
-  let u = sh_in[(k * QS + 1u) * EB + pel];
-  let gy = sh_in[(k * QS + 2u) * EB + pel];
-  let bt = sh_bc[(k * 2u) * NGR + png];
-  let ct = sh_bc[(k * 2u + 1u) * NGR + png];
+  let dl = sh_in[k * QS][pel];
+  let u = sh_in[k * QS + 1u][pel];
+  let gy = sh_in[k * QS + 2u][pel];
+  let bt = sh_bc[k * 2u][png];
+  let ct = sh_bc[k * 2u + 1u][png];
   let g = (*st).dh + gy * ct;
   let da = exp2(dl * pal);
-  let q = da * prev;
-  (*st).ga += (g * dl) * q;
+  let gq = g * (da * prev); // ∂loss/∂(ΔA)·(1/Δ): ∂A sums gq·Δ, ∂Δ sums gq·A
+  (*st).ga += gq * dl;
   (*st).dh = g * da;
   let s = k % FS;
-  sbv[((s * 2u) * NGR + png) * EP + pel] = g * (dl * u);
-  sbv[((s * 2u + 1u) * NGR + png) * EP + pel] = gy * hcur;
-  snv[(s * NGR + png) * EB + pel] = vec4<f32>(dot(ct, hcur), dot(g, pa * q + bt * u), dot(g, bt) * dl, 0.0);
+  sbv[s * 2u][png][pel] = g * (dl * u);
+  sbv[s * 2u + 1u][png][pel] = gy * hcur;
+  let gb = dot(g, bt);
+  snv[s][png][pel] = vec4<f32>(dot(ct, hcur), dot(gq, pa) + gb * u, gb * dl, 0.0);
 }
 
 // Finaliser state of channel el2 (invocations lid ≥ T − EB).
@@ -557,7 +565,8 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     let t = pt0 + k0 + s;
     if (t < pt1) {
       var v = vec4<f32>(0.0);
-      let rw = (s * 2u * NGR + c) * EP;
+      let sh = s * 2u + c / NGR;
+      let sg = c % NGR;
       if (EB % 16u == 0u) {
         // v19: 16 loads per iteration in four independent chains (the NVIDIA compiler leaves
         // naga's loops rolled, and this sum is on the flush's critical path)
@@ -565,22 +574,22 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
         var v2 = vec4<f32>(0.0);
         var v3 = vec4<f32>(0.0);
         for (var q = 0u; q < EB; q += 16u) {
-          v += sbv[rw + q];
-          v1 += sbv[rw + q + 1u];
-          v2 += sbv[rw + q + 2u];
-          v3 += sbv[rw + q + 3u];
-          v += sbv[rw + q + 4u];
-          v1 += sbv[rw + q + 5u];
-          v2 += sbv[rw + q + 6u];
-          v3 += sbv[rw + q + 7u];
-          v += sbv[rw + q + 8u];
-          v1 += sbv[rw + q + 9u];
-          v2 += sbv[rw + q + 10u];
-          v3 += sbv[rw + q + 11u];
-          v += sbv[rw + q + 12u];
-          v1 += sbv[rw + q + 13u];
-          v2 += sbv[rw + q + 14u];
-          v3 += sbv[rw + q + 15u];
+          v += sbv[sh][sg][q];
+          v1 += sbv[sh][sg][q + 1u];
+          v2 += sbv[sh][sg][q + 2u];
+          v3 += sbv[sh][sg][q + 3u];
+          v += sbv[sh][sg][q + 4u];
+          v1 += sbv[sh][sg][q + 5u];
+          v2 += sbv[sh][sg][q + 6u];
+          v3 += sbv[sh][sg][q + 7u];
+          v += sbv[sh][sg][q + 8u];
+          v1 += sbv[sh][sg][q + 9u];
+          v2 += sbv[sh][sg][q + 10u];
+          v3 += sbv[sh][sg][q + 11u];
+          v += sbv[sh][sg][q + 12u];
+          v1 += sbv[sh][sg][q + 13u];
+          v2 += sbv[sh][sg][q + 14u];
+          v3 += sbv[sh][sg][q + 15u];
         }
         v = (v + v1) + (v2 + v3);
       } else if (EB % 4u == 0u) {
@@ -589,14 +598,14 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
         var v2 = vec4<f32>(0.0);
         var v3 = vec4<f32>(0.0);
         for (var q = 0u; q < EB; q += 4u) {
-          v += sbv[rw + q];
-          v1 += sbv[rw + q + 1u];
-          v2 += sbv[rw + q + 2u];
-          v3 += sbv[rw + q + 3u];
+          v += sbv[sh][sg][q];
+          v1 += sbv[sh][sg][q + 1u];
+          v2 += sbv[sh][sg][q + 2u];
+          v3 += sbv[sh][sg][q + 3u];
         }
         v = (v + v1) + (v2 + v3);
       } else {
-        for (var q = 0u; q < EB; q++) { v += sbv[rw + q]; }
+        for (var q = 0u; q < EB; q++) { v += sbv[sh][sg][q]; }
       }
       let half = c / NGR;
       let n0 = (c % NGR) * 4u;
@@ -638,31 +647,31 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
           var v2 = vec4<f32>(0.0);
           var v3 = vec4<f32>(0.0);
           for (var g = 0u; g < NGR; g += 4u) {
-            v += snv[(s * NGR + g) * EB + el2];
-            v1 += snv[(s * NGR + g + 1u) * EB + el2];
-            v2 += snv[(s * NGR + g + 2u) * EB + el2];
-            v3 += snv[(s * NGR + g + 3u) * EB + el2];
+            v += snv[s][g][el2];
+            v1 += snv[s][g + 1u][el2];
+            v2 += snv[s][g + 2u][el2];
+            v3 += snv[s][g + 3u][el2];
           }
           v = (v + v1) + (v2 + v3);
         } else if (NGR % 2u == 0u) {
           var v1 = vec4<f32>(0.0);
           for (var g = 0u; g < NGR; g += 2u) {
-            v += snv[(s * NGR + g) * EB + el2];
-            v1 += snv[(s * NGR + g + 1u) * EB + el2];
+            v += snv[s][g][el2];
+            v1 += snv[s][g + 1u][el2];
           }
           v += v1;
         } else {
-          for (var g = 0u; g < NGR; g++) { v += snv[(s * NGR + g) * EB + el2]; }
+          for (var g = 0u; g < NGR; g++) { v += snv[s][g][el2]; }
         }
-        let u2 = sh_in[(k * QS + 1u) * EB + el2];
-        let gy2 = sh_in[(k * QS + 2u) * EB + el2];
+        let u2 = sh_in[k * QS + 1u][el2];
+        let gy2 = sh_in[k * QS + 2u][el2];
         let yss = v.x + fd * u2;
-        dxz[m * 2u * E + E + e2] = yss * sh_in[(k * QS + 4u) * EB + el2];
+        dxz[m * 2u * E + E + e2] = yss * sh_in[k * QS + 4u][el2];
         (*fs).gd += gy2 * u2;
         dxc[m * E + e2] = v.z + gy2 * fd;
-        let gs = v.y * sh_in[(k * QS + 3u) * EB + el2];
+        let gs = v.y * sh_in[k * QS + 3u][el2];
         (*fs).gb += gs;
-        cgs[k * EP + el2] = gs;
+        cgs[k][el2] = gs;
       }
     }
   }
@@ -681,7 +690,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   pa = alog4(e, png * 4u);
   pal = pa * LOG2E;
   for (var i = lid; i < EB * R; i += T) {
-    sh_w[i] = dtw[pblk * EB * R + i];
+    sh_w[i / R][i % R] = dtw[pblk * EB * R + i];
     sgw[i] = 0.0;
   }
   let nc = nchunks();
@@ -764,14 +773,14 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
         // v19: unrolled by 4, two chains
         var s1 = 0.0;
         for (var q = 0u; q < EB; q += 4u) {
-          s += cgs[k * EP + q] * sh_w[q * R + r];
-          s1 += cgs[k * EP + q + 1u] * sh_w[(q + 1u) * R + r];
-          s += cgs[k * EP + q + 2u] * sh_w[(q + 2u) * R + r];
-          s1 += cgs[k * EP + q + 3u] * sh_w[(q + 3u) * R + r];
+          s += cgs[k][q] * sh_w[q][r];
+          s1 += cgs[k][q + 1u] * sh_w[q + 1u][r];
+          s += cgs[k][q + 2u] * sh_w[q + 2u][r];
+          s1 += cgs[k][q + 3u] * sh_w[q + 3u][r];
         }
         s += s1;
       } else {
-        for (var q = 0u; q < EB; q++) { s += cgs[k * EP + q] * sh_w[q * R + r]; }
+        for (var q = 0u; q < EB; q++) { s += cgs[k][q] * sh_w[q][r]; }
       }
       let ob = ((pb * p.len + pt0 + k) * NEB + pblk) * J + r;
       bcp[ob >> 2u][ob & 3u] = s;
@@ -784,10 +793,10 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       // is masked so a stale value never enters)
       var s1 = 0.0;
       for (var k = 0u; k < HS; k += 4u) {
-        s += select(0.0, cgs[k * EP + el], k < kn) * sh_dtr[k * R + r];
-        s1 += select(0.0, cgs[(k + 1u) * EP + el], k + 1u < kn) * sh_dtr[(k + 1u) * R + r];
-        s += select(0.0, cgs[(k + 2u) * EP + el], k + 2u < kn) * sh_dtr[(k + 2u) * R + r];
-        s1 += select(0.0, cgs[(k + 3u) * EP + el], k + 3u < kn) * sh_dtr[(k + 3u) * R + r];
+        s += select(0.0, cgs[k][el], k < kn) * sh_dtr[k][r];
+        s1 += select(0.0, cgs[k + 1u][el], k + 1u < kn) * sh_dtr[k + 1u][r];
+        s += select(0.0, cgs[k + 2u][el], k + 2u < kn) * sh_dtr[k + 2u][r];
+        s1 += select(0.0, cgs[k + 3u][el], k + 3u < kn) * sh_dtr[k + 3u][r];
       }
       sgw[i] = s + s1;
     }

@@ -1,6 +1,13 @@
 // C[b] = alpha * op(A[b]) · op(B[b]) + beta * C[b], row-major, f32; optional split-K.
 // op(A) is [M,K] (stored [K,M] when TRANS_A); op(B) is [K,N] (stored [N,K] when TRANS_B).
 //
+// v8: the shared tiles are [stage][k][chunk] arrays and the K step is unrolled with constant k,
+// so each per-k load indexes the invocation's own chunk (tx, ty) innermost. naga clamps every
+// dynamic index into a workgroup array; the clamps of tx and ty are computed once per invocation
+// instead of one clamp and add per load of v7's flattened index. H100, the model's training step
+// (kernels/lab/kernel_ab.ts, same process): its 37 products 5.78 -> 5.30 ms, step 18.09 -> 17.52
+// ms (docs/results/h100-2026-11-27-z/kernel_ab_mamba_v27_matmul_v8.txt). v7: kernels/lab/matmul_v7.wgsl.
+//
 // v7: v4 (kernels/lab/matmul_v4.wgsl) with the K step's inner loop unrolled by 4 (the NVIDIA
 // Vulkan compiler does not unroll naga's loops): one `mac` per k on accumulators in private
 // variables. It is lab v5 without v5's TN = 8 path (8 x 8 tiles measured no faster). H100, warm
@@ -48,16 +55,19 @@ const BK4: u32 = BK / 4u;
 // padded shared rows (vec4 units) and stage sizes
 const AS4: u32 = BM4 + 1u;
 const BS4: u32 = BN4 + 1u;
-const A_STAGE: u32 = BK * AS4;
-const B_STAGE: u32 = BK * BS4;
+const_assert BK % 4u == 0u && BK <= 32u; // the unrolled K step (v8)
 // 16-byte chunks per K step and per invocation
 const A_CHUNKS: u32 = BM4 * BK;
 const B_CHUNKS: u32 = BN4 * BK;
 const LA: u32 = (A_CHUNKS + NT - 1u) / NT;
 const LB: u32 = (B_CHUNKS + NT - 1u) / NT;
 
-var<workgroup> As: array<vec4f, 2u * A_STAGE>;
-var<workgroup> Bs: array<vec4f, 2u * B_STAGE>;
+// [stage][k][m or n chunk]: the per-k loads index the invocation's own chunk (ty, tx) innermost,
+// so the clamp naga puts on every dynamic index is computed once per invocation (v8)
+var<workgroup> As: array<array<array<vec4f, AS4>, BK>, 2u>;
+var<workgroup> Bs: array<array<array<vec4f, BS4>, BK>, 2u>;
+var<private> ptx: u32;
+var<private> pty: u32;
 
 fn a_scalar(i: u32) -> f32 { return A[i >> 2u][i & 3u]; }
 fn b_scalar(i: u32) -> f32 { return B[i >> 2u][i & 3u]; }
@@ -92,19 +102,20 @@ fn fetch_a(i: u32, base: u32, m0: u32, k0: u32, k_end: u32) -> vec4f {
   return v;
 }
 
-// Stores chunk i of A into stage `off` of As (k-major: As[k][m]).
-fn stash_a(i: u32, off: u32, v: vec4f) {
+// Stores chunk i of A into stage `st` of As (k-major: As[st][k][m]).
+fn stash_a(i: u32, st: u32, v: vec4f) {
   if (i >= A_CHUNKS) { return; }
   if (TRANS_A) {
-    As[off + (i / BM4) * AS4 + i % BM4] = v;
+    As[st][i / BM4][i % BM4] = v;
   } else {
     let r = i / BK4;
-    let s = off + (i % BK4) * 4u * AS4 + (r >> 2u);
+    let k4 = (i % BK4) * 4u;
+    let m4 = r >> 2u;
     let c = r & 3u;
-    As[s][c] = v.x;
-    As[s + AS4][c] = v.y;
-    As[s + 2u * AS4][c] = v.z;
-    As[s + 3u * AS4][c] = v.w;
+    As[st][k4][m4][c] = v.x;
+    As[st][k4 + 1u][m4][c] = v.y;
+    As[st][k4 + 2u][m4][c] = v.z;
+    As[st][k4 + 3u][m4][c] = v.w;
   }
 }
 
@@ -138,19 +149,20 @@ fn fetch_b(i: u32, base: u32, k0: u32, n0: u32, k_end: u32) -> vec4f {
   return v;
 }
 
-// Stores chunk i of B into stage `off` of Bs (k-major: Bs[k][n]).
-fn stash_b(i: u32, off: u32, v: vec4f) {
+// Stores chunk i of B into stage `st` of Bs (k-major: Bs[st][k][n]).
+fn stash_b(i: u32, st: u32, v: vec4f) {
   if (i >= B_CHUNKS) { return; }
   if (TRANS_B) {
     let cn = i / BK4;
-    let s = off + (i % BK4) * 4u * BS4 + (cn >> 2u);
+    let k4 = (i % BK4) * 4u;
+    let n4 = cn >> 2u;
     let c = cn & 3u;
-    Bs[s][c] = v.x;
-    Bs[s + BS4][c] = v.y;
-    Bs[s + 2u * BS4][c] = v.z;
-    Bs[s + 3u * BS4][c] = v.w;
+    Bs[st][k4][n4][c] = v.x;
+    Bs[st][k4 + 1u][n4][c] = v.y;
+    Bs[st][k4 + 2u][n4][c] = v.z;
+    Bs[st][k4 + 3u][n4][c] = v.w;
   } else {
-    Bs[off + (i / BN4) * BS4 + i % BN4] = v;
+    Bs[st][i / BN4][i % BN4] = v;
   }
 }
 
@@ -187,16 +199,17 @@ var<private> c5: vec4f;
 var<private> c6: vec4f;
 var<private> c7: vec4f;
 
-// One k of the register tile: A rows from As at ar (and ar + WG_Y), B columns from Bs at br.
-fn mac(ar: u32, br: u32) {
-  let b = Bs[br];
-  let a0 = As[ar];
+// One k of the register tile (k a constant at every call): A rows ty (and ty + WG_Y) of stage st,
+// B columns tx.
+fn mac(st: u32, k: u32) {
+  let b = Bs[st][k][ptx];
+  let a0 = As[st][k][pty];
   c0 = fma_row(c0, a0.x, b);
   c1 = fma_row(c1, a0.y, b);
   c2 = fma_row(c2, a0.z, b);
   c3 = fma_row(c3, a0.w, b);
   if (TM == 8u) {
-    let a1 = As[ar + WG_Y];
+    let a1 = As[st][k][pty + WG_Y];
     c4 = fma_row(c4, a1.x, b);
     c5 = fma_row(c5, a1.y, b);
     c6 = fma_row(c6, a1.z, b);
@@ -208,6 +221,8 @@ fn mac(ar: u32, br: u32) {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
   let ty = lid.y;
+  ptx = tx;
+  pty = ty;
   let t = ty * WG_X + tx;
   let batch = wid.z / p.splits;
   let split = wid.z % p.splits;
@@ -266,20 +281,58 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       if (LB > 2u) { rb2 = fetch_b(t + 2u * NT, bb, k1, n0, k_end); }
       if (LB > 3u) { rb3 = fetch_b(t + 3u * NT, bb, k1, n0, k_end); }
     }
-    let ao = cur * A_STAGE;
-    let bo = cur * B_STAGE;
-    for (var kk = 0u; kk < BK; kk += 4u) {
-      let ar = ao + kk * AS4 + ty;
-      let br = bo + kk * BS4 + tx;
-      mac(ar, br);
-      mac(ar + AS4, br + BS4);
-      mac(ar + 2u * AS4, br + 2u * BS4);
-      mac(ar + 3u * AS4, br + 3u * BS4);
+    // the K step unrolled with constant k (v8; BK ≤ 32): in a branch dead for this BK the index
+    // is taken mod BK so that it stays a valid constant
+    mac(cur, 0u);
+    mac(cur, 1u);
+    mac(cur, 2u);
+    mac(cur, 3u);
+    if (BK > 4u) {
+      mac(cur, 4u % BK);
+      mac(cur, 5u % BK);
+      mac(cur, 6u % BK);
+      mac(cur, 7u % BK);
+    }
+    if (BK > 8u) {
+      mac(cur, 8u % BK);
+      mac(cur, 9u % BK);
+      mac(cur, 10u % BK);
+      mac(cur, 11u % BK);
+    }
+    if (BK > 12u) {
+      mac(cur, 12u % BK);
+      mac(cur, 13u % BK);
+      mac(cur, 14u % BK);
+      mac(cur, 15u % BK);
+    }
+    if (BK > 16u) {
+      mac(cur, 16u % BK);
+      mac(cur, 17u % BK);
+      mac(cur, 18u % BK);
+      mac(cur, 19u % BK);
+    }
+    if (BK > 20u) {
+      mac(cur, 20u % BK);
+      mac(cur, 21u % BK);
+      mac(cur, 22u % BK);
+      mac(cur, 23u % BK);
+    }
+    if (BK > 24u) {
+      mac(cur, 24u % BK);
+      mac(cur, 25u % BK);
+      mac(cur, 26u % BK);
+      mac(cur, 27u % BK);
+    }
+    if (BK > 28u) {
+      mac(cur, 28u % BK);
+      mac(cur, 29u % BK);
+      mac(cur, 30u % BK);
+      mac(cur, 31u % BK);
     }
     // the other stage was last read before the previous barrier: safe to overwrite now
     if (more) {
-      let ao1 = (1u - cur) * A_STAGE;
-      let bo1 = (1u - cur) * B_STAGE;
+      let ao1 = 1u - cur;
+      let bo1 = 1u - cur;
       stash_a(t, ao1, ra0);
       if (LA > 1u) { stash_a(t + NT, ao1, ra1); }
       if (LA > 2u) { stash_a(t + 2u * NT, ao1, ra2); }

@@ -176,7 +176,9 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
   need(tensors.b, sb * (batch - 1) + k * n, "B");
   need(tensors.c, sc * (batch - 1) + m * n, "C");
   const tile = o.tile ?? chooseTile(m, n, k, batch);
-  if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4) throw new Error("matmul: tm, tn, bk must be x4");
+  if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4 || tile.bk > 32) {
+    throw new Error("matmul: tm, tn, bk must be x4 and bk at most 32");
+  }
   const file = o.kernel ?? "matmul";
   const tns = TN8_FILES.has(file) ? [4, 8] : [4];
   if (V3_FILES.has(file) && (!tns.includes(tile.tn) || (tile.tm !== 4 && tile.tm !== 8))) {
