@@ -567,7 +567,47 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       var v = vec4<f32>(0.0);
       let sh = s * 2u + c / NGR;
       let sg = c % NGR;
-      if (EB % 16u == 0u) {
+      if (EB == 16u || EB == 32u) {
+        // v28: the EB = 16 or 32 partials at constant indices (no clamp per load), four chains
+        var v1 = vec4<f32>(0.0);
+        var v2 = vec4<f32>(0.0);
+        var v3 = vec4<f32>(0.0);
+        v += sbv[sh][sg][0u % EP];
+        v1 += sbv[sh][sg][1u % EP];
+        v2 += sbv[sh][sg][2u % EP];
+        v3 += sbv[sh][sg][3u % EP];
+        v += sbv[sh][sg][4u % EP];
+        v1 += sbv[sh][sg][5u % EP];
+        v2 += sbv[sh][sg][6u % EP];
+        v3 += sbv[sh][sg][7u % EP];
+        v += sbv[sh][sg][8u % EP];
+        v1 += sbv[sh][sg][9u % EP];
+        v2 += sbv[sh][sg][10u % EP];
+        v3 += sbv[sh][sg][11u % EP];
+        v += sbv[sh][sg][12u % EP];
+        v1 += sbv[sh][sg][13u % EP];
+        v2 += sbv[sh][sg][14u % EP];
+        v3 += sbv[sh][sg][15u % EP];
+        if (EB == 32u) {
+          v += sbv[sh][sg][16u % EP];
+          v1 += sbv[sh][sg][17u % EP];
+          v2 += sbv[sh][sg][18u % EP];
+          v3 += sbv[sh][sg][19u % EP];
+          v += sbv[sh][sg][20u % EP];
+          v1 += sbv[sh][sg][21u % EP];
+          v2 += sbv[sh][sg][22u % EP];
+          v3 += sbv[sh][sg][23u % EP];
+          v += sbv[sh][sg][24u % EP];
+          v1 += sbv[sh][sg][25u % EP];
+          v2 += sbv[sh][sg][26u % EP];
+          v3 += sbv[sh][sg][27u % EP];
+          v += sbv[sh][sg][28u % EP];
+          v1 += sbv[sh][sg][29u % EP];
+          v2 += sbv[sh][sg][30u % EP];
+          v3 += sbv[sh][sg][31u % EP];
+        }
+        v = (v + v1) + (v2 + v3);
+      } else if (EB % 16u == 0u) {
         // v19: 16 loads per iteration in four independent chains (the NVIDIA compiler leaves
         // naga's loops rolled, and this sum is on the flush's critical path)
         var v1 = vec4<f32>(0.0);
@@ -641,7 +681,21 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       if (t < pt1) {
         let m = prow0 + t;
         var v = vec4<f32>(0.0);
-        if (NGR % 4u == 0u) {
+        if (NGR <= 8u) {
+          // v28: at most 8 partials at constant indices (no clamp per load), four chains
+          var v1 = vec4<f32>(0.0);
+          var v2 = vec4<f32>(0.0);
+          var v3 = vec4<f32>(0.0);
+          v = snv[s][0][el2];
+          if (NGR > 1u) { v1 += snv[s][1u % NGR][el2]; }
+          if (NGR > 2u) { v2 += snv[s][2u % NGR][el2]; }
+          if (NGR > 3u) { v3 += snv[s][3u % NGR][el2]; }
+          if (NGR > 4u) { v += snv[s][4u % NGR][el2]; }
+          if (NGR > 5u) { v1 += snv[s][5u % NGR][el2]; }
+          if (NGR > 6u) { v2 += snv[s][6u % NGR][el2]; }
+          if (NGR > 7u) { v3 += snv[s][7u % NGR][el2]; }
+          v = (v + v1) + (v2 + v3);
+        } else if (NGR % 4u == 0u) {
           // v19: four chains, unrolled by 4
           var v1 = vec4<f32>(0.0);
           var v2 = vec4<f32>(0.0);
