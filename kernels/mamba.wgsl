@@ -38,6 +38,11 @@
 // dynamic index into a workgroup array, and a clamp of a loop-invariant index is computed once,
 // where a clamp of the flattened (step, channel) index was computed at every access: scan_bwd
 // −4.3 % more (1.043 -> 0.962 ms per slice; H100, kernels/lab/scan_bwd_bench.ts, same process).
+// Version 28: the flush's sums read their EB = 16 (or 32) ∂Bt/∂Ct partials and ≤ 8 per-channel
+// partials at constant indices (v19 looped over a loop variable, so every load was clamped):
+// scan_bwd 0.958 -> 0.862 ms per slice (−10 %; docs/results/h100-2026-11-27-z/scan_bwd_v28.txt).
+// Version 29: the same for the per-chunk ∂dt_r and Σ_t ∂dt_proj.weight sums (EB = 16, HS = 16):
+// scan_bwd 0.856 -> 0.811 ms per slice (docs/results/h100-2026-11-27-z/scan_bwd_v29.txt).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -823,7 +828,27 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       let k = i / R;
       let r = i % R;
       var s = 0.0;
-      if (EB % 4u == 0u) {
+      if (EB == 16u) {
+        // v29: constant indices (no clamp per load), two chains
+        var s1 = 0.0;
+        s += cgs[k][0u % EP] * sh_w[0u % EB][r];
+        s1 += cgs[k][1u % EP] * sh_w[1u % EB][r];
+        s += cgs[k][2u % EP] * sh_w[2u % EB][r];
+        s1 += cgs[k][3u % EP] * sh_w[3u % EB][r];
+        s += cgs[k][4u % EP] * sh_w[4u % EB][r];
+        s1 += cgs[k][5u % EP] * sh_w[5u % EB][r];
+        s += cgs[k][6u % EP] * sh_w[6u % EB][r];
+        s1 += cgs[k][7u % EP] * sh_w[7u % EB][r];
+        s += cgs[k][8u % EP] * sh_w[8u % EB][r];
+        s1 += cgs[k][9u % EP] * sh_w[9u % EB][r];
+        s += cgs[k][10u % EP] * sh_w[10u % EB][r];
+        s1 += cgs[k][11u % EP] * sh_w[11u % EB][r];
+        s += cgs[k][12u % EP] * sh_w[12u % EB][r];
+        s1 += cgs[k][13u % EP] * sh_w[13u % EB][r];
+        s += cgs[k][14u % EP] * sh_w[14u % EB][r];
+        s1 += cgs[k][15u % EP] * sh_w[15u % EB][r];
+        s += s1;
+      } else if (EB % 4u == 0u) {
         // v19: unrolled by 4, two chains
         var s1 = 0.0;
         for (var q = 0u; q < EB; q += 4u) {
@@ -843,15 +868,25 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       let el = i / R;
       let r = i % R;
       var s = sgw[i];
-      // v19: unrolled by 4 over the chunk's HS steps (steps past kn stage dt_r = 0, and cgs there
-      // is masked so a stale value never enters)
+      // over the chunk's HS steps at constant indices (v29; steps past kn stage dt_r = 0, and cgs
+      // there is masked so a stale value never enters)
       var s1 = 0.0;
-      for (var k = 0u; k < HS; k += 4u) {
-        s += select(0.0, cgs[k][el], k < kn) * sh_dtr[k][r];
-        s1 += select(0.0, cgs[k + 1u][el], k + 1u < kn) * sh_dtr[k + 1u][r];
-        s += select(0.0, cgs[k + 2u][el], k + 2u < kn) * sh_dtr[k + 2u][r];
-        s1 += select(0.0, cgs[k + 3u][el], k + 3u < kn) * sh_dtr[k + 3u][r];
-      }
+      s += select(0.0, cgs[0u][el], 0u < kn) * sh_dtr[0u][r];
+      s1 += select(0.0, cgs[1u][el], 1u < kn) * sh_dtr[1u][r];
+      s += select(0.0, cgs[2u][el], 2u < kn) * sh_dtr[2u][r];
+      s1 += select(0.0, cgs[3u][el], 3u < kn) * sh_dtr[3u][r];
+      s += select(0.0, cgs[4u][el], 4u < kn) * sh_dtr[4u][r];
+      s1 += select(0.0, cgs[5u][el], 5u < kn) * sh_dtr[5u][r];
+      s += select(0.0, cgs[6u][el], 6u < kn) * sh_dtr[6u][r];
+      s1 += select(0.0, cgs[7u][el], 7u < kn) * sh_dtr[7u][r];
+      s += select(0.0, cgs[8u][el], 8u < kn) * sh_dtr[8u][r];
+      s1 += select(0.0, cgs[9u][el], 9u < kn) * sh_dtr[9u][r];
+      s += select(0.0, cgs[10u][el], 10u < kn) * sh_dtr[10u][r];
+      s1 += select(0.0, cgs[11u][el], 11u < kn) * sh_dtr[11u][r];
+      s += select(0.0, cgs[12u][el], 12u < kn) * sh_dtr[12u][r];
+      s1 += select(0.0, cgs[13u][el], 13u < kn) * sh_dtr[13u][r];
+      s += select(0.0, cgs[14u][el], 14u < kn) * sh_dtr[14u][r];
+      s1 += select(0.0, cgs[15u][el], 15u < kn) * sh_dtr[15u][r];
       sgw[i] = s + s1;
     }
     workgroupBarrier();
