@@ -43,6 +43,8 @@
 // scan_bwd 0.958 -> 0.862 ms per slice (−10 %; docs/results/h100-2026-11-27-z/scan_bwd_v28.txt).
 // Version 29: the same for the per-chunk ∂dt_r and Σ_t ∂dt_proj.weight sums (EB = 16, HS = 16):
 // scan_bwd 0.856 -> 0.811 ms per slice (docs/results/h100-2026-11-27-z/scan_bwd_v29.txt).
+// Version 30: each finaliser warp runs its flush slot with a constant slot index (fin_slot):
+// scan_bwd 0.816 -> 0.782 ms per slice (docs/results/h100-2026-11-27-z/scan_bwd_v30.txt).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -560,6 +562,62 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
 // Finaliser state of channel el2 (invocations lid ≥ T − EB).
 struct FinState { gd: f32, gb: f32 }
 
+// One flush slot s of the finaliser (v30: called with a constant s where it can be, so that the
+// step k = k0 + s and every workgroup index below are constants after inlining).
+fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinState>) {
+  let k = k0 + s;
+  let t = pt0 + k;
+  if (t < pt1) {
+    let m = prow0 + t;
+    var v = vec4<f32>(0.0);
+    if (NGR <= 8u) {
+      // v28: at most 8 partials at constant indices (no clamp per load), four chains
+      var v1 = vec4<f32>(0.0);
+      var v2 = vec4<f32>(0.0);
+      var v3 = vec4<f32>(0.0);
+      v = snv[s][0][el2];
+      if (NGR > 1u) { v1 += snv[s][1u % NGR][el2]; }
+      if (NGR > 2u) { v2 += snv[s][2u % NGR][el2]; }
+      if (NGR > 3u) { v3 += snv[s][3u % NGR][el2]; }
+      if (NGR > 4u) { v += snv[s][4u % NGR][el2]; }
+      if (NGR > 5u) { v1 += snv[s][5u % NGR][el2]; }
+      if (NGR > 6u) { v2 += snv[s][6u % NGR][el2]; }
+      if (NGR > 7u) { v3 += snv[s][7u % NGR][el2]; }
+      v = (v + v1) + (v2 + v3);
+    } else if (NGR % 4u == 0u) {
+      // v19: four chains, unrolled by 4
+      var v1 = vec4<f32>(0.0);
+      var v2 = vec4<f32>(0.0);
+      var v3 = vec4<f32>(0.0);
+      for (var g = 0u; g < NGR; g += 4u) {
+        v += snv[s][g][el2];
+        v1 += snv[s][g + 1u][el2];
+        v2 += snv[s][g + 2u][el2];
+        v3 += snv[s][g + 3u][el2];
+      }
+      v = (v + v1) + (v2 + v3);
+    } else if (NGR % 2u == 0u) {
+      var v1 = vec4<f32>(0.0);
+      for (var g = 0u; g < NGR; g += 2u) {
+        v += snv[s][g][el2];
+        v1 += snv[s][g + 1u][el2];
+      }
+      v += v1;
+    } else {
+      for (var g = 0u; g < NGR; g++) { v += snv[s][g][el2]; }
+    }
+    let u2 = sh_in[k * QS + 1u][el2];
+    let gy2 = sh_in[k * QS + 2u][el2];
+    let yss = v.x + fd * u2;
+    dxz[m * 2u * E + E + e2] = yss * sh_in[k * QS + 4u][el2];
+    (*fs).gd += gy2 * u2;
+    dxc[m * E + e2] = v.z + gy2 * fd;
+    let gs = v.y * sh_in[k * QS + 3u][el2];
+    (*fs).gb += gs;
+    cgs[k][el2] = gs;
+  }
+}
+
 // Sums the FS steps k0 .. k0 + FS − 1 staged by bst: ∂Bt, ∂Ct over the block's channels (to bcp),
 // and per channel the partial sums over n (∂z, ∂xc, ∂Δ pre-activation).
 fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
@@ -680,58 +738,11 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     let el2 = select(lid - (T - EB), lid % 32u, SPREAD);
     let e2 = pblk * EB + el2;
     let fd = dsk[e2];
-    for (var s = s0; s < s1; s++) {
-      let k = k0 + s;
-      let t = pt0 + k;
-      if (t < pt1) {
-        let m = prow0 + t;
-        var v = vec4<f32>(0.0);
-        if (NGR <= 8u) {
-          // v28: at most 8 partials at constant indices (no clamp per load), four chains
-          var v1 = vec4<f32>(0.0);
-          var v2 = vec4<f32>(0.0);
-          var v3 = vec4<f32>(0.0);
-          v = snv[s][0][el2];
-          if (NGR > 1u) { v1 += snv[s][1u % NGR][el2]; }
-          if (NGR > 2u) { v2 += snv[s][2u % NGR][el2]; }
-          if (NGR > 3u) { v3 += snv[s][3u % NGR][el2]; }
-          if (NGR > 4u) { v += snv[s][4u % NGR][el2]; }
-          if (NGR > 5u) { v1 += snv[s][5u % NGR][el2]; }
-          if (NGR > 6u) { v2 += snv[s][6u % NGR][el2]; }
-          if (NGR > 7u) { v3 += snv[s][7u % NGR][el2]; }
-          v = (v + v1) + (v2 + v3);
-        } else if (NGR % 4u == 0u) {
-          // v19: four chains, unrolled by 4
-          var v1 = vec4<f32>(0.0);
-          var v2 = vec4<f32>(0.0);
-          var v3 = vec4<f32>(0.0);
-          for (var g = 0u; g < NGR; g += 4u) {
-            v += snv[s][g][el2];
-            v1 += snv[s][g + 1u][el2];
-            v2 += snv[s][g + 2u][el2];
-            v3 += snv[s][g + 3u][el2];
-          }
-          v = (v + v1) + (v2 + v3);
-        } else if (NGR % 2u == 0u) {
-          var v1 = vec4<f32>(0.0);
-          for (var g = 0u; g < NGR; g += 2u) {
-            v += snv[s][g][el2];
-            v1 += snv[s][g + 1u][el2];
-          }
-          v += v1;
-        } else {
-          for (var g = 0u; g < NGR; g++) { v += snv[s][g][el2]; }
-        }
-        let u2 = sh_in[k * QS + 1u][el2];
-        let gy2 = sh_in[k * QS + 2u][el2];
-        let yss = v.x + fd * u2;
-        dxz[m * 2u * E + E + e2] = yss * sh_in[k * QS + 4u][el2];
-        (*fs).gd += gy2 * u2;
-        dxc[m * E + e2] = v.z + gy2 * fd;
-        let gs = v.y * sh_in[k * QS + 3u][el2];
-        (*fs).gb += gs;
-        cgs[k][el2] = gs;
-      }
+    if (SPREAD && FS == 2u) {
+      // warp-uniform: each finaliser warp takes its own constant slot
+      if (s0 == 0u) { fin_slot(0u, k0, el2, e2, fd, fs); } else { fin_slot(1u % FS, k0, el2, e2, fd, fs); }
+    } else {
+      for (var s = s0; s < s1; s++) { fin_slot(s, k0, el2, e2, fd, fs); }
     }
   }
   workgroupBarrier();
