@@ -45,6 +45,9 @@
 // scan_bwd 0.856 -> 0.811 ms per slice (docs/results/h100-2026-11-27-z/scan_bwd_v29.txt).
 // Version 30: each finaliser warp runs its flush slot with a constant slot index (fin_slot):
 // scan_bwd 0.816 -> 0.782 ms per slice (docs/results/h100-2026-11-27-z/scan_bwd_v30.txt).
+// Version 32: the next chunk's global inputs load into registers while the current chunk
+// computes (prefetch_bwd / stage_bwd): scan_bwd 0.783 -> 0.680 ms per slice
+// (docs/results/h100-2026-11-27-z/scan_bwd_v32.txt).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -339,6 +342,119 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
       u = select(u1, u0, j == 0u);
       let z = select(z1, z0, j == 0u);
       let dy = select(y1, y0, j == 0u);
+      let sz = sigmoid(z);
+      gy = dy * z * sz;
+      gz = dy * sz * (1.0 + z * (1.0 - sz));
+      ds = 1.0;
+      if (s <= 20.0) { ds = sigmoid(s); }
+    }
+    sh_in[k * QS][el] = dl;
+    sh_in[k * QS + 1u][el] = u;
+    sh_in[k * QS + 2u][el] = gy;
+    sh_in[k * QS + 3u][el] = ds;
+    sh_in[k * QS + 4u][el] = gz;
+  }
+}
+
+// v32: the next chunk's global inputs go to registers while the current chunk computes (scan_bwd
+// walks the chunks in reverse, so the loads of chunk c − 1 overlap the work on chunk c), then into
+// workgroup memory at the chunk's start. Used when each invocation has at most 4 Bt/Ct vec4, one
+// dt_r and two (step, channel) items (PF), else load_chunk_bwd / load_chunk.
+const PF: bool = HS * 2u * NGR <= 4u * T && HS * R <= T && 2u * T >= HS * EB;
+var<private> qbc0: vec4<f32>;
+var<private> qbc1: vec4<f32>;
+var<private> qbc2: vec4<f32>;
+var<private> qbc3: vec4<f32>;
+var<private> qdtr: f32;
+var<private> qu0: f32;
+var<private> qz0: f32;
+var<private> qy0: f32;
+var<private> qu1: f32;
+var<private> qz1: f32;
+var<private> qy1: f32;
+
+fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (i >= HS * 2u * NGR) { return v; }
+  let k = i / (2u * NGR);
+  let c = i % (2u * NGR);
+  let half = c / NGR;
+  let n0 = (c % NGR) * 4u;
+  let t = t0 + k;
+  if (t < t1) {
+    let base = (prow0 + t) * J + R + half * N + n0;
+    v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
+  }
+  return v;
+}
+
+fn prefetch_bwd(lid: u32, t0: u32, t1: u32) {
+  qbc0 = bc_item(lid, t0, t1);
+  qbc1 = bc_item(lid + T, t0, t1);
+  qbc2 = bc_item(lid + 2u * T, t0, t1);
+  qbc3 = bc_item(lid + 3u * T, t0, t1);
+  qdtr = 0.0;
+  if (lid < HS * R) {
+    let t = t0 + lid / R;
+    if (t < t1) { qdtr = xdbl[(prow0 + t) * J + lid % R]; }
+  }
+  let i0 = lid;
+  let i1 = lid + T;
+  qu0 = 0.0;
+  qz0 = 0.0;
+  qy0 = 0.0;
+  qu1 = 0.0;
+  qz1 = 0.0;
+  qy1 = 0.0;
+  let e0 = pblk * EB + i0 % EB;
+  let ta = t0 + i0 / EB;
+  let tb = t0 + i1 / EB;
+  if (i0 < HS * EB && ta < t1) {
+    let m = prow0 + ta;
+    qu0 = xc[m * E + e0];
+    qz0 = xz[m * 2u * E + E + e0];
+    qy0 = yb[m * E + e0];
+  }
+  if (i1 < HS * EB && tb < t1) {
+    let m = prow0 + tb;
+    qu1 = xc[m * E + e0];
+    qz1 = xz[m * 2u * E + E + e0];
+    qy1 = yb[m * E + e0];
+  }
+}
+
+fn stage_bwd(lid: u32, t0: u32, t1: u32) {
+  if (lid < HS * 2u * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
+  if (lid + T < HS * 2u * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
+  if (lid + 2u * T < HS * 2u * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
+  if (lid + 3u * T < HS * 2u * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
+  if (lid < HS * R) { sh_dtr[lid / R][lid % R] = qdtr; }
+  let i0 = lid;
+  let i1 = lid + T;
+  workgroupBarrier();
+  for (var j = 0u; j < 2u; j++) {
+    let i = select(i1, i0, j == 0u);
+    if (i >= HS * EB) { continue; }
+    let k = i / EB;
+    let el = i % EB;
+    let t = t0 + k;
+    var dl = 0.0;
+    var u = 0.0;
+    var gy = 0.0;
+    var ds = 0.0;
+    var gz = 0.0;
+    if (t < t1) {
+      var s = dtb[pblk * EB + el];
+      var r = 0u;
+      for (; r + 4u <= R; r += 4u) { // v19: by 4
+        s += sh_dtr[k][r] * sh_w[el][r] + sh_dtr[k][r + 1u] * sh_w[el][r + 1u] +
+          sh_dtr[k][r + 2u] * sh_w[el][r + 2u] + sh_dtr[k][r + 3u] * sh_w[el][r + 3u];
+      }
+      for (; r < R; r++) { s += sh_dtr[k][r] * sh_w[el][r]; }
+      dl = softplus(s);
+      u = select(qu1, qu0, j == 0u);
+      let z = select(qz1, qz0, j == 0u);
+      let dy = select(qy1, qy0, j == 0u);
       let sz = sigmoid(z);
       gy = dy * z * sz;
       gz = dy * sz * (1.0 + z * (1.0 - sz));
@@ -779,11 +895,23 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   }
   var st = BwdState(vec4<f32>(0.0), vec4<f32>(0.0));
   var fs = FinState(0.0, 0.0);
+  if (PF && tl > 0u) {
+    let c0 = ((tl + CH - 1u) / CH - 1u) * CH;
+    prefetch_bwd(lid, c0, min(c0 + CH, tl));
+  }
   for (var ci = (tl + CH - 1u) / CH; ci > 0u; ci--) {
     pt0 = (ci - 1u) * CH;
     pt1 = min(pt0 + CH, tl);
-    if (2u * T >= HS * EB) { load_chunk_bwd(lid, pt0, pt1); } else { load_chunk(lid, pt0, pt1, HS, true); }
+    if (PF) {
+      stage_bwd(lid, pt0, pt1);
+    } else if (2u * T >= HS * EB) {
+      load_chunk_bwd(lid, pt0, pt1);
+    } else {
+      load_chunk(lid, pt0, pt1, HS, true);
+    }
     workgroupBarrier();
+    // v32: the next chunk's inputs load while this one computes
+    if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CH, pt0); }
     let h0 = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e);
     let h1 = fst(0u, h0);
     let h2 = fst(1u, h1);
