@@ -48,6 +48,10 @@
 // Version 32: the next chunk's global inputs load into registers while the current chunk
 // computes (prefetch_bwd / stage_bwd): scan_bwd 0.783 -> 0.680 ms per slice
 // (docs/results/h100-2026-11-27-z/scan_bwd_v32.txt).
+// Version 34: the chunk's checkpoint is prefetched with its inputs, and the finaliser's D is loaded
+// once per invocation instead of once per flush: scan_bwd 0.682 -> 0.652 ms per slice (scan_bwd_v34.txt).
+// Version 34: the chunk's checkpoint is prefetched with its inputs, and the finaliser's D is loaded
+// once per invocation instead of once per flush: scan_bwd 0.682 -> 0.652 ms per slice (scan_bwd_v34.txt).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -372,6 +376,8 @@ var<private> qy0: f32;
 var<private> qu1: f32;
 var<private> qz1: f32;
 var<private> qy1: f32;
+var<private> qck: vec4<f32>; // v34: the next chunk's checkpoint
+var<private> pfd: f32; // v34: D of the finaliser lane's channel (loaded once)
 
 fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
@@ -388,7 +394,8 @@ fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
   return v;
 }
 
-fn prefetch_bwd(lid: u32, t0: u32, t1: u32) {
+fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
+  qck = ck_load(ckb);
   qbc0 = bc_item(lid, t0, t1);
   qbc1 = bc_item(lid + T, t0, t1);
   qbc2 = bc_item(lid + 2u * T, t0, t1);
@@ -853,7 +860,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
   if (fin) {
     let el2 = select(lid - (T - EB), lid % 32u, SPREAD);
     let e2 = pblk * EB + el2;
-    let fd = dsk[e2];
+    let fd = pfd;
     if (SPREAD && FS == 2u) {
       // warp-uniform: each finaliser warp takes its own constant slot
       if (s0 == 0u) { fin_slot(0u, k0, el2, e2, fd, fs); } else { fin_slot(1u % FS, k0, el2, e2, fd, fs); }
@@ -875,6 +882,8 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   let e = pblk * EB + pel;
   pa = alog4(e, png * 4u);
   pal = pa * LOG2E;
+  // v34: the finaliser lane's D, once (lanes that never finalise read a valid channel's)
+  pfd = dsk[pblk * EB + min(select(lid - (T - EB), lid % 32u, SPREAD), EB - 1u)];
   for (var i = lid; i < EB * R; i += T) {
     sh_w[i / R][i % R] = dtw[pblk * EB * R + i];
     sgw[i] = 0.0;
@@ -897,7 +906,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   var fs = FinState(0.0, 0.0);
   if (PF && tl > 0u) {
     let c0 = ((tl + CH - 1u) / CH - 1u) * CH;
-    prefetch_bwd(lid, c0, min(c0 + CH, tl));
+    prefetch_bwd(lid, c0, min(c0 + CH, tl), ((pb * nc + c0 / CH) * N + png * 4u) * E + e);
   }
   for (var ci = (tl + CH - 1u) / CH; ci > 0u; ci--) {
     pt0 = (ci - 1u) * CH;
@@ -911,8 +920,11 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     }
     workgroupBarrier();
     // v32: the next chunk's inputs load while this one computes
-    if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CH, pt0); }
-    let h0 = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e);
+    // the chunk's checkpoint: prefetched with its inputs (v34), else loaded now
+    var hc = qck;
+    if (!PF) { hc = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e); }
+    if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CH, pt0, ((pb * nc + ci - 2u) * N + png * 4u) * E + e); }
+    let h0 = hc;
     let h1 = fst(0u, h0);
     let h2 = fst(1u, h1);
     let h3 = fst(2u, h2);
