@@ -50,8 +50,6 @@
 // (docs/results/h100-2026-11-27-z/scan_bwd_v32.txt).
 // Version 34: the chunk's checkpoint is prefetched with its inputs, and the finaliser's D is loaded
 // once per invocation instead of once per flush: scan_bwd 0.682 -> 0.652 ms per slice (scan_bwd_v34.txt).
-// Version 34: the chunk's checkpoint is prefetched with its inputs, and the finaliser's D is loaded
-// once per invocation instead of once per flush: scan_bwd 0.682 -> 0.652 ms per slice (scan_bwd_v34.txt).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
