@@ -33,7 +33,7 @@
 // (v24, v25: rejected lab versions, kernels/lab/.) Version 26: scan_bwd's reverse step forms
 // gq = g·q once (∂A sums gq·Δ, ∂Δ sums gq·A + (g·Bt)·xc) and drops its per-step guard (steps past
 // a chunk's end are staged as zeros, which makes them identity steps whose partials no flush
-// writes): scan_bwd −3.4 % per slice. Version 27: the workgroup arrays the per-step code indexes
+// writes): scan_bwd −3.4 % per slice (docs/results/h100-2026-11-27-z/scan_bwd_v26.txt). Version 27: the workgroup arrays the per-step code indexes
 // are multi-dimensional with the invocation's own indices (pel, png) innermost: naga clamps every
 // dynamic index into a workgroup array, and a clamp of a loop-invariant index is computed once,
 // where a clamp of the flattened (step, channel) index was computed at every access: scan_bwd
@@ -50,6 +50,7 @@
 // (docs/results/h100-2026-11-27-z/scan_bwd_v32.txt).
 // Version 34: the chunk's checkpoint is prefetched with its inputs, and the finaliser's D is loaded
 // once per invocation instead of once per flush: scan_bwd 0.682 -> 0.652 ms per slice (scan_bwd_v34.txt).
+// (v31, v33, v35: rejected experiments, kernels/lab/RESULTS.md.)
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
