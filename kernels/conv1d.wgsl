@@ -5,6 +5,8 @@
 //
 // Also bc_reduce, the sum over channel blocks of scan_bwd's ∂(dt_r, Bt, Ct) partials.
 //
+// Version 3 (session 6): conv_bwd with 8 time chunks of ~25 steps instead of 32 of ~7 (less halo
+// recomputation, a shorter final sum over chunks, at constant indices); see TCN below.
 // Version 2: channel quads (4 channels per invocation) along E, several steps per invocation with
 // the conv inputs in registers, conv_bwd parallel over time chunks, two-level reductions.
 // Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size); NEB (channel blocks, bc_reduce only);
@@ -55,8 +57,12 @@ const JS: u32 = N + R + 2u;
 const JP: u32 = JS + K + 1u;
 const EV: u32 = (E + 3u) / 4u; // channel quads per row
 const CT: u32 = 8u; // conv_fwd: steps per invocation
-const TCN: u32 = 32u; // conv_bwd: time chunks per row (one per invocation row of the workgroup)
-const EQ: u32 = 8u; // conv_bwd: channel quads per workgroup (EQ·TCN = 256 invocations)
+// conv_bwd: time chunks per row (one per invocation row of the workgroup) and channel quads per
+// workgroup (EQ·TCN = 256 invocations; lib/nn/mamba.ts dispatches ceil(EV / EQ) × B). v3: 8 chunks
+// of ~25 steps instead of 32 of ~7 (less halo, a shorter final sum), the sum at constant indices.
+const TCN: u32 = 8u;
+const EQ: u32 = 32u;
+const_assert TCN == 8u && EQ * TCN == 256u;
 
 fn sigmoid4(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
 
@@ -155,7 +161,7 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   }
 }
 
-var<workgroup> red: array<vec4<f32>, 5u * EQ * TCN>; // [tap 0..3 | bias][time chunk][quad]
+var<workgroup> red: array<array<array<vec4<f32>, EQ>, TCN>, 5u>; // [tap 0..3 | bias][time chunk][quad]
 
 // Workgroup (quad block, b); invocation (time chunk tc, quad): steps t0 .. t1 − 1 of the chunk,
 // walking τ = t0 .. t1 + 2 forward with the inputs and the pre-activation gradients g sliding
@@ -222,18 +228,20 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       x1 = x0;
     }
   }
-  red[lid] = gw0;
-  red[EQ * TCN + lid] = gw1;
-  red[2u * EQ * TCN + lid] = gw2;
-  red[3u * EQ * TCN + lid] = gw3;
-  red[4u * EQ * TCN + lid] = gb;
+  red[0][tc][ql] = gw0;
+  red[1][tc][ql] = gw1;
+  red[2][tc][ql] = gw2;
+  red[3][tc][ql] = gw3;
+  red[4][tc][ql] = gb;
   workgroupBarrier();
   if (lid < 5u * EQ) {
     let j = lid / EQ; // tap j (conv weight column K − 1 − j), or the bias when j = 4
     let q2 = wid.x * EQ + lid % EQ;
     if ((j < K || j == 4u) && q2 < EV) {
-      var s = vec4<f32>(0.0);
-      for (var c = 0u; c < TCN; c++) { s += red[(j * TCN + c) * EQ + lid % EQ]; }
+      // the TCN = 8 chunk partials in a fixed order, two chains
+      let qq = lid % EQ;
+      let s = ((red[j][0][qq] + red[j][2][qq]) + (red[j][4][qq] + red[j][6][qq])) +
+        ((red[j][1][qq] + red[j][3][qq]) + (red[j][5][qq] + red[j][7][qq]));
       var col = JS + K;
       if (j < 4u) { col = JS + K - 1u - j; }
       let e2 = q2 * 4u;

@@ -99,6 +99,9 @@ function pow2Divisor(n: number, cap: number): number {
  */
 export const MAMBA_SLICE_BYTES = 2 ** 27;
 
+/** Channel quads per conv_bwd workgroup (kernels/conv1d.wgsl EQ). */
+const CONV_BWD_QUADS = 32;
+
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
 export const MAMBA_MAX_CHUNK = 16;
 
@@ -467,7 +470,7 @@ export class MambaLayer {
       }),
       rt.op(convB, [xz, p("conv1d.weight"), p("conv1d.bias"), dxc, dxz, part, null, lens, starts], {
         params,
-        workgroups: [Math.ceil(EV / 8), B, 1],
+        workgroups: [Math.ceil(EV / CONV_BWD_QUADS), B, 1],
       }),
       rt.op(reduce, [
         part,
