@@ -9,7 +9,8 @@
 // recomputation, a shorter final sum over chunks, at constant indices); see TCN below.
 // Version 2: channel quads (4 channels per invocation) along E, several steps per invocation with
 // the conv inputs in registers, conv_bwd parallel over time chunks, two-level reductions.
-// Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size); NEB (channel blocks, bc_reduce only);
+// Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size), EQ (conv_bwd's channel quads per
+// workgroup, 256 / TCN); NEB (channel blocks, bc_reduce only);
 // XS (row stride of x in b1: 2E in xz; E where the conv reads a separate x [M, E], evaluation's last
 // block).
 // Params: nb = B, len = L.
@@ -57,11 +58,11 @@ const JS: u32 = N + R + 2u;
 const JP: u32 = JS + K + 1u;
 const EV: u32 = (E + 3u) / 4u; // channel quads per row
 const CT: u32 = 8u; // conv_fwd: steps per invocation
-// conv_bwd: time chunks per row (one per invocation row of the workgroup) and channel quads per
-// workgroup (EQ·TCN = 256 invocations; lib/nn/mamba.ts dispatches ceil(EV / EQ) × B). v3: 8 chunks
-// of ~25 steps instead of 32 of ~7 (less halo, a shorter final sum), the sum at constant indices.
+// conv_bwd: time chunks per row (one per invocation row of the workgroup); the channel quads per
+// workgroup are the define EQ (EQ·TCN = 256 invocations; lib/nn/mamba.ts dispatches ceil(EV / EQ)
+// × B). Version 3: 8 chunks of ~25 steps instead of 32 of ~7 (less halo, a shorter final sum), the
+// sum at constant indices.
 const TCN: u32 = 8u;
-const EQ: u32 = 32u;
 const_assert TCN == 8u && EQ * TCN == 256u;
 
 fn sigmoid4(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }

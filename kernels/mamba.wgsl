@@ -250,134 +250,14 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     sh_in[k * QS + 3u][el] = ds;
     sh_in[k * QS + 4u][el] = gz;
   }
-  for (var i = lid; i < KS * 2u * NGR; i += T) {
-    let k = i / (2u * NGR);
-    let c = i % (2u * NGR);
-    let half = c / NGR;
-    let n0 = (c % NGR) * 4u;
-    let t = t0 + k;
-    var v = vec4<f32>(0.0);
-    if (t < t1) {
-      let base = (prow0 + t) * J + R + half * N + n0;
-      v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
-    }
-    sh_bc[i / NGR][i % NGR] = v;
-  }
+  for (var i = lid; i < KS * 2u * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
   if (bwd) {
-    for (var i = lid; i < KS * R; i += T) {
-      let t = t0 + i / R;
-      var v = 0.0;
-      if (t < t1) { v = xdbl[(prow0 + t) * J + i % R]; }
-      sh_dtr[i / R][i % R] = v;
-    }
+    for (var i = lid; i < KS * R; i += T) { sh_dtr[i / R][i % R] = dtr_item(i, t0, t1); }
   }
 }
 
-// v17: scan_bwd's chunk staging: Bt, Ct and dt_r first (one barrier), then the per-(step, channel)
-// inputs with Δ's pre-activation from workgroup memory (sh_dtr · sh_w, staged once per workgroup)
-// instead of R global loads of x_dbl and dt_proj.weight per item; xc, z, dy are loaded before the
-// barrier so the two rounds of loads overlap.
-fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
-  for (var i = lid; i < HS * 2u * NGR; i += T) {
-    let k = i / (2u * NGR);
-    let c = i % (2u * NGR);
-    let half = c / NGR;
-    let n0 = (c % NGR) * 4u;
-    let t = t0 + k;
-    var v = vec4<f32>(0.0);
-    if (t < t1) {
-      let base = (prow0 + t) * J + R + half * N + n0;
-      v = vec4<f32>(xd(base, n0), xd(base + 1u, n0 + 1u), xd(base + 2u, n0 + 2u), xd(base + 3u, n0 + 3u));
-    }
-    sh_bc[i / NGR][i % NGR] = v;
-  }
-  for (var i = lid; i < HS * R; i += T) {
-    let t = t0 + i / R;
-    var v = 0.0;
-    if (t < t1) { v = xdbl[(prow0 + t) * J + i % R]; }
-    sh_dtr[i / R][i % R] = v;
-  }
-  // this invocation's (step, channel) items: at most two when T ≥ HS·EB/2
-  let i0 = lid;
-  let i1 = lid + T;
-  var u0 = 0.0;
-  var z0 = 0.0;
-  var y0 = 0.0;
-  var u1 = 0.0;
-  var z1 = 0.0;
-  var y1 = 0.0;
-  let e0 = pblk * EB + i0 % EB;
-  let ta = t0 + i0 / EB;
-  let tb = t0 + i1 / EB;
-  if (i0 < HS * EB && ta < t1) {
-    let m = prow0 + ta;
-    u0 = xc[m * E + e0];
-    z0 = xz[m * 2u * E + E + e0];
-    y0 = yb[m * E + e0];
-  }
-  if (i1 < HS * EB && tb < t1) {
-    let m = prow0 + tb;
-    u1 = xc[m * E + e0];
-    z1 = xz[m * 2u * E + E + e0];
-    y1 = yb[m * E + e0];
-  }
-  workgroupBarrier();
-  for (var j = 0u; j < 2u; j++) {
-    let i = select(i1, i0, j == 0u);
-    if (i >= HS * EB) { continue; }
-    let k = i / EB;
-    let el = i % EB;
-    let t = t0 + k;
-    var dl = 0.0;
-    var u = 0.0;
-    var gy = 0.0;
-    var ds = 0.0;
-    var gz = 0.0;
-    if (t < t1) {
-      var s = dtb[pblk * EB + el];
-      var r = 0u;
-      for (; r + 4u <= R; r += 4u) { // v19: by 4
-        s += sh_dtr[k][r] * sh_w[el][r] + sh_dtr[k][r + 1u] * sh_w[el][r + 1u] +
-          sh_dtr[k][r + 2u] * sh_w[el][r + 2u] + sh_dtr[k][r + 3u] * sh_w[el][r + 3u];
-      }
-      for (; r < R; r++) { s += sh_dtr[k][r] * sh_w[el][r]; }
-      dl = softplus(s);
-      u = select(u1, u0, j == 0u);
-      let z = select(z1, z0, j == 0u);
-      let dy = select(y1, y0, j == 0u);
-      let sz = sigmoid(z);
-      gy = dy * z * sz;
-      gz = dy * sz * (1.0 + z * (1.0 - sz));
-      ds = 1.0;
-      if (s <= 20.0) { ds = sigmoid(s); }
-    }
-    sh_in[k * QS][el] = dl;
-    sh_in[k * QS + 1u][el] = u;
-    sh_in[k * QS + 2u][el] = gy;
-    sh_in[k * QS + 3u][el] = ds;
-    sh_in[k * QS + 4u][el] = gz;
-  }
-}
-
-// v32: the next chunk's global inputs go to registers while the current chunk computes (scan_bwd
-// walks the chunks in reverse, so the loads of chunk c − 1 overlap the work on chunk c), then into
-// workgroup memory at the chunk's start. Used when each invocation has at most 4 Bt/Ct vec4, one
-// dt_r and two (step, channel) items (PF), else load_chunk_bwd / load_chunk.
-const PF: bool = HS * 2u * NGR <= 4u * T && HS * R <= T && 2u * T >= HS * EB;
-var<private> qbc0: vec4<f32>;
-var<private> qbc1: vec4<f32>;
-var<private> qbc2: vec4<f32>;
-var<private> qbc3: vec4<f32>;
-var<private> qdtr: f32;
-var<private> qu0: f32;
-var<private> qz0: f32;
-var<private> qy0: f32;
-var<private> qu1: f32;
-var<private> qz1: f32;
-var<private> qy1: f32;
-var<private> qck: vec4<f32>; // v34: the next chunk's checkpoint
-var<private> pfd: f32; // v34: D of the finaliser lane's channel (loaded once)
-
+// Bt (c < NGR) or Ct vec4 item i of the chunk of steps t0 .. (staging layout [k][Bt | Ct][ng];
+// zeros past step t1 and past HS steps; states n ≥ N read as 0).
 fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
   if (i >= HS * 2u * NGR) { return v; }
@@ -393,35 +273,39 @@ fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
   return v;
 }
 
-fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
-  qck = ck_load(ckb);
-  qbc0 = bc_item(lid, t0, t1);
-  qbc1 = bc_item(lid + T, t0, t1);
-  qbc2 = bc_item(lid + 2u * T, t0, t1);
-  qbc3 = bc_item(lid + 3u * T, t0, t1);
-  qdtr = 0.0;
-  if (lid < HS * R) {
-    let t = t0 + lid / R;
-    if (t < t1) { qdtr = xdbl[(prow0 + t) * J + lid % R]; }
-  }
-  let i0 = lid;
-  let i1 = lid + T;
+// dt_r item i (step t0 + i / R, column i % R) of the chunk; 0 past step t1.
+fn dtr_item(i: u32, t0: u32, t1: u32) -> f32 {
+  let t = t0 + i / R;
+  if (t >= t1) { return 0.0; }
+  return xdbl[(prow0 + t) * J + i % R];
+}
+
+// scan_bwd's (step, channel) items lid and lid + T of the chunk (at most two when T ≥ HS·EB/2):
+// their xc, z and dy into registers (0 past step t1).
+var<private> qu0: f32;
+var<private> qz0: f32;
+var<private> qy0: f32;
+var<private> qu1: f32;
+var<private> qz1: f32;
+var<private> qy1: f32;
+
+fn load_items(lid: u32, t0: u32, t1: u32) {
   qu0 = 0.0;
   qz0 = 0.0;
   qy0 = 0.0;
   qu1 = 0.0;
   qz1 = 0.0;
   qy1 = 0.0;
-  let e0 = pblk * EB + i0 % EB;
-  let ta = t0 + i0 / EB;
-  let tb = t0 + i1 / EB;
-  if (i0 < HS * EB && ta < t1) {
+  let e0 = pblk * EB + lid % EB;
+  let ta = t0 + lid / EB;
+  let tb = t0 + (lid + T) / EB;
+  if (lid < HS * EB && ta < t1) {
     let m = prow0 + ta;
     qu0 = xc[m * E + e0];
     qz0 = xz[m * 2u * E + E + e0];
     qy0 = yb[m * E + e0];
   }
-  if (i1 < HS * EB && tb < t1) {
+  if (lid + T < HS * EB && tb < t1) {
     let m = prow0 + tb;
     qu1 = xc[m * E + e0];
     qz1 = xz[m * 2u * E + E + e0];
@@ -429,17 +313,11 @@ fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
   }
 }
 
-fn stage_bwd(lid: u32, t0: u32, t1: u32) {
-  if (lid < HS * 2u * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
-  if (lid + T < HS * 2u * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
-  if (lid + 2u * T < HS * 2u * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
-  if (lid + 3u * T < HS * 2u * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
-  if (lid < HS * R) { sh_dtr[lid / R][lid % R] = qdtr; }
-  let i0 = lid;
-  let i1 = lid + T;
-  workgroupBarrier();
+// The items' chunk inputs into sh_in, with Δ's pre-activation from workgroup memory (sh_dtr ·
+// sh_w, staged before this is called) instead of R global loads of x_dbl and dt_proj.weight each.
+fn stage_items(lid: u32, t0: u32, t1: u32) {
   for (var j = 0u; j < 2u; j++) {
-    let i = select(i1, i0, j == 0u);
+    let i = lid + j * T;
     if (i >= HS * EB) { continue; }
     let k = i / EB;
     let el = i % EB;
@@ -473,6 +351,50 @@ fn stage_bwd(lid: u32, t0: u32, t1: u32) {
     sh_in[k * QS + 3u][el] = ds;
     sh_in[k * QS + 4u][el] = gz;
   }
+}
+
+// v17: scan_bwd's chunk staging: Bt, Ct and dt_r first (one barrier), then the per-(step, channel)
+// inputs (stage_items); xc, z, dy are loaded before the barrier so the two rounds of loads overlap.
+fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
+  for (var i = lid; i < HS * 2u * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
+  for (var i = lid; i < HS * R; i += T) { sh_dtr[i / R][i % R] = dtr_item(i, t0, t1); }
+  load_items(lid, t0, t1);
+  workgroupBarrier();
+  stage_items(lid, t0, t1);
+}
+
+// v32: the next chunk's global inputs go to registers while the current chunk computes (scan_bwd
+// walks the chunks in reverse, so the loads of chunk c − 1 overlap the work on chunk c), then into
+// workgroup memory at the chunk's start. Used when each invocation has at most 4 Bt/Ct vec4, one
+// dt_r and two (step, channel) items (PF), else load_chunk_bwd / load_chunk.
+const PF: bool = HS * 2u * NGR <= 4u * T && HS * R <= T && 2u * T >= HS * EB;
+var<private> qbc0: vec4<f32>;
+var<private> qbc1: vec4<f32>;
+var<private> qbc2: vec4<f32>;
+var<private> qbc3: vec4<f32>;
+var<private> qdtr: f32;
+var<private> qck: vec4<f32>; // v34: the next chunk's checkpoint
+var<private> pfd: f32; // v34: D of the finaliser lane's channel (loaded once)
+
+fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
+  qck = ck_load(ckb);
+  qbc0 = bc_item(lid, t0, t1);
+  qbc1 = bc_item(lid + T, t0, t1);
+  qbc2 = bc_item(lid + 2u * T, t0, t1);
+  qbc3 = bc_item(lid + 3u * T, t0, t1);
+  qdtr = 0.0;
+  if (lid < HS * R) { qdtr = dtr_item(lid, t0, t1); }
+  load_items(lid, t0, t1);
+}
+
+fn stage_bwd(lid: u32, t0: u32, t1: u32) {
+  if (lid < HS * 2u * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
+  if (lid + T < HS * 2u * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
+  if (lid + 2u * T < HS * 2u * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
+  if (lid + 3u * T < HS * 2u * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
+  if (lid < HS * R) { sh_dtr[lid / R][lid % R] = qdtr; }
+  workgroupBarrier();
+  stage_items(lid, t0, t1);
 }
 
 // One step of the recurrence for the invocation's 4 states: h ← exp(ΔA)·h + Δ·xc·Bt.
@@ -530,10 +452,6 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
 // the first NGR are live; the rest fold away). The 64 invocations of a workgroup share b: per HS
 // steps they stage that row's Bt, Ct and dt_r in workgroup memory (v4; v3 read them from global
 // memory every step). Dispatch [ceil(E/64), B].
-fn bc4(base: u32, n0: u32) -> vec4<f32> {
-  return vec4<f32>(xd(base + n0, n0), xd(base + n0 + 1u, n0 + 1u), xd(base + n0 + 2u, n0 + 2u), xd(base + n0 + 3u, n0 + 3u));
-}
-
 fn ck_store_n(base: u32, n0: u32, v: vec4<f32>) {
   if (n0 < N) { ckpt[base + n0 * E] = v.x; }
   if (n0 + 1u < N) { ckpt[base + (n0 + 1u) * E] = v.y; }
@@ -575,20 +493,8 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   for (var t0 = 0u; t0 < tl; t0 += HS) {
     // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HS − 1
     workgroupBarrier();
-    for (var i = lid; i < HS * 2u * NGR; i += 64u) {
-      let k = i / (2u * NGR);
-      let c = i % (2u * NGR);
-      let n0 = (c % NGR) * 4u;
-      var v = vec4<f32>(0.0);
-      if (t0 + k < tl) { v = bc4((prow0 + t0 + k) * J + R + (c / NGR) * N, n0); }
-      sh_bc[i / NGR][i % NGR] = v;
-    }
-    for (var i = lid; i < HS * R; i += 64u) {
-      let t = t0 + i / R;
-      var v = 0.0;
-      if (t < tl) { v = xdbl[(prow0 + t) * J + i % R]; }
-      sh_dtr[i / R][i % R] = v;
-    }
+    for (var i = lid; i < HS * 2u * NGR; i += 64u) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, tl); }
+    for (var i = lid; i < HS * R; i += 64u) { sh_dtr[i / R][i % R] = dtr_item(i, t0, tl); }
     workgroupBarrier();
     if (live) {
       let kn = min(HS, tl - t0);

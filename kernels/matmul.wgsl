@@ -331,16 +331,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     // the other stage was last read before the previous barrier: safe to overwrite now
     if (more) {
-      let ao1 = 1u - cur;
-      let bo1 = 1u - cur;
-      stash_a(t, ao1, ra0);
-      if (LA > 1u) { stash_a(t + NT, ao1, ra1); }
-      if (LA > 2u) { stash_a(t + 2u * NT, ao1, ra2); }
-      if (LA > 3u) { stash_a(t + 3u * NT, ao1, ra3); }
-      stash_b(t, bo1, rb0);
-      if (LB > 1u) { stash_b(t + NT, bo1, rb1); }
-      if (LB > 2u) { stash_b(t + 2u * NT, bo1, rb2); }
-      if (LB > 3u) { stash_b(t + 3u * NT, bo1, rb3); }
+      let nxt = 1u - cur; // the other stage
+      stash_a(t, nxt, ra0);
+      if (LA > 1u) { stash_a(t + NT, nxt, ra1); }
+      if (LA > 2u) { stash_a(t + 2u * NT, nxt, ra2); }
+      if (LA > 3u) { stash_a(t + 3u * NT, nxt, ra3); }
+      stash_b(t, nxt, rb0);
+      if (LB > 1u) { stash_b(t + NT, nxt, rb1); }
+      if (LB > 2u) { stash_b(t + 2u * NT, nxt, rb2); }
+      if (LB > 3u) { stash_b(t + 3u * NT, nxt, rb3); }
     }
     workgroupBarrier();
   }

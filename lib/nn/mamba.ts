@@ -99,7 +99,7 @@ function pow2Divisor(n: number, cap: number): number {
  */
 export const MAMBA_SLICE_BYTES = 2 ** 27;
 
-/** Channel quads per conv_bwd workgroup (kernels/conv1d.wgsl EQ). */
+/** Channel quads per conv_bwd workgroup (kernels/conv1d.wgsl's define EQ; 256 / its TCN). */
 const CONV_BWD_QUADS = 32;
 
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
@@ -299,7 +299,17 @@ export class MambaLayer {
     }
     const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last, PACKED: packed };
     // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
-    const convDefs = { E, N, R, K, WG: 64, NEB: E / EB, XS: last ? E : 2 * E, PACKED: packed };
+    const convDefs = {
+      E,
+      N,
+      R,
+      K,
+      WG: 64,
+      NEB: E / EB,
+      EQ: CONV_BWD_QUADS,
+      XS: last ? E : 2 * E,
+      PACKED: packed,
+    };
     const params = [B, L];
     // valid steps per row: the scans skip the padding after them (all of it when absent: none)
     const lens = io.lengths ?? rt.tensor([B], "i32", new Int32Array(B).fill(L), "mamba.lengths");
