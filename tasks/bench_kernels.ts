@@ -68,7 +68,7 @@ function median(xs: number[]): number {
  * longer than 100 back-to-back runs (~35 ms) to ramp back: timed after the pauses of compiling and
  * uploading a shape, this lab measured the same kernel 2–5x slow (kernels/lab/RESULTS.md).
  */
-async function busy(rt: Runtime, cmds: Command[], ms: number): Promise<void> {
+export async function busy(rt: Runtime, cmds: Command[], ms: number): Promise<void> {
   const t0 = performance.now();
   let n = 1;
   do {
@@ -80,7 +80,7 @@ async function busy(rt: Runtime, cmds: Command[], ms: number): Promise<void> {
 }
 
 /** Median nanoseconds of a command list (timestamp queries; each op its own pass). */
-async function time(
+export async function time(
   rt: Runtime,
   cmds: Command[],
   reps: number,
@@ -100,7 +100,7 @@ async function time(
 }
 
 /** Fills a tensor with a cheap non-zero pattern (no fast paths for zeros). */
-function fill(rt: Runtime, t: Tensor): void {
+export function fill(rt: Runtime, t: Tensor): void {
   const x = new Float32Array(t.size);
   for (let i = 0; i < x.length; i++) x[i] = ((i * 7919) % 1009) * 1e-3 - 0.5;
   rt.write(t, x);

@@ -87,6 +87,8 @@ Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
     [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v5"],
     [{ wgX: 9, wgY: 15, tm: 8, tn: 8, bk: 16 }, "lab/matmul_v5"],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 }, "lab/matmul_v5"],
+    [{ wgX: 8, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v10"],
+    [{ wgX: 9, wgY: 15, tm: 4, tn: 8, bk: 16 }, "lab/matmul_v10"],
     [{ wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 }, undefined],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 }, undefined],
     [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, undefined],
@@ -120,6 +122,42 @@ Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
   console.log(`worst relative error over tiles: ${worst.toExponential(2)}`);
 });
 
+Deno.test("matmul: fewer workgroups along M than tiles (v9's tile stream)", async () => {
+  const rt = new Runtime(await getGpu());
+  let worst = 0;
+  // 1, 2 and 3 workgroup rows over 5-9 M tiles (uneven shares, a short last tile), each transpose,
+  // aligned and odd sizes, accumulating (beta) and split-K (each slice streams its own tiles)
+  const tiles: MatmulTile[] = [
+    { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 },
+    { wgX: 8, wgY: 4, tm: 4, tn: 4, bk: 16 },
+  ];
+  for (const tile of tiles) {
+    const bm = tile.wgY * tile.tm;
+    for (const [m, n, k] of [[bm * 5 + 8, 72, 40], [bm * 4 + 3, 45, 23]]) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        for (const rowGroups of [1, 2, 3]) {
+          const o = { m, n, k, transA, transB, tile, rowGroups, beta: rowGroups === 2 ? 1 : 0 };
+          if (rowGroups === 3) {
+            // lab v10's 8 x 8 tiles: the same BN in half the threads along N
+            const t8 = { ...tile, wgX: tile.wgX / 2, tn: 8, bk: 8 };
+            Object.assign(o, { kernel: "lab/matmul_v10", tile: t8 });
+          }
+          const err = await check(rt, o, "single", m + k + rowGroups);
+          worst = Math.max(worst, err);
+          assert.ok(err < 1e-5, `${JSON.stringify(o)}: ${err}`);
+        }
+      }
+    }
+  }
+  for (const rowGroups of [1, 2]) {
+    const o = { m: 200, n: 36, k: 3000, transA: true, splitK: 5, rowGroups, tile: tiles[1] };
+    const err = await check(rt, o, "ops", 9);
+    worst = Math.max(worst, err);
+    assert.ok(err < 1e-5, `${JSON.stringify(o)}: ${err}`);
+  }
+  console.log(`worst relative error: ${worst.toExponential(2)}`);
+});
+
 Deno.test("matmul: batched with padded strides, split-K (deterministic), shape heuristics", async () => {
   const rt = new Runtime(await getGpu());
   let worst = 0;
@@ -136,6 +174,10 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
     { m: 136, n: 64, k: 4100, transA: true, beta: 1 },
     { m: 64, n: 132, k: 2052, transA: true, splitK: 9 },
     { m: 40, n: 12, k: 1234, transA: true, transB: true, splitK: 6 },
+    // the reduce's 16 slice groups: more slices than groups (odd counts), batches, outputs not a
+    // multiple of its 64 per workgroup, unaligned and aligned C with a padded batch stride
+    { m: 9, n: 7, k: 4000, batch: 2, transA: true, splitK: 37, beta: 1, alpha: 0.5 },
+    { m: 12, n: 20, k: 3000, batch: 3, strideC: 12 * 20 + 4, transA: true, splitK: 33 },
   ];
   for (const o of cases) {
     const err = await check(rt, o, "ops", o.k);

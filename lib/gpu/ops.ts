@@ -49,6 +49,11 @@ export interface MatmulOptions {
   splitK?: number;
   /** Kernel file under kernels/ with the v2+ contract (default "matmul"; e.g. "lab/matmul_v2"). */
   kernel?: string;
+  /**
+   * Workgroups along M at most (kernels/matmul.wgsl v9: each takes every `rowGroups`-th M tile as
+   * one stream of K steps); default: one per M tile. Needs a v9+ kernel.
+   */
+  rowGroups?: number;
 }
 
 /** SMs on the largest target (H100 SXM): the tile/split heuristics aim for a few waves of these. */
@@ -74,9 +79,11 @@ const V3_FILES = new Set([
   "lab/matmul_v5",
   "lab/matmul_v6",
   "lab/matmul_v7",
+  "lab/matmul_v8",
+  "lab/matmul_v10",
 ]);
 const V4_FILES = new Set([...V3_FILES].filter((f) => f !== "lab/matmul_v3"));
-const TN8_FILES = new Set(["lab/matmul_v5", "lab/matmul_v6"]);
+const TN8_FILES = new Set(["lab/matmul_v5", "lab/matmul_v6", "lab/matmul_v10"]);
 
 /**
  * Whether a tile fits the v4 kernel: at most 4 16-byte chunks of each operand per invocation and
@@ -232,7 +239,7 @@ function mainOp(
     ],
     workgroups: [
       Math.ceil(n / (pl.tile.wgX * pl.tile.tn)),
-      Math.ceil(m / (pl.tile.wgY * pl.tile.tm)),
+      Math.min(Math.ceil(m / (pl.tile.wgY * pl.tile.tm)), o.rowGroups ?? Infinity),
       pl.batch * split.splits,
     ],
   });
@@ -293,9 +300,11 @@ export async function matmulOps(
     alpha: 1,
     beta: 0,
   });
-  const reduce = await rt.kernel(pl.file, "splitk_reduce", pl.defines);
-  const total = pl.batch * m * n;
-  const groups = Math.ceil(total / 256);
+  // the current reduce for every main kernel: lab versions keep their own `main` only (their
+  // files' reduces expect the dispatch of their time)
+  const reduce = await rt.kernel("matmul", "splitk_reduce", pl.defines);
+  // a workgroup per 64 outputs of one batch (kernels/matmul.wgsl, splitk_reduce)
+  const groups = pl.batch * Math.ceil((m * n) / 64);
   const gx = Math.min(groups, 65535);
   const second = rt.op(reduce, [padded(ws), padded(tensors.c)], {
     params: [m, n, k, pl.batch, 0, pl.sc, f32(o.alpha ?? 1), f32(o.beta ?? 0), chunk, splits],

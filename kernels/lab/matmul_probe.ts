@@ -1,0 +1,160 @@
+// Where the fp32 products' time goes (session 7): the kernel's ceiling on a long K (square
+// products), the model's long-M shapes at 1x and 5x M (wave tails), a wave probe (time against
+// the workgroup count: how many workgroups an SM holds), and the dW products' split-K stages
+// timed apart (main, reduce) for several slice counts. Timestamp queries, each dispatch its own
+// pass, median of `reps` runs after keeping the card busy (tasks/bench_kernels.ts).
+// Then v9's tile streams (fewer workgroups along M than tiles: `rowGroups`) against v8, and lab
+// v10's 8 x 8 register tiles.
+// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw,persist,tn8]
+import { getGpu } from "../../lib/gpu/device.ts";
+import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
+import { chooseSplitK, chooseTile, matmulOps, type MatmulOptions } from "../../lib/gpu/ops.ts";
+import { busy, fill } from "../../tasks/bench_kernels.ts";
+
+const gpu = await getGpu();
+const rt = new Runtime(gpu);
+const reps = Number(Deno.args[0] ?? 7);
+const sections = (Deno.args[1] ?? "scale,square,wave,dw,persist,tn8").split(",");
+const warm = gpu.isFallback ? 0 : 400;
+console.log(gpu.adapterName, new Date().toISOString(), `reps ${reps}`);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median ns of each dispatch of `cmds`. */
+async function perOp(cmds: Command[]): Promise<number[]> {
+  const ops = cmds.filter((c): c is Op => "pipeline" in c);
+  await busy(rt, cmds, warm);
+  const runs: number[][] = [];
+  for (let r = 0; r < reps; r++) runs.push((await rt.profile(ops)) ?? ops.map(() => NaN));
+  return ops.map((_, i) => median(runs.map((x) => x[i])));
+}
+
+async function product(o: MatmulOptions): Promise<{ ns: number[]; desc: string }> {
+  const a = rt.tensor([o.m * o.k]), b = rt.tensor([o.k * o.n]), c = rt.tensor([o.m * o.n]);
+  fill(rt, a);
+  fill(rt, b);
+  const tile = o.tile ?? chooseTile(o.m, o.n, o.k);
+  const splits = o.splitK ?? chooseSplitK(o.m, o.n, o.k, 1, tile);
+  const cmds = await matmulOps(rt, { a, b, c }, { ...o, tile });
+  const ns = await perOp(cmds);
+  rt.dispose();
+  const t = `${tile.wgY * tile.tm}x${tile.wgX * tile.tn}/${tile.tm}x${tile.tn}/bk${tile.bk}`;
+  const wg = Math.ceil(o.m / (tile.wgY * tile.tm)) * Math.ceil(o.n / (tile.wgX * tile.tn));
+  const rg = o.rowGroups ? ` rowGroups ${o.rowGroups}` : "";
+  return { ns, desc: `${o.kernel ?? "matmul"} ${t} ${wg} tiles x ${splits} splits${rg}` };
+}
+
+function row(name: string, o: MatmulOptions, r: { ns: number[]; desc: string }) {
+  const total = r.ns.reduce((x, y) => x + y, 0);
+  const tf = (2 * o.m * o.n * o.k) / total / 1e3;
+  const parts = r.ns.map((x) => (x / 1e3).toFixed(1)).join(" + ");
+  console.log(
+    `${name.padEnd(28)} ${o.m}x${o.n}x${o.k}${o.transA ? "A'" : ""}${o.transB ? "B'" : ""}`.padEnd(
+      60,
+    ) + ` ${(total / 1e3).toFixed(1).padStart(8)} us (${parts}) ${tf.toFixed(1)} TFLOP/s  ${r.desc}`,
+  );
+}
+
+const M = 204_800;
+const T128 = { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 };
+if (sections.includes("scale")) {
+  console.log("\n== long-M shapes at M and 5M, and K x 10");
+  const fams: [string, MatmulOptions][] = [
+    ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
+    ["S5 64x64 dX (no trans)", { m: M, n: 64, k: 64 }],
+    ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
+    ["in_proj dX", { m: M, n: 64, k: 256 }],
+    ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
+    ["x_proj dX", { m: M, n: 128, k: 68 }],
+    ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
+  ];
+  for (const [name, o] of fams) {
+    row(name, o, await product(o));
+    const o5 = { ...o, m: 5 * M };
+    row(name + " 5M", o5, await product(o5));
+  }
+  const ok = { m: M, n: 64, k: 640, transB: true };
+  row("S5 fwd K x 10", ok, await product(ok));
+}
+if (sections.includes("square")) {
+  console.log("\n== square (the kernel's ceiling on a long K)");
+  for (const s of [2048, 4096]) {
+    for (const [tb, ta] of [[false, false], [true, false]]) {
+      const o = { m: s, n: s, k: s, transB: tb, transA: ta };
+      row(`square ${s}`, o, await product(o));
+      const o2 = { ...o, tile: T128 };
+      row(`square ${s} 128x64`, o2, await product(o2));
+    }
+  }
+}
+if (sections.includes("wave")) {
+  console.log("\n== wave probe: S5 fwd tile 128x64, M = 128 x 132 x w");
+  for (const w of [1, 2, 3, 4, 5, 6, 8, 12, 16]) {
+    const o = { m: 128 * 132 * w, n: 64, k: 64, transB: true, tile: T128 };
+    row(`w = ${w}`, o, await product(o));
+  }
+}
+if (sections.includes("dw")) {
+  console.log("\n== dW products: main + reduce by slice count");
+  const fams: [string, MatmulOptions][] = [
+    ["in_proj dW", { m: 256, n: 64, k: M, transA: true }],
+    ["out_proj dW", { m: 64, n: 128, k: M, transA: true }],
+    ["x_proj dW", { m: 68, n: 128, k: M, transA: true }],
+    ["S5 dW", { m: 64, n: 64, k: M, transA: true }],
+  ];
+  for (const [name, o] of fams) {
+    for (const splitK of [undefined, 66, 132, 264, 396, 528]) {
+      for (const tm of [4, 8]) {
+        const t0 = chooseTile(o.m, o.n, o.k);
+        const tile = tm === t0.tm ? t0 : { ...t0, tm, wgY: Math.max(1, Math.ceil(t0.wgY * t0.tm / tm)) };
+        const oo = { ...o, splitK, tile };
+        try {
+          row(`${name} s${splitK ?? "def"} tm${tm}`, oo, await product(oo));
+        } catch (e) {
+          console.log(`${name} s${splitK} tm${tm}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+}
+
+const LONG: [string, MatmulOptions][] = [
+  ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
+  ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
+  ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
+  ["in_proj dX", { m: M, n: 64, k: 256 }],
+  ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
+  ["x_proj dX", { m: M, n: 128, k: 68 }],
+  ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
+  ["out_proj dX", { m: M, n: 128, k: 64 }],
+];
+if (sections.includes("persist")) {
+  console.log("\n== v9 tile streams: workgroups along M capped (rowGroups), v8 for reference");
+  for (const [name, o] of LONG) {
+    row(name + " v8", o, await product({ ...o, kernel: "lab/matmul_v8" }));
+    for (const rowGroups of [undefined, 132, 264, 396, 528, 792]) {
+      row(name, o, await product({ ...o, rowGroups }));
+    }
+  }
+}
+if (sections.includes("tn8")) {
+  console.log("\n== lab v10: 8 x 8 register tiles");
+  const t8 = [
+    { wgX: 8, wgY: 16, tm: 8, tn: 8, bk: 8 },
+    { wgX: 8, wgY: 32, tm: 8, tn: 8, bk: 8 },
+    { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
+  ];
+  const sq: [string, MatmulOptions][] = [["square 4096", { m: 4096, n: 4096, k: 4096 }]];
+  for (const [name, o] of [...LONG, ...sq]) {
+    for (const tile of t8) {
+      if (tile.wgX * 8 > 64 && o.n <= 68) continue;
+      for (const rowGroups of [undefined, 264]) {
+        try {
+          row(name, o, await product({ ...o, tile, rowGroups, kernel: "lab/matmul_v10" }));
+        } catch (e) {
+          console.log(`${name}: ${(e as Error).message}`);
+        }
+      }
+    }
+  }
+}
