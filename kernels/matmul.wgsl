@@ -1,6 +1,10 @@
 // C[b] = alpha * op(A[b]) · op(B[b]) + beta * C[b], row-major, f32; optional split-K.
 // op(A) is [M,K] (stored [K,M] when TRANS_A); op(B) is [K,N] (stored [N,K] when TRANS_B).
 //
+// v9 (session 7): only the split-K reduce changed (see splitk_reduce). `main` is v8. Measured and
+// not kept (kernels/lab/RESULTS.md, session 7): workgroups that stream several M tiles with the
+// next tile's first K step prefetched, and 8 x 8 register tiles — both slower on the H100.
+//
 // v8: the shared tiles are [stage][k][chunk] arrays and the K step is unrolled with constant k,
 // so each per-k load indexes the invocation's own chunk (tx, ty) innermost. naga clamps every
 // dynamic index into a workgroup array; the clamps of tx and ty are computed once per invocation
@@ -217,44 +221,8 @@ fn mac(st: u32, k: u32) {
   }
 }
 
-fn zero_acc() {
-  c0 = vec4f(0.0);
-  c1 = vec4f(0.0);
-  c2 = vec4f(0.0);
-  c3 = vec4f(0.0);
-  c4 = vec4f(0.0);
-  c5 = vec4f(0.0);
-  c6 = vec4f(0.0);
-  c7 = vec4f(0.0);
-}
-
-// The tile's accumulators to C (rows from m0, columns from n0) at batch/split slice bc.
-fn store_tile(bc: u32, m0: u32, n0: u32) {
-  let col = n0 + ptx * 4u;
-  let r0 = m0 + pty * 4u;
-  store4(bc, r0, col, c0);
-  store4(bc, r0 + 1u, col, c1);
-  store4(bc, r0 + 2u, col, c2);
-  store4(bc, r0 + 3u, col, c3);
-  if (TM == 8u) {
-    let r1 = m0 + (WG_Y + pty) * 4u;
-    store4(bc, r1, col, c4);
-    store4(bc, r1 + 1u, col, c5);
-    store4(bc, r1 + 2u, col, c6);
-    store4(bc, r1 + 3u, col, c7);
-  }
-}
-
-// v9: a workgroup takes the M tiles wid.y, wid.y + nwg.y, ... (the host may launch fewer
-// workgroups along M than there are tiles) as one stream of K steps: the last K step of a tile
-// prefetches the first one of the next, so a short-K product (K = 64: 8 K steps a tile) no longer
-// pays a tile's prologue latency and the grid's launch per tile.
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(local_invocation_id) lid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
   let ty = lid.y;
   ptx = tx;
@@ -262,20 +230,14 @@ fn main(
   let t = ty * WG_X + tx;
   let batch = wid.z / p.splits;
   let split = wid.z % p.splits;
+  let m0 = wid.y * BM;
   let n0 = wid.x * BN;
   let ba = batch * p.stride_a;
   let bb = batch * p.stride_b;
   let k_begin = split * p.k_chunk;
   let k_end = min(p.k, k_begin + p.k_chunk);
-  let tiles_m = (p.m + BM - 1u) / BM;
-  if (k_end <= k_begin || wid.y >= tiles_m) { return; } // uniform per workgroup
-  let nk = (k_end - k_begin + BK - 1u) / BK;
-  // this workgroup's tiles times their K steps, one stream
-  let total = (tiles_m - wid.y + nwg.y - 1u) / nwg.y * nk;
-  let m_step = nwg.y * BM;
-  // z indexes (batch, split) pairs; with splits = 1 this is the batch's C, otherwise the
-  // workspace slice of this partial product (stride_c = M*N, alpha 1, beta 0)
-  let bc = wid.z * p.stride_c;
+  var nk = 0u;
+  if (k_end > k_begin) { nk = (k_end - k_begin + BK - 1u) / BK; }
 
   // prefetch registers: chunks t, t + NT, t + 2NT, t + 3NT of each operand
   var ra0 = vec4f(0.0);
@@ -287,44 +249,37 @@ fn main(
   var rb2 = vec4f(0.0);
   var rb3 = vec4f(0.0);
 
-  // prologue: the first tile's K step 0 into stage 0
-  var m0 = wid.y * BM;
-  ra0 = fetch_a(t, ba, m0, k_begin, k_end);
-  if (LA > 1u) { ra1 = fetch_a(t + NT, ba, m0, k_begin, k_end); }
-  if (LA > 2u) { ra2 = fetch_a(t + 2u * NT, ba, m0, k_begin, k_end); }
-  if (LA > 3u) { ra3 = fetch_a(t + 3u * NT, ba, m0, k_begin, k_end); }
-  rb0 = fetch_b(t, bb, k_begin, n0, k_end);
-  if (LB > 1u) { rb1 = fetch_b(t + NT, bb, k_begin, n0, k_end); }
-  if (LB > 2u) { rb2 = fetch_b(t + 2u * NT, bb, k_begin, n0, k_end); }
-  if (LB > 3u) { rb3 = fetch_b(t + 3u * NT, bb, k_begin, n0, k_end); }
-  stash_a(t, 0u, ra0);
-  if (LA > 1u) { stash_a(t + NT, 0u, ra1); }
-  if (LA > 2u) { stash_a(t + 2u * NT, 0u, ra2); }
-  if (LA > 3u) { stash_a(t + 3u * NT, 0u, ra3); }
-  stash_b(t, 0u, rb0);
-  if (LB > 1u) { stash_b(t + NT, 0u, rb1); }
-  if (LB > 2u) { stash_b(t + 2u * NT, 0u, rb2); }
-  if (LB > 3u) { stash_b(t + 3u * NT, 0u, rb3); }
+  // prologue: K step 0 into stage 0
+  if (nk > 0u) {
+    ra0 = fetch_a(t, ba, m0, k_begin, k_end);
+    if (LA > 1u) { ra1 = fetch_a(t + NT, ba, m0, k_begin, k_end); }
+    if (LA > 2u) { ra2 = fetch_a(t + 2u * NT, ba, m0, k_begin, k_end); }
+    if (LA > 3u) { ra3 = fetch_a(t + 3u * NT, ba, m0, k_begin, k_end); }
+    rb0 = fetch_b(t, bb, k_begin, n0, k_end);
+    if (LB > 1u) { rb1 = fetch_b(t + NT, bb, k_begin, n0, k_end); }
+    if (LB > 2u) { rb2 = fetch_b(t + 2u * NT, bb, k_begin, n0, k_end); }
+    if (LB > 3u) { rb3 = fetch_b(t + 3u * NT, bb, k_begin, n0, k_end); }
+    stash_a(t, 0u, ra0);
+    if (LA > 1u) { stash_a(t + NT, 0u, ra1); }
+    if (LA > 2u) { stash_a(t + 2u * NT, 0u, ra2); }
+    if (LA > 3u) { stash_a(t + 3u * NT, 0u, ra3); }
+    stash_b(t, 0u, rb0);
+    if (LB > 1u) { stash_b(t + NT, 0u, rb1); }
+    if (LB > 2u) { stash_b(t + 2u * NT, 0u, rb2); }
+    if (LB > 3u) { stash_b(t + 3u * NT, 0u, rb3); }
+  }
   workgroupBarrier();
 
-  var kt = 0u; // K step within the current tile
-  for (var it = 0u; it < total; it++) {
+  for (var it = 0u; it < nk; it++) {
     let cur = it & 1u;
-    let more = it + 1u < total;
-    let last = kt + 1u == nk; // the tile's last K step
-    // issue the next K step's global loads (the next tile's first when this one ends) before
-    // multiplying the current one
+    let more = it + 1u < nk;
+    // issue the next K step's global loads before multiplying the current one
     if (more) {
-      var m1 = m0;
-      var k1 = k_begin + (kt + 1u) * BK;
-      if (last) {
-        m1 = m0 + m_step;
-        k1 = k_begin;
-      }
-      ra0 = fetch_a(t, ba, m1, k1, k_end);
-      if (LA > 1u) { ra1 = fetch_a(t + NT, ba, m1, k1, k_end); }
-      if (LA > 2u) { ra2 = fetch_a(t + 2u * NT, ba, m1, k1, k_end); }
-      if (LA > 3u) { ra3 = fetch_a(t + 3u * NT, ba, m1, k1, k_end); }
+      let k1 = k_begin + (it + 1u) * BK;
+      ra0 = fetch_a(t, ba, m0, k1, k_end);
+      if (LA > 1u) { ra1 = fetch_a(t + NT, ba, m0, k1, k_end); }
+      if (LA > 2u) { ra2 = fetch_a(t + 2u * NT, ba, m0, k1, k_end); }
+      if (LA > 3u) { ra3 = fetch_a(t + 3u * NT, ba, m0, k1, k_end); }
       rb0 = fetch_b(t, bb, k1, n0, k_end);
       if (LB > 1u) { rb1 = fetch_b(t + NT, bb, k1, n0, k_end); }
       if (LB > 2u) { rb2 = fetch_b(t + 2u * NT, bb, k1, n0, k_end); }
@@ -378,14 +333,6 @@ fn main(
       mac(cur, 30u % BK);
       mac(cur, 31u % BK);
     }
-    if (last) {
-      store_tile(bc, m0, n0);
-      zero_acc();
-      m0 += m_step;
-      kt = 0u;
-    } else {
-      kt += 1u;
-    }
     // the other stage was last read before the previous barrier: safe to overwrite now
     if (more) {
       let nxt = 1u - cur; // the other stage
@@ -399,6 +346,23 @@ fn main(
       if (LB > 3u) { stash_b(t + 3u * NT, nxt, rb3); }
     }
     workgroupBarrier();
+  }
+
+  // z indexes (batch, split) pairs; with splits = 1 this is the batch's C, otherwise the
+  // workspace slice of this partial product (stride_c = M*N, alpha 1, beta 0)
+  let bc = wid.z * p.stride_c;
+  let col = n0 + tx * 4u;
+  let r0 = m0 + ty * 4u;
+  store4(bc, r0, col, c0);
+  store4(bc, r0 + 1u, col, c1);
+  store4(bc, r0 + 2u, col, c2);
+  store4(bc, r0 + 3u, col, c3);
+  let r1 = m0 + (WG_Y + ty) * 4u;
+  if (TM == 8u) {
+    store4(bc, r1, col, c4);
+    store4(bc, r1 + 1u, col, c5);
+    store4(bc, r1 + 2u, col, c6);
+    store4(bc, r1 + 3u, col, c7);
   }
 }
 

@@ -87,8 +87,6 @@ Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
     [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v5"],
     [{ wgX: 9, wgY: 15, tm: 8, tn: 8, bk: 16 }, "lab/matmul_v5"],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 }, "lab/matmul_v5"],
-    [{ wgX: 8, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v10"],
-    [{ wgX: 9, wgY: 15, tm: 4, tn: 8, bk: 16 }, "lab/matmul_v10"],
     [{ wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 }, undefined],
     [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 }, undefined],
     [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, undefined],
@@ -120,42 +118,6 @@ Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
     }
   }
   console.log(`worst relative error over tiles: ${worst.toExponential(2)}`);
-});
-
-Deno.test("matmul: fewer workgroups along M than tiles (v9's tile stream)", async () => {
-  const rt = new Runtime(await getGpu());
-  let worst = 0;
-  // 1, 2 and 3 workgroup rows over 5-9 M tiles (uneven shares, a short last tile), each transpose,
-  // aligned and odd sizes, accumulating (beta) and split-K (each slice streams its own tiles)
-  const tiles: MatmulTile[] = [
-    { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 },
-    { wgX: 8, wgY: 4, tm: 4, tn: 4, bk: 16 },
-  ];
-  for (const tile of tiles) {
-    const bm = tile.wgY * tile.tm;
-    for (const [m, n, k] of [[bm * 5 + 8, 72, 40], [bm * 4 + 3, 45, 23]]) {
-      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
-        for (const rowGroups of [1, 2, 3]) {
-          const o = { m, n, k, transA, transB, tile, rowGroups, beta: rowGroups === 2 ? 1 : 0 };
-          if (rowGroups === 3) {
-            // lab v10's 8 x 8 tiles: the same BN in half the threads along N
-            const t8 = { ...tile, wgX: tile.wgX / 2, tn: 8, bk: 8 };
-            Object.assign(o, { kernel: "lab/matmul_v10", tile: t8 });
-          }
-          const err = await check(rt, o, "single", m + k + rowGroups);
-          worst = Math.max(worst, err);
-          assert.ok(err < 1e-5, `${JSON.stringify(o)}: ${err}`);
-        }
-      }
-    }
-  }
-  for (const rowGroups of [1, 2]) {
-    const o = { m: 200, n: 36, k: 3000, transA: true, splitK: 5, rowGroups, tile: tiles[1] };
-    const err = await check(rt, o, "ops", 9);
-    worst = Math.max(worst, err);
-    assert.ok(err < 1e-5, `${JSON.stringify(o)}: ${err}`);
-  }
-  console.log(`worst relative error: ${worst.toExponential(2)}`);
 });
 
 Deno.test("matmul: batched with padded strides, split-K (deterministic), shape heuristics", async () => {

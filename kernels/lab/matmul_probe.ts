@@ -3,9 +3,9 @@
 // the workgroup count: how many workgroups an SM holds), and the dW products' split-K stages
 // timed apart (main, reduce) for several slice counts. Timestamp queries, each dispatch its own
 // pass, median of `reps` runs after keeping the card busy (tasks/bench_kernels.ts).
-// Then v9's tile streams (fewer workgroups along M than tiles: `rowGroups`) against v8, and lab
-// v10's 8 x 8 register tiles.
-// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw,persist,tn8]
+// (Its sections "persist" and "tn8", for the rejected tile streams and 8 x 8 tiles, are in commit
+// 4d1d349 with the kernels they timed.)
+// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw]
 import { getGpu } from "../../lib/gpu/device.ts";
 import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
 import { chooseSplitK, chooseTile, matmulOps, type MatmulOptions } from "../../lib/gpu/ops.ts";
@@ -14,7 +14,7 @@ import { busy, fill } from "../../tasks/bench_kernels.ts";
 const gpu = await getGpu();
 const rt = new Runtime(gpu);
 const reps = Number(Deno.args[0] ?? 7);
-const sections = (Deno.args[1] ?? "scale,square,wave,dw,persist,tn8").split(",");
+const sections = (Deno.args[1] ?? "scale,square,wave,dw").split(",");
 const warm = gpu.isFallback ? 0 : 400;
 console.log(gpu.adapterName, new Date().toISOString(), `reps ${reps}`);
 
@@ -40,8 +40,7 @@ async function product(o: MatmulOptions): Promise<{ ns: number[]; desc: string }
   rt.dispose();
   const t = `${tile.wgY * tile.tm}x${tile.wgX * tile.tn}/${tile.tm}x${tile.tn}/bk${tile.bk}`;
   const wg = Math.ceil(o.m / (tile.wgY * tile.tm)) * Math.ceil(o.n / (tile.wgX * tile.tn));
-  const rg = o.rowGroups ? ` rowGroups ${o.rowGroups}` : "";
-  return { ns, desc: `${o.kernel ?? "matmul"} ${t} ${wg} tiles x ${splits} splits${rg}` };
+  return { ns, desc: `${o.kernel ?? "matmul"} ${t} ${wg} tiles x ${splits} splits` };
 }
 
 function row(name: string, o: MatmulOptions, r: { ns: number[]; desc: string }) {
@@ -118,43 +117,3 @@ if (sections.includes("dw")) {
   }
 }
 
-const LONG: [string, MatmulOptions][] = [
-  ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
-  ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
-  ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
-  ["in_proj dX", { m: M, n: 64, k: 256 }],
-  ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
-  ["x_proj dX", { m: M, n: 128, k: 68 }],
-  ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
-  ["out_proj dX", { m: M, n: 128, k: 64 }],
-];
-if (sections.includes("persist")) {
-  console.log("\n== v9 tile streams: workgroups along M capped (rowGroups), v8 for reference");
-  for (const [name, o] of LONG) {
-    row(name + " v8", o, await product({ ...o, kernel: "lab/matmul_v8" }));
-    for (const rowGroups of [undefined, 132, 264, 396, 528, 792]) {
-      row(name, o, await product({ ...o, rowGroups }));
-    }
-  }
-}
-if (sections.includes("tn8")) {
-  console.log("\n== lab v10: 8 x 8 register tiles");
-  const t8 = [
-    { wgX: 8, wgY: 16, tm: 8, tn: 8, bk: 8 },
-    { wgX: 8, wgY: 32, tm: 8, tn: 8, bk: 8 },
-    { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 },
-  ];
-  const sq: [string, MatmulOptions][] = [["square 4096", { m: 4096, n: 4096, k: 4096 }]];
-  for (const [name, o] of [...LONG, ...sq]) {
-    for (const tile of t8) {
-      if (tile.wgX * 8 > 64 && o.n <= 68) continue;
-      for (const rowGroups of [undefined, 264]) {
-        try {
-          row(name, o, await product({ ...o, tile, rowGroups, kernel: "lab/matmul_v10" }));
-        } catch (e) {
-          console.log(`${name}: ${(e as Error).message}`);
-        }
-      }
-    }
-  }
-}

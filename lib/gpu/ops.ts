@@ -49,11 +49,6 @@ export interface MatmulOptions {
   splitK?: number;
   /** Kernel file under kernels/ with the v2+ contract (default "matmul"; e.g. "lab/matmul_v2"). */
   kernel?: string;
-  /**
-   * Workgroups along M at most (kernels/matmul.wgsl v9: each takes every `rowGroups`-th M tile as
-   * one stream of K steps); default: one per M tile. Needs a v9+ kernel.
-   */
-  rowGroups?: number;
 }
 
 /** SMs on the largest target (H100 SXM): the tile/split heuristics aim for a few waves of these. */
@@ -79,11 +74,9 @@ const V3_FILES = new Set([
   "lab/matmul_v5",
   "lab/matmul_v6",
   "lab/matmul_v7",
-  "lab/matmul_v8",
-  "lab/matmul_v10",
 ]);
 const V4_FILES = new Set([...V3_FILES].filter((f) => f !== "lab/matmul_v3"));
-const TN8_FILES = new Set(["lab/matmul_v5", "lab/matmul_v6", "lab/matmul_v10"]);
+const TN8_FILES = new Set(["lab/matmul_v5", "lab/matmul_v6"]);
 
 /**
  * Whether a tile fits the v4 kernel: at most 4 16-byte chunks of each operand per invocation and
@@ -239,7 +232,7 @@ function mainOp(
     ],
     workgroups: [
       Math.ceil(n / (pl.tile.wgX * pl.tile.tn)),
-      Math.min(Math.ceil(m / (pl.tile.wgY * pl.tile.tm)), o.rowGroups ?? Infinity),
+      Math.ceil(m / (pl.tile.wgY * pl.tile.tm)),
       pl.batch * split.splits,
     ],
   });
