@@ -382,12 +382,25 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
 // lane 0 adds the 16 lane sums in a fixed order (no float atomics, bit-reproducible).
 var<workgroup> red: array<f32, 256>;
 
+// Four independent chains (session 7): with one chain the dD and dΛ reductions (64 and 96
+// outputs over 1,024 slices: 4 and 6 workgroups) waited on 64 dependent loads per lane, ~32 µs
+// each on the H100; the NVIDIA compiler leaves naga's loops rolled, so the unroll is by hand.
 fn slice_sum(j: u32, lane: u32) -> f32 {
-  var acc = 0.0;
+  var a0 = 0.0;
+  var a1 = 0.0;
+  var a2 = 0.0;
+  var a3 = 0.0;
   if (j < p.n) {
-    for (var s = lane; s < p.slices; s += 16u) { acc += t1[s * p.n + j]; }
+    var s = lane;
+    for (; s + 48u < p.slices; s += 64u) {
+      a0 += t1[s * p.n + j];
+      a1 += t1[(s + 16u) * p.n + j];
+      a2 += t1[(s + 32u) * p.n + j];
+      a3 += t1[(s + 48u) * p.n + j];
+    }
+    for (; s < p.slices; s += 16u) { a0 += t1[s * p.n + j]; }
   }
-  return acc;
+  return (a0 + a1) + (a2 + a3);
 }
 
 fn lanes_total(x: u32) -> f32 {

@@ -303,6 +303,8 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     // Re Λ clamped to −1e-4 barely decays, so day-long gaps would make the phase Im(Λ)·s ~ 1e4
     // rad and the comparison measure f32 phase rounding (conditioning), not the kernel: short gaps
     { b: 3, l: 5, h: 8, p: 4, lens: [5, 5, 4], clip: true, maxGap: 60 },
+    // 70 rows: the dD and dΛ reductions over rows take their 4-chain path and a remainder
+    { b: 70, l: 3, h: 8, p: 4, lens: Array.from({ length: 70 }, (_, i) => 1 + (i * 7) % 3) },
   ];
   for (const [i, c] of cases.entries()) {
     const errs = await gpuCase(rt, c, 40 + i);
