@@ -30,6 +30,9 @@ struct EmbParams { n: u32, dim: u32, vocab: u32, tblk: u32, nblk: u32, ch: u32, 
 @group(0) @binding(2) var<storage, read_write> wsa: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> ws2: array<u32>;
 @group(0) @binding(3) var<storage, read_write> f3: array<f32>;          // out | partial | dTable
+// the vec4 entries (emb_gather4, gather_last_backward4: dim a multiple of 4)
+@group(0) @binding(2) var<storage, read_write> f2v: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> f3v: array<vec4f>;
 
 fn lin(gid: vec3u, nwg: vec3u, wg: u32) -> u32 { return gid.x + gid.y * nwg.x * wg; }
 fn off_offsets() -> u32 { return q.nblk * q.vocab; }
@@ -49,6 +52,21 @@ fn emb_gather(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   var v = 0.0;
   if (id >= 0 && u32(id) < p.vocab) { v = f2[u32(id) * p.dim + h]; }
   f3[i] = v;
+}
+
+// emb_gather with 16-byte loads and stores, a quarter of the invocations (dim % 4 == 0; session 7:
+// the scalar entry's integer division per element made it ~2x its memory time on the H100)
+@compute @workgroup_size(256)
+fn emb_gather4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = lin(gid, nwg, 256u);
+  let d4 = p.dim / 4u;
+  if (i >= p.n * d4) { return; }
+  let r = i / d4;
+  let h = i - r * d4;
+  let id = ids[r];
+  var v = vec4f(0.0);
+  if (id >= 0 && u32(id) < p.vocab) { v = f2v[u32(id) * d4 + h]; }
+  f3v[i] = v;
 }
 
 // bindings: 1 ids, 2 ws (atomic)
@@ -234,4 +252,18 @@ fn gather_last_backward(@builtin(global_invocation_id) gid: vec3u,
   let b = bt / p.dim;
   let t = bt - b * p.dim;
   f3[i] = select(0.0, f2[b * H + h], t == last_pos(b));
+}
+
+// gather_last_backward with 16-byte stores (H % 4 == 0)
+@compute @workgroup_size(256)
+fn gather_last_backward4(@builtin(global_invocation_id) gid: vec3u,
+                         @builtin(num_workgroups) nwg: vec3u) {
+  let i = lin(gid, nwg, 256u);
+  let h4 = p.vocab / 4u;
+  if (i >= p.n * p.dim * h4) { return; }
+  let bt = i / h4;
+  let h = i - bt * h4;
+  let b = bt / p.dim;
+  let t = bt - b * p.dim;
+  f3v[i] = select(vec4f(0.0), f2v[b * h4 + h], t == last_pos(b));
 }

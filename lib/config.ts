@@ -94,11 +94,13 @@ export interface Config {
    */
   packing: boolean;
   /**
-   * SS4Rec: recompute activations in the backward instead of keeping them from the forward (the
-   * least GPU memory: 1.7 GiB for the official shapes at batch 1,024, L 200). False keeps every
-   * layer's own (about 0.85 GiB more there) and skips those recomputations (faster steps).
+   * SS4Rec: recompute activations in the backward instead of keeping them from the forward. True:
+   * the Mamba blocks but the last replay their forward and S5 recomputes its states (the least GPU
+   * memory: 1.7 GiB for the official shapes at batch 1,024, L 200). "mamba": only the Mamba blocks
+   * replay; every S5 layer keeps its own (about 0.2 GiB more there). False: every layer keeps its
+   * own (about 0.85 GiB more) and nothing is recomputed (the fastest steps).
    */
-  recompute: boolean;
+  recompute: boolean | "mamba";
   /** NeuMF: GMF embedding size. */
   mf_embedding_size: number;
   /** NeuMF: MLP embedding size. */
@@ -118,7 +120,7 @@ type Kind =
   | "int[]"
   | "interval"
   | "metric"
-  | { oneOf: readonly string[] };
+  | { oneOf: readonly (string | boolean)[] };
 
 interface KeySpec {
   kind: Kind;
@@ -162,7 +164,7 @@ export const CONFIG_SCHEMA: Readonly<Record<keyof Config, KeySpec>> = {
   mask_history: { kind: "bool" },
   length_bucket: { kind: "int" },
   packing: { kind: "bool" },
-  recompute: { kind: "bool" },
+  recompute: { kind: { oneOf: [true, false, "mamba"] } },
   mf_embedding_size: { kind: "posint" },
   mlp_embedding_size: { kind: "posint" },
   mlp_hidden_size: { kind: "int[]" },
@@ -267,7 +269,9 @@ function describe(kind: Kind): string {
 function checkValue(spec: KeySpec, value: unknown): boolean {
   if (value === null) return spec.nullable === true;
   const kind = spec.kind;
-  if (typeof kind === "object") return typeof value === "string" && kind.oneOf.includes(value);
+  if (typeof kind === "object") {
+    return (typeof value === "string" || typeof value === "boolean") && kind.oneOf.includes(value);
+  }
   switch (kind) {
     case "int":
       return Number.isInteger(value);

@@ -72,6 +72,8 @@ Deno.test("wrong types are one-line errors", () => {
     ["loss_type: MSE", /expected one of CE, BPR, got 'MSE'/],
     ["topk: 10", /expected a list of integers/],
     ["mask_history: 1", /expected true or false/],
+    ["recompute: s5", /expected one of true, false, mamba, got 's5'/],
+    ["recompute: 1", /expected one of true, false, mamba, got 1/],
     ["user_inter_num_interval: 5", /expected an interval/],
     ["valid_metric: AUC", /expected a metric like NDCG@10/],
     ["clip_grad_norm: big", /expected a number or null/],

@@ -437,7 +437,12 @@ interface GlShape {
 
 const gatherLastRow: OpRow<GlShape> = {
   name: "gatherLast",
-  shapes: [{ batch: 3, seqLen: 5, dim: 4 }, { batch: 7, seqLen: 16, dim: 64 }],
+  // dims that are multiples of 4 take the vec4 backward, 5 the scalar one
+  shapes: [{ batch: 3, seqLen: 5, dim: 4 }, { batch: 7, seqLen: 16, dim: 64 }, {
+    batch: 4,
+    seqLen: 6,
+    dim: 5,
+  }],
   make: (s, r) => {
     const lengths = randInt(s.batch, r, 1, s.seqLen + 1);
     lengths[0] = s.seqLen;

@@ -299,6 +299,7 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     { b: 3, l: 5, h: 8, p: 4, lens: [5, 2, 3] },
     { b: 3, l: 16, h: 64, p: 32, lens: [16, 1, 9], hippo: true },
     { b: 1, l: 16, h: 8, p: 32, lens: [16], hippo: true },
+    { b: 2, l: 5, h: 6, p: 4, lens: [5, 3] }, // H not a multiple of 4: the scalar skip_forward
     { b: 2, l: 100, h: 8, p: 4, lens: [100, 37] },
     // Re Λ clamped to −1e-4 barely decays, so day-long gaps would make the phase Im(Λ)·s ~ 1e4
     // rad and the comparison measure f32 phase rounding (conditioning), not the kernel: short gaps

@@ -50,7 +50,8 @@ function row(name: string, o: MatmulOptions, r: { ns: number[]; desc: string }) 
   console.log(
     `${name.padEnd(28)} ${o.m}x${o.n}x${o.k}${o.transA ? "A'" : ""}${o.transB ? "B'" : ""}`.padEnd(
       60,
-    ) + ` ${(total / 1e3).toFixed(1).padStart(8)} us (${parts}) ${tf.toFixed(1)} TFLOP/s  ${r.desc}`,
+    ) +
+      ` ${(total / 1e3).toFixed(1).padStart(8)} us (${parts}) ${tf.toFixed(1)} TFLOP/s  ${r.desc}`,
   );
 }
 
@@ -105,7 +106,9 @@ if (sections.includes("dw")) {
     for (const splitK of [undefined, 66, 132, 264, 396, 528]) {
       for (const tm of [4, 8]) {
         const t0 = chooseTile(o.m, o.n, o.k);
-        const tile = tm === t0.tm ? t0 : { ...t0, tm, wgY: Math.max(1, Math.ceil(t0.wgY * t0.tm / tm)) };
+        const tile = tm === t0.tm
+          ? t0
+          : { ...t0, tm, wgY: Math.max(1, Math.ceil(t0.wgY * t0.tm / tm)) };
         const oo = { ...o, splitK, tile };
         try {
           row(`${name} s${splitK ?? "def"} tm${tm}`, oo, await product(oo));
@@ -116,4 +119,3 @@ if (sections.includes("dw")) {
     }
   }
 }
-

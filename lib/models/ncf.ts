@@ -43,7 +43,7 @@ import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, packHistoryMask, rankOp } from "../gpu/rank.ts";
 import { type Command, grid, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { dropout } from "../nn/elementwise.ts";
-import { embedding } from "../nn/embedding.ts";
+import { embedding, gatherRows } from "../nn/embedding.ts";
 import type { BuildContext, ParamSpec } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
 import { randn } from "../reference/gradcheck.ts";
@@ -386,9 +386,8 @@ export class NCF implements RecModel {
     const historyMask = options.maskHistory
       ? rt.tensor([B * historyMaskWords(V)], "u32", undefined, "history_mask")
       : undefined;
-    const gather = await rt.kernel("embedding", "emb_gather");
     const gatherOp = (table: Tensor, out: Tensor, vocab: number, dim: number) =>
-      rt.op(gather, [uid, table, out], { params: [B, dim, vocab, 0], workgroups: grid(B * dim) });
+      gatherRows(rt, uid, table, out, { n: B, dim, vocab });
     const wp = s.param("predict_layer.weight");
     const W1 = s.param(linearName(0, "weight")), W2 = s.param(linearName(1, "weight"));
     const commands: Command[] = [
@@ -396,8 +395,8 @@ export class NCF implements RecModel {
         params: [B, 0, 0, o.numUsers],
         workgroups: grid(B),
       }),
-      gatherOp(s.param("user_mf_embedding.weight"), umf, U1, M),
-      gatherOp(s.param("user_mlp_embedding.weight"), umlp, U1, E),
+      await gatherOp(s.param("user_mf_embedding.weight"), umf, U1, M),
+      await gatherOp(s.param("user_mlp_embedding.weight"), umlp, U1, E),
       // GMF: scores = (u_mf ⊙ w_p[:M]) · E_mfᵀ
       rt.op(await this.#k("scale_cols"), [umf, wp, uw], {
         params: [B, M],

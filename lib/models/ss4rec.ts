@@ -24,9 +24,9 @@
 import { type Batch, type PackedBatch, packedFillers, type SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
-import { type Command, grid, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Command, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { gatherLast } from "../nn/elementwise.ts";
-import { embedding } from "../nn/embedding.ts";
+import { embedding, gatherRows as gatherTableRows } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, countValid, crossEntropy } from "../train/loss.ts";
 import {
@@ -67,10 +67,11 @@ export interface SS4RecOptions {
   /**
    * Config `recompute` (default true): every block but the last replays its Mamba forward before
    * its backward (the Mamba layers share one set of saved activations) and S5 recomputes its
-   * states in its backward — the least memory. False: every layer keeps its own activations
-   * (more memory, fewer dispatches per step).
+   * states in its backward — the least memory. "mamba": the Mamba replay only; every S5 layer
+   * keeps its own activations. False: every layer keeps its own activations (more memory, fewer
+   * dispatches per step).
    */
-  recompute?: boolean;
+  recompute?: boolean | "mamba";
 }
 
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
@@ -100,7 +101,7 @@ export class SS4Rec implements RecModel {
           dtMin: o.dtMin,
           dtMax: o.dtMax,
           clipEigs: o.s5ClipEigs,
-          keepActivations: o.recompute === false,
+          keepActivations: o.recompute === false || o.recompute === "mamba",
         }),
       );
       this.mamba.push(
@@ -630,11 +631,12 @@ function checkStride(batch: { maxLen: number }, L: number): void {
  * out[r] = input[ids[r]] for every row r of `output` (0 where ids[r] is not a row of `input`):
  * `ids` [n] i32, `input` [m, W], `output` [n, W] (W from output's last dimension).
  */
-async function gatherRows(rt: Runtime, ids: Tensor, input: Tensor, output: Tensor): Promise<Op> {
-  const W = output.shape[output.shape.length - 1], n = output.size / W;
-  return rt.op(await rt.kernel("embedding", "emb_gather"), [ids, input, output], {
-    params: [n, W, input.size / W, 0],
-    workgroups: grid(n * W),
+function gatherRows(rt: Runtime, ids: Tensor, input: Tensor, output: Tensor): Promise<Op> {
+  const W = output.shape[output.shape.length - 1];
+  return gatherTableRows(rt, ids, input, output, {
+    n: output.size / W,
+    dim: W,
+    vocab: input.size / W,
   });
 }
 

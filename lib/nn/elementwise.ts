@@ -142,9 +142,13 @@ export async function gatherLast(rt: Runtime, io: GatherLastIO): Promise<FwdBwd>
   const backward: Command[] = [];
   if (io.dOutput && io.dInput) {
     need(io.dInput, B * L * H, "gatherLast dInput");
-    const bwd = await rt.kernel("embedding", "gather_last_backward");
+    const v4 = H % 4 === 0; // 16-byte accesses when rows are whole vec4s
+    const bwd = await rt.kernel("embedding", v4 ? "gather_last_backward4" : "gather_last_backward");
     backward.push(
-      rt.op(bwd, [io.lengths, io.dOutput, io.dInput], { params, workgroups: grid(B * L * H) }),
+      rt.op(bwd, [io.lengths, io.dOutput, io.dInput], {
+        params,
+        workgroups: grid(v4 ? B * L * H / 4 : B * L * H),
+      }),
     );
   }
   return { forward, backward };

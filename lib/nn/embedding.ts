@@ -15,9 +15,31 @@
  * @module
  */
 
-import { type Command, grid, type Runtime, type Tensor } from "../gpu/runtime.ts";
+import { type Command, grid, type Op, type Runtime, type Tensor } from "../gpu/runtime.ts";
 
 /** Tensors and sizes of {@linkcode embedding}. */
+/**
+ * One dispatch: output[r] = table[ids[r]] for r < n (rows of `dim`; a zero row for ids outside
+ * [0, vocab)). 16-byte loads and stores when dim is a multiple of 4.
+ */
+export async function gatherRows(
+  rt: Runtime,
+  ids: Tensor,
+  table: Tensor,
+  output: Tensor,
+  o: { n: number; dim: number; vocab: number },
+): Promise<Op> {
+  const v4 = o.dim % 4 === 0;
+  return rt.op(await rt.kernel("embedding", v4 ? "emb_gather4" : "emb_gather"), [
+    ids,
+    table,
+    output,
+  ], {
+    params: [o.n, o.dim, o.vocab, 0],
+    workgroups: grid(v4 ? o.n * o.dim / 4 : o.n * o.dim),
+  });
+}
+
 export interface EmbeddingIO {
   /** [V, H] parameter view. */
   table: Tensor;
@@ -79,12 +101,7 @@ export async function embedding(
     throw new Error("embedding: ids / output / dOutput smaller than the token count");
   }
   const k = (e: string) => rt.kernel("embedding", e);
-  const forward: Command[] = [
-    rt.op(await k("emb_gather"), [io.ids, io.table, io.output], {
-      params: [n, dim, vocab, 0],
-      workgroups: grid(n * dim),
-    }),
-  ];
+  const forward: Command[] = [await gatherRows(rt, io.ids, io.table, io.output, { n, dim, vocab })];
   if (!io.gradTable || !io.dOutput) return { forward, backward: [] };
   // blocks: the counts matrix [nblk, V] stays under ~4M entries (16 MB)
   const tblk = io.blockTokens ??

@@ -149,9 +149,10 @@ export class S5Layer {
         workgroups: grid(np * nh),
       }),
       ...recompute,
-      rt.op(await k("skip_forward"), [u, P("D"), y], {
+      // 16-byte accesses when rows are whole vec4s
+      rt.op(await k(nh % 4 === 0 ? "skip_forward4" : "skip_forward"), [u, P("D"), y], {
         params: params({ n: bl * nh }),
-        workgroups: grid(bl * nh),
+        workgroups: grid(nh % 4 === 0 ? bl * nh / 4 : bl * nh),
       }),
       await matmul(rt, { a: x, b: cm, c: y }, { m: bl, n: nh, k: 2 * np, transB: true, beta: 1 }),
     ];
