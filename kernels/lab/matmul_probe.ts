@@ -5,7 +5,7 @@
 // pass, median of `reps` runs after keeping the card busy (tasks/bench_kernels.ts).
 // (Its sections "persist" and "tn8", for the rejected tile streams and 8 x 8 tiles, are in commit
 // 4d1d349 with the kernels they timed.)
-// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw]
+// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw,abl] [files]
 import { getGpu } from "../../lib/gpu/device.ts";
 import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
 import { chooseSplitK, chooseTile, matmulOps, type MatmulOptions } from "../../lib/gpu/ops.ts";
@@ -15,6 +15,7 @@ const gpu = await getGpu();
 const rt = new Runtime(gpu);
 const reps = Number(Deno.args[0] ?? 7);
 const sections = (Deno.args[1] ?? "scale,square,wave,dw").split(",");
+const ablations = Deno.args[2]?.split(",") ?? [];
 const warm = gpu.isFallback ? 0 : 400;
 console.log(gpu.adapterName, new Date().toISOString(), `reps ${reps}`);
 
@@ -115,6 +116,33 @@ if (sections.includes("dw")) {
         } catch (e) {
           console.log(`${name} s${splitK} tm${tm}: ${(e as Error).message}`);
         }
+      }
+    }
+  }
+}
+
+if (sections.includes("abl")) {
+  // the given kernel files (third argument) against the current, e.g. ablation copies
+  console.log("\n== ablations of the current kernel (kernel files given as the third argument)");
+  const fams: [string, MatmulOptions][] = [
+    ["square 4096", { m: 4096, n: 4096, k: 4096, tile: T128 }],
+    ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
+    ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
+    ["in_proj dX", { m: M, n: 64, k: 256 }],
+    ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
+    ["x_proj dX", { m: M, n: 128, k: 68 }],
+    ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
+    ["out_proj dX", { m: M, n: 128, k: 64 }],
+    ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
+    ["in_proj dW", { m: 256, n: 64, k: M, transA: true }],
+    ["x_proj dW", { m: 68, n: 128, k: M, transA: true }],
+  ];
+  for (const [name, o] of fams) {
+    for (const kernel of ["matmul", ...ablations]) {
+      try {
+        row(name, o, await product({ ...o, kernel }));
+      } catch (e) {
+        console.log(`${name} ${kernel}: ${(e as Error).message}`);
       }
     }
   }
