@@ -65,11 +65,11 @@ export interface SS4RecOptions {
   /** Batch slices of the Mamba backward scan (memory vs. time; default: MambaLayer's). */
   mambaScanSlices?: number;
   /**
-   * Config `recompute` (default true). True: every
-   * block but the last replays its Mamba forward before its backward (the Mamba layers share one
-   * set of saved activations) and S5 recomputes its states in its backward — the least memory.
-   * "mamba": the Mamba replay only; every S5 layer keeps its own activations. False: every layer
-   * keeps its own activations (more memory, fewer dispatches per step).
+   * Config `recompute` (default true). True: every block but the last replays its Mamba forward
+   * before its backward (the Mamba layers share one set of saved activations) and S5 recomputes
+   * its states in its backward — the least memory. "mamba": the Mamba replay only; every S5 layer
+   * keeps its own activations. False: every layer keeps its own activations (more memory, fewer
+   * dispatches per step).
    */
   recompute?: boolean | "mamba";
 }
