@@ -231,7 +231,8 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 // du = D·dy (mode 0: overwrite; mode 1: du += D·dy, a residual's gradient being there; the matmul
 // du += dv·Bm follows) and per-row partial sums of dD, one invocation per (b, h). t1 = u, t2 = D,
 // t3 = dy, t4 = du, t5 = partial dD [B,H].
-// Unrolled by 4 so four independent loads are in flight: the loop is latency-bound otherwise.
+// Unrolled (by 8 since session 7) so that many independent loads are in flight: the loop is
+// latency-bound otherwise.
 // du's old value (mode 1; else 0), loaded with the step's other operands.
 fn du_old(k: u32) -> f32 {
   if (p.mode == 1u) { return t4[k]; }
@@ -248,30 +249,55 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let base = row_start(b) * p.nh + h;
   let nl = row_steps(b);
   var acc = 0.0;
+  var acc1 = 0.0;
   var t = 0u;
-  for (; t + 4u <= nl; t += 4u) {
+  // eight steps per iteration (session 7; four before): every load of the group is issued before
+  // any is used, 24 in flight per invocation
+  for (; t + 8u <= nl; t += 8u) {
     let k0 = base + t * p.nh;
     let k1 = k0 + p.nh;
     let k2 = k1 + p.nh;
     let k3 = k2 + p.nh;
+    let k4 = k3 + p.nh;
+    let k5 = k4 + p.nh;
+    let k6 = k5 + p.nh;
+    let k7 = k6 + p.nh;
     let g0 = t3[k0];
     let g1 = t3[k1];
     let g2 = t3[k2];
     let g3 = t3[k3];
+    let g4 = t3[k4];
+    let g5 = t3[k5];
+    let g6 = t3[k6];
+    let g7 = t3[k7];
     let u0 = t1[k0];
     let u1 = t1[k1];
     let u2 = t1[k2];
     let u3 = t1[k3];
+    let u4 = t1[k4];
+    let u5 = t1[k5];
+    let u6 = t1[k6];
+    let u7 = t1[k7];
     let o0 = du_old(k0);
     let o1 = du_old(k1);
     let o2 = du_old(k2);
     let o3 = du_old(k3);
+    let o4 = du_old(k4);
+    let o5 = du_old(k5);
+    let o6 = du_old(k6);
+    let o7 = du_old(k7);
     t4[k0] = o0 + d * g0;
     t4[k1] = o1 + d * g1;
     t4[k2] = o2 + d * g2;
     t4[k3] = o3 + d * g3;
+    t4[k4] = o4 + d * g4;
+    t4[k5] = o5 + d * g5;
+    t4[k6] = o6 + d * g6;
+    t4[k7] = o7 + d * g7;
     acc += g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3;
+    acc1 += g4 * u4 + g5 * u5 + g6 * u6 + g7 * u7;
   }
+  acc += acc1;
   for (; t < nl; t++) {
     let k = base + t * p.nh;
     let g = t3[k];
@@ -335,6 +361,45 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let row = 2u * p.np; // floats between consecutive steps
   let nl = row_steps(b);
   let row0 = row_start(b);
+  // Session 7: the next group's loads (s, G, v and the states before it) are issued before this
+  // group computes, into the prefetch registers n*, so a group waits on no load of its own.
+  var ns0 = 0.0;
+  var ns1 = 0.0;
+  var ns2 = 0.0;
+  var ns3 = 0.0;
+  var ng0 = vec2f(0.0);
+  var ng1 = vec2f(0.0);
+  var ng2 = vec2f(0.0);
+  var ng3 = vec2f(0.0);
+  var nv0 = vec2f(0.0);
+  var nv1 = vec2f(0.0);
+  var nv2 = vec2f(0.0);
+  var nv3 = vec2f(0.0);
+  var nx0 = vec2f(0.0);
+  var nx1 = vec2f(0.0);
+  var nx2 = vec2f(0.0);
+  var nx3 = vec2f(0.0);
+  if (4u <= nl) {
+    // steps nl − 1 .. nl − 4
+    let bt = row0 + nl - 1u;
+    let o0 = (bt * p.np + q) * 2u;
+    ns0 = t1[bt];
+    ns1 = t1[bt - 1u];
+    ns2 = t1[bt - 2u];
+    ns3 = t1[bt - 3u];
+    ng0 = vec2f(t6[o0], t6[o0 + 1u]);
+    ng1 = vec2f(t6[o0 - row], t6[o0 - row + 1u]);
+    ng2 = vec2f(t6[o0 - 2u * row], t6[o0 - 2u * row + 1u]);
+    ng3 = vec2f(t6[o0 - 3u * row], t6[o0 - 3u * row + 1u]);
+    nv0 = vec2f(t4[o0], t4[o0 + 1u]);
+    nv1 = vec2f(t4[o0 - row], t4[o0 - row + 1u]);
+    nv2 = vec2f(t4[o0 - 2u * row], t4[o0 - 2u * row + 1u]);
+    nv3 = vec2f(t4[o0 - 3u * row], t4[o0 - 3u * row + 1u]);
+    nx0 = vec2f(t5[o0 - row], t5[o0 - row + 1u]);
+    nx1 = vec2f(t5[o0 - 2u * row], t5[o0 - 2u * row + 1u]);
+    nx2 = vec2f(t5[o0 - 3u * row], t5[o0 - 3u * row + 1u]);
+    if (nl > 4u) { nx3 = vec2f(t5[o0 - 4u * row], t5[o0 - 4u * row + 1u]); }
+  }
   var k = 0u;
   for (; k + 4u <= nl; k += 4u) {
     // steps t, t − 1, t − 2, t − 3
@@ -344,23 +409,43 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let o1 = o0 - row;
     let o2 = o1 - row;
     let o3 = o2 - row;
-    let s0 = t1[bt] * step;
-    let s1 = t1[bt - 1u] * step;
-    let s2 = t1[bt - 2u] * step;
-    let s3 = t1[bt - 3u] * step;
-    let g0 = vec2f(t6[o0], t6[o0 + 1u]);
-    let g1 = vec2f(t6[o1], t6[o1 + 1u]);
-    let g2 = vec2f(t6[o2], t6[o2 + 1u]);
-    let g3 = vec2f(t6[o3], t6[o3 + 1u]);
-    let v0 = vec2f(t4[o0], t4[o0 + 1u]);
-    let v1 = vec2f(t4[o1], t4[o1 + 1u]);
-    let v2 = vec2f(t4[o2], t4[o2 + 1u]);
-    let v3 = vec2f(t4[o3], t4[o3 + 1u]);
-    let x0 = vec2f(t5[o1], t5[o1 + 1u]);
-    let x1 = vec2f(t5[o2], t5[o2 + 1u]);
-    let x2 = vec2f(t5[o3], t5[o3 + 1u]);
-    var x3 = vec2f(0.0);
-    if (t > 3u) { x3 = vec2f(t5[o3 - row], t5[o3 - row + 1u]); }
+    let s0 = ns0 * step;
+    let s1 = ns1 * step;
+    let s2 = ns2 * step;
+    let s3 = ns3 * step;
+    let g0 = ng0;
+    let g1 = ng1;
+    let g2 = ng2;
+    let g3 = ng3;
+    let v0 = nv0;
+    let v1 = nv1;
+    let v2 = nv2;
+    let v3 = nv3;
+    let x0 = nx0;
+    let x1 = nx1;
+    let x2 = nx2;
+    let x3 = nx3;
+    if (k + 8u <= nl) {
+      // steps t − 4 .. t − 7; the state before t − 7 exists when t > 7
+      let o4 = o3 - row;
+      ns0 = t1[bt - 4u];
+      ns1 = t1[bt - 5u];
+      ns2 = t1[bt - 6u];
+      ns3 = t1[bt - 7u];
+      ng0 = vec2f(t6[o4], t6[o4 + 1u]);
+      ng1 = vec2f(t6[o4 - row], t6[o4 - row + 1u]);
+      ng2 = vec2f(t6[o4 - 2u * row], t6[o4 - 2u * row + 1u]);
+      ng3 = vec2f(t6[o4 - 3u * row], t6[o4 - 3u * row + 1u]);
+      nv0 = vec2f(t4[o4], t4[o4 + 1u]);
+      nv1 = vec2f(t4[o4 - row], t4[o4 - row + 1u]);
+      nv2 = vec2f(t4[o4 - 2u * row], t4[o4 - 2u * row + 1u]);
+      nv3 = vec2f(t4[o4 - 3u * row], t4[o4 - 3u * row + 1u]);
+      nx0 = vec2f(t5[o4 - row], t5[o4 - row + 1u]);
+      nx1 = vec2f(t5[o4 - 2u * row], t5[o4 - 2u * row + 1u]);
+      nx2 = vec2f(t5[o4 - 3u * row], t5[o4 - 3u * row + 1u]);
+      nx3 = vec2f(0.0);
+      if (t > 7u) { nx3 = vec2f(t5[o4 - 4u * row], t5[o4 - 4u * row + 1u]); }
+    }
     let d0 = discretize(lam, s0);
     let d1 = discretize(lam, s1);
     let d2 = discretize(lam, s2);

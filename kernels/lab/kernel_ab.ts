@@ -90,7 +90,7 @@ for (const [v, res] of Object.entries(results)) {
     `step profile sum ${s.total.toFixed(2)} ms; eval B=${EB} profile sum ${e.total.toFixed(2)} ms`,
   );
   const top = (o: Record<string, number>) =>
-    Object.entries(o).sort((x, y) => y[1] - x[1]).slice(0, 8);
+    Object.entries(o).sort((x, y) => y[1] - x[1]).slice(0, 14);
   for (const [k, ms] of top(s.byLabel)) console.log(`  step ${k}: ${ms.toFixed(3)}`);
   for (const [k, ms] of top(e.byLabel)) console.log(`  eval ${k}: ${ms.toFixed(3)}`);
 }
