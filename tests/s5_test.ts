@@ -301,6 +301,8 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     { b: 1, l: 16, h: 8, p: 32, lens: [16], hippo: true },
     { b: 2, l: 5, h: 6, p: 4, lens: [5, 3] }, // H not a multiple of 4: the scalar skip_forward
     { b: 2, l: 100, h: 8, p: 4, lens: [100, 37] },
+    // L = 9: the backward scan's first group prefetches steps 4..1 and the state before step 1
+    { b: 2, l: 9, h: 8, p: 4, lens: [9, 6] },
     // Re Λ clamped to −1e-4 barely decays, so day-long gaps would make the phase Im(Λ)·s ~ 1e4
     // rad and the comparison measure f32 phase rounding (conditioning), not the kernel: short gaps
     { b: 3, l: 5, h: 8, p: 4, lens: [5, 5, 4], clip: true, maxGap: 60 },
