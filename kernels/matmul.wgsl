@@ -3,7 +3,9 @@
 //
 // v9 (session 7): only the split-K reduce changed (see splitk_reduce). `main` is v8. Measured and
 // not kept (kernels/lab/RESULTS.md, session 7): workgroups that stream several M tiles with the
-// next tile's first K step prefetched, and 8 x 8 register tiles — both slower on the H100.
+// next tile's first K step prefetched, 8 x 8 register tiles, and a non-transposed A staged as
+// stored (v11, three forms) — all slower on the H100. Ablations there: the global loads and the
+// shared-memory stashes each cost 15–25 % of `main`; WGSL itself issues FMAs at 88 % of peak.
 //
 // v8: the shared tiles are [stage][k][chunk] arrays and the K step is unrolled with constant k,
 // so each per-k load indexes the invocation's own chunk (tx, ty) innermost. naga clamps every
