@@ -1,6 +1,7 @@
 // Lab probe (session 7, kernels/lab/subgroup_probe.ts): do WGSL subgroups work under Deno's
 // WebGPU on this adapter, with which subgroup size, and how fast is a butterfly reduction?
-enable subgroups;
+// No `enable subgroups;`: naga in Deno 2.9.6 refuses the directive ("not yet implemented") but
+// takes the builtins when the device was created with the feature.
 
 @group(0) @binding(0) var<storage, read_write> out: array<u32>;
 @group(0) @binding(1) var<storage, read_write> outf: array<f32>;
