@@ -31,6 +31,7 @@ import { rng } from "../lib/reference/gradcheck.ts";
 import { modelOptimizer } from "../lib/train/adam.ts";
 import { evalGraphsFor, trainGraphsFor } from "../lib/train/trainer.ts";
 import { epochPermutation } from "../lib/data/shuffle.ts";
+import { median } from "./bench_kernels.ts";
 import {
   bucketLength,
   DEFAULT_BUCKET_STEP,
@@ -151,11 +152,6 @@ function spread(xs: number[]) {
 
 function scaled(t: { median: number; min: number; max: number }, k: number) {
   return { median: t.median * k, min: t.min * k, max: t.max * k };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Entry point of `bench`; returns the exit code. */

@@ -57,7 +57,8 @@ function shapes(quick: boolean): Shape[] {
 
 const H100 = { flops: 67e12, bytes: 3.35e12 };
 
-function median(xs: number[]): number {
+/** Median of a sample (the upper middle one of an even count), for timing repetitions. */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
 }

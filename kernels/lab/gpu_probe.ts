@@ -6,13 +6,12 @@
 // Usage: deno run -A kernels/lab/gpu_probe.ts
 import { getGpu } from "../../lib/gpu/device.ts";
 import { type Op, Runtime } from "../../lib/gpu/runtime.ts";
-import { busy } from "../../tasks/bench_kernels.ts";
+import { busy, median } from "../../tasks/bench_kernels.ts";
 
 const gpu = await getGpu();
 const rt = new Runtime(gpu);
 const soft = gpu.isFallback;
 console.log(gpu.adapterName, new Date().toISOString());
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const threads = 132 * 8 * 256;
 const out = rt.tensor([threads]);

@@ -9,6 +9,7 @@ import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
 import { createModel } from "../../lib/models/factory.ts";
 import type { Batch } from "../../lib/data/batch.ts";
 import { buildStep, syntheticBatch } from "../../tasks/bench.ts";
+import { median } from "../../tasks/bench_kernels.ts";
 const gpu = await getGpu();
 const cfg = loadConfig("configs/ss4rec.yaml", []);
 const [B, L, EB] = [
@@ -19,9 +20,8 @@ const [B, L, EB] = [
 const variants = (Deno.args[3] ?? "kernels/").split(",");
 const rounds = Number(Deno.args[4] ?? 2);
 console.log(gpu.adapterName, new Date().toISOString(), `B=${B} L=${L} EB=${EB}`);
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function agg(ops: Op[], runs: number[][]) {
-  const per = ops.map((_, i) => med(runs.map((r) => r[i] / 1e6)));
+  const per = ops.map((_, i) => median(runs.map((r) => r[i] / 1e6)));
   const byLabel: Record<string, number> = {};
   ops.forEach((op, i) => byLabel[op.label] = (byLabel[op.label] ?? 0) + per[i]);
   return { per, byLabel, total: per.reduce((a, b) => a + b, 0) };
@@ -82,7 +82,7 @@ for (let r = 0; r < rounds; r++) {
 for (const [v, res] of Object.entries(results)) {
   const s = res.step[res.step.length - 1], e = res.ev[res.ev.length - 1];
   console.log(
-    `\n## ${v}: step wall median ${med(res.wall).toFixed(2)} ms (all: ${
+    `\n## ${v}: step wall median ${median(res.wall).toFixed(2)} ms (all: ${
       res.wall.map((x) => x.toFixed(2)).join(" ")
     })`,
   );

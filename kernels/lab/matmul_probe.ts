@@ -9,7 +9,7 @@
 import { getGpu } from "../../lib/gpu/device.ts";
 import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
 import { chooseSplitK, chooseTile, matmulOps, type MatmulOptions } from "../../lib/gpu/ops.ts";
-import { busy, fill } from "../../tasks/bench_kernels.ts";
+import { busy, fill, median } from "../../tasks/bench_kernels.ts";
 
 const gpu = await getGpu();
 const rt = new Runtime(gpu);
@@ -18,8 +18,6 @@ const sections = (Deno.args[1] ?? "scale,square,wave,dw").split(",");
 const ablations = Deno.args[2]?.split(",") ?? [];
 const warm = gpu.isFallback ? 0 : 400;
 console.log(gpu.adapterName, new Date().toISOString(), `reps ${reps}`);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Median ns of each dispatch of `cmds`. */
 async function perOp(cmds: Command[]): Promise<number[]> {
