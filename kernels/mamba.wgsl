@@ -63,8 +63,7 @@
 // flush, divides 16), CKPT (bool: the forward scans store the checkpoints; false in a forward-only
 // build, whose ckpt binding is then a placeholder), LAST (bool, scan_fwd_e only: y is [B, E], the
 // output at each row's last valid step, with binding 1 holding in_proj's output at those steps only,
-// [B, 2E]; evaluation's last block), SG (bool, v36: scan_bwd may use subgroup shuffles over a
-// block's EB ≥ 8 channels: the device's subgroups are runs of ≥ EB consecutive invocations). Params: nb = B, len = L, b0 = the
+// [B, 2E]; evaluation's last block). Params: nb = B, len = L, b0 = the
 // dispatch's first row in lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
@@ -130,13 +129,9 @@ var<workgroup> sh_in: array<array<f32, EB>, HS * QS>;
 var<workgroup> sh_bc: array<array<vec4<f32>, NGR>, HS * 2u>; // [k][Bt | Ct][ng]
 var<workgroup> sh_dtr: array<array<f32, R>, HS>;
 var<workgroup> sh_w: array<array<f32, R>, EB>;
-// [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding);
-// unused (one slot) with SG, where the ∂Bt/∂Ct sums run in subgroup shuffles (v36)
-var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, select(FS * 2u, 1u, SG)>;
-// [slot][ng][el] (yss, ∂Δ, ∂xc) partials; step k's slot is k % SNS. v37 (SG): two sets of FS
-// slots, so the finalisers of one flush overlap the next FS steps and a flush needs one barrier
-const SNS: u32 = select(FS, 2u * FS, SG);
-var<workgroup> snv: array<array<array<vec4<f32>, EB>, NGR>, SNS>;
+// [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding)
+var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * 2u>;
+var<workgroup> snv: array<array<array<vec4<f32>, EB>, NGR>, FS>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
 var<workgroup> cgs: array<array<f32, EP>, HS>; // [k][el] ∂loss/∂(Δ pre-activation)
 var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
 var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
@@ -588,32 +583,6 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   }
 }
 
-// #include "subgroup"
-
-// v36 (SG: the device's subgroups hold whole runs of EB ≥ 8 consecutive invocations, i.e. one
-// state group's EB channels): the step's ∂Bt (bv) and ∂Ct (cv) partials of the invocation's 4
-// states summed over the EB channels by xor-shuffles, as a reduce-scatter: three halving rounds
-// leave each lane one of the 8 sums over 8 lanes (lanes with bit EB/2 keep ∂Ct, EB/4 the upper
-// pair, EB/8 the odd one), the remaining rounds add the other EB/8 lanes' parts. One lane per sum
-// stores it straight to bcp (no workgroup memory, nothing left for the flush). Fixed order:
-// deterministic. 6 shuffles a step (EB = 16) where v35 stored two vec4 and summed 16 in the flush.
-fn bc_shuffle(k: u32, bv: vec4<f32>, cv: vec4<f32>) {
-  let hi = (pel & (EB / 2u)) != 0u;
-  let x4 = select(bv, cv, hi) + sg_xor4(select(cv, bv, hi), EB / 2u);
-  let b2 = (pel & (EB / 4u)) != 0u;
-  let x2 = select(x4.xy, x4.zw, b2) + sg_xor2(select(x4.zw, x4.xy, b2), EB / 4u);
-  let b1 = (pel & (EB / 8u)) != 0u;
-  var x1 = select(x2.x, x2.y, b1) + sg_xor1(select(x2.y, x2.x, b1), EB / 8u);
-  if (EB >= 16u) { x1 += sg_xor1(x1, max(EB / 16u, 1u)); }
-  if (EB >= 32u) { x1 += sg_xor1(x1, max(EB / 32u, 1u)); }
-  let t = pt0 + k;
-  let n = png * 4u + select(0u, 2u, b2) + select(0u, 1u, b1);
-  if (t < pt1 && pel % (EB / 8u) == 0u && n < N) {
-    let o = ((pb * p.len + t) * NEB + pblk) * J + R + select(0u, N, hi) + n;
-    bcp[o >> 2u][o & 3u] = x1;
-  }
-}
-
 // Reverse step k (slot k % FS) given the states before (prev) and after (hcur) step k.
 fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
   let dl = sh_in[k * QS][pel];
@@ -627,14 +596,10 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
   (*st).ga += gq * dl;
   (*st).dh = g * da;
   let s = k % FS;
-  if (SG) {
-    bc_shuffle(k, g * (dl * u), gy * hcur);
-  } else {
-    sbv[s * 2u][png][pel] = g * (dl * u);
-    sbv[s * 2u + 1u][png][pel] = gy * hcur;
-  }
+  sbv[s * 2u][png][pel] = g * (dl * u);
+  sbv[s * 2u + 1u][png][pel] = gy * hcur;
   let gb = dot(g, bt);
-  snv[k % SNS][png][pel] = vec4<f32>(dot(ct, hcur), dot(gq, pa) + gb * u, gb * dl, 0.0);
+  snv[s][png][pel] = vec4<f32>(dot(ct, hcur), dot(gq, pa) + gb * u, gb * dl, 0.0);
 }
 
 // Finaliser state of channel el2 (invocations lid ≥ T − EB).
@@ -644,7 +609,6 @@ struct FinState { gd: f32, gb: f32 }
 // step k = k0 + s and every workgroup index below are constants after inlining).
 fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinState>) {
   let k = k0 + s;
-  let sv = k % SNS;
   let t = pt0 + k;
   if (t < pt1) {
     let m = prow0 + t;
@@ -654,14 +618,14 @@ fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinSt
       var v1 = vec4<f32>(0.0);
       var v2 = vec4<f32>(0.0);
       var v3 = vec4<f32>(0.0);
-      v = snv[sv][0][el2];
-      if (NGR > 1u) { v1 += snv[sv][1u % NGR][el2]; }
-      if (NGR > 2u) { v2 += snv[sv][2u % NGR][el2]; }
-      if (NGR > 3u) { v3 += snv[sv][3u % NGR][el2]; }
-      if (NGR > 4u) { v += snv[sv][4u % NGR][el2]; }
-      if (NGR > 5u) { v1 += snv[sv][5u % NGR][el2]; }
-      if (NGR > 6u) { v2 += snv[sv][6u % NGR][el2]; }
-      if (NGR > 7u) { v3 += snv[sv][7u % NGR][el2]; }
+      v = snv[s][0][el2];
+      if (NGR > 1u) { v1 += snv[s][1u % NGR][el2]; }
+      if (NGR > 2u) { v2 += snv[s][2u % NGR][el2]; }
+      if (NGR > 3u) { v3 += snv[s][3u % NGR][el2]; }
+      if (NGR > 4u) { v += snv[s][4u % NGR][el2]; }
+      if (NGR > 5u) { v1 += snv[s][5u % NGR][el2]; }
+      if (NGR > 6u) { v2 += snv[s][6u % NGR][el2]; }
+      if (NGR > 7u) { v3 += snv[s][7u % NGR][el2]; }
       v = (v + v1) + (v2 + v3);
     } else if (NGR % 4u == 0u) {
       // v19: four chains, unrolled by 4
@@ -669,21 +633,21 @@ fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinSt
       var v2 = vec4<f32>(0.0);
       var v3 = vec4<f32>(0.0);
       for (var g = 0u; g < NGR; g += 4u) {
-        v += snv[sv][g][el2];
-        v1 += snv[sv][g + 1u][el2];
-        v2 += snv[sv][g + 2u][el2];
-        v3 += snv[sv][g + 3u][el2];
+        v += snv[s][g][el2];
+        v1 += snv[s][g + 1u][el2];
+        v2 += snv[s][g + 2u][el2];
+        v3 += snv[s][g + 3u][el2];
       }
       v = (v + v1) + (v2 + v3);
     } else if (NGR % 2u == 0u) {
       var v1 = vec4<f32>(0.0);
       for (var g = 0u; g < NGR; g += 2u) {
-        v += snv[sv][g][el2];
-        v1 += snv[sv][g + 1u][el2];
+        v += snv[s][g][el2];
+        v1 += snv[s][g + 1u][el2];
       }
       v += v1;
     } else {
-      for (var g = 0u; g < NGR; g++) { v += snv[sv][g][el2]; }
+      for (var g = 0u; g < NGR; g++) { v += snv[s][g][el2]; }
     }
     let u2 = sh_in[k * QS + 1u][el2];
     let gy2 = sh_in[k * QS + 2u][el2];
@@ -701,7 +665,7 @@ fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinSt
 // and per channel the partial sums over n (∂z, ∂xc, ∂Δ pre-activation).
 fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
   workgroupBarrier();
-  for (var i = lid; i < select(FS * 2u * NGR, 0u, SG); i += T) {
+  for (var i = lid; i < FS * 2u * NGR; i += T) {
     let s = i / (2u * NGR);
     let c = i % (2u * NGR);
     let t = pt0 + k0 + s;
@@ -824,9 +788,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       for (var s = s0; s < s1; s++) { fin_slot(s, k0, el2, e2, fd, fs); }
     }
   }
-  // v37 (SG): no barrier here; the next flush's (or, after the chunk's last flush, the caller's)
-  // keeps a slot set from being rewritten before its finalisers are done with it
-  if (!SG) { workgroupBarrier(); }
+  workgroupBarrier();
 }
 
 // Parameter gradients are per-(b, e) partial sums, reduced over b by conv1d.wgsl:param_reduce.
@@ -931,7 +893,6 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     if (1u % FS == 0u) { flush(lid, 1u, &fs); }
     bst(0u, h0, h1, &st);
     flush(lid, 0u, &fs);
-    if (SG) { workgroupBarrier(); } // the finalisers' cgs, read below
     // ∂dt_r of the chunk's steps (Σ over the block's channels) and Σ_t ∂dt_proj.weight
     let kn = pt1 - pt0;
     for (var i = lid; i < kn * R; i += T) {

@@ -40,7 +40,6 @@
  * @module
  */
 
-import type { Gpu } from "../gpu/device.ts";
 import { matmulOps, splitKWorkspaceSize } from "../gpu/ops.ts";
 import { type Command, grid, Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
@@ -72,7 +71,7 @@ export interface MambaOptions {
   /** Checkpoint interval of the backward scan's state recomputation (default and at most 16). */
   chunk?: number;
   /** Tuning override of the scans' workgroup shape (tests, benchmarks); default {@linkcode mambaScanShape}. */
-  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk"; SG?: boolean };
+  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /**
    * Batch slices of the backward scan (scan_bwd + bc_reduce run once per slice), which shrink its
    * per-channel-block partials ∂xdbl [B·L, E/EB, R+2N] — the largest backward temporary — to one
@@ -107,46 +106,31 @@ const CONV_BWD_QUADS = 32;
 export const MAMBA_MAX_CHUNK = 16;
 
 /**
- * Whether scan_bwd sums ∂Bt/∂Ct over its EB channels in subgroup shuffles (kernels/mamba.wgsl
- * v36/v37, define SG): a subgroup must hold whole blocks of EB ≥ 8 consecutive invocations.
- */
-export function mambaSubgroups(EB: number, subgroupSize: number): boolean {
-  return EB >= 8 && subgroupSize >= EB;
-}
-
-/**
  * Workgroup shape of the scans (kernels/mamba.wgsl v3): EB channels per workgroup, FS scan_bwd steps
- * per reduction flush, T = EB·ceil(N/4) invocations, whether scan_bwd uses subgroups (SG, see
- * {@linkcode mambaSubgroups}), and the workgroup memory scan_bwd needs, in bytes. Prefers FS = 2
- * and EB = 32 where subgroups of ≥ 32 lanes serve it, else EB = 16 (fastest measured), then
- * narrower blocks.
+ * per reduction flush, T = EB·ceil(N/4) invocations, and the workgroup memory scan_bwd needs, in
+ * bytes. Prefers FS = 2 and EB = 16 (fastest measured), then narrower blocks.
  */
 export function mambaScanShape(
   E: number,
   N: number,
   R: number,
   limits: { maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number },
-  subgroupSize = 0,
-): { EB: number; FS: number; SG: boolean; T: number; bytes: number } {
+): { EB: number; FS: number; T: number; bytes: number } {
   const HS = MAMBA_MAX_CHUNK, NGR = Math.ceil(N / 4), NP = 4 * NGR;
   const fits = (EB: number, FS: number) => {
     const T = EB * NGR;
-    const SG = mambaSubgroups(EB, subgroupSize);
-    // sbv (one unused slot with SG), snv (two sets of FS slots with SG)
-    const flush = (SG ? 1 : 2 * FS) * NP * (EB + 1) + (SG ? 2 : 1) * FS * NP * EB;
-    const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + flush + HS * (EB + 1);
+    const bwd = HS * 5 * EB + HS * 2 * NP + HS * R + 2 * EB * R + FS * NP * (3 * EB + 2) +
+      HS * (EB + 1);
     const fwd = HS * 5 * EB + HS * 2 * NP + HS * NGR * EB;
     const bytes = 4 * Math.max(bwd, fwd);
     const ok = bytes <= limits.maxComputeWorkgroupStorageSize &&
       T <= limits.maxComputeInvocationsPerWorkgroup;
-    return ok ? { EB, FS, SG, T, bytes } : null;
+    return ok ? { EB, FS, T, bytes } : null;
   };
   // H100, B = 1024, L = 200, N = 32 (scan_bwd ms): EB/FS 16/2 7.6, 8/2 8.8, 16/1 10.1, 32/2 11.2,
-  // 16/4 12.5, 32/1 15.6 (v2: 13.6). v37 with subgroups (kernels/lab/RESULTS.md, session 8):
-  // scan_bwd + bc_reduce 5.08 ms at EB 32 against 5.20 at EB 16 (v35 at EB 16: 5.24, at 32: 5.36).
-  const widest = subgroupSize >= 32 ? 32 : 16;
+  // 16/4 12.5, 32/1 15.6 (v2: 13.6)
   for (const FS of [2, 1]) {
-    for (let EB = pow2Divisor(E, widest); EB >= 1; EB = EB > 1 ? pow2Divisor(E, EB / 2) : 0) {
+    for (let EB = pow2Divisor(E, 16); EB >= 1; EB = EB > 1 ? pow2Divisor(E, EB / 2) : 0) {
       const s = fits(EB, FS);
       if (s) return s;
       if (EB === 1) break;
@@ -170,7 +154,7 @@ export class MambaLayer {
   /** Checkpoint interval (steps) of the state recomputation in backward. */
   readonly chunk: number;
   /** Workgroup-shape override of the scans. */
-  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk"; SG?: boolean };
+  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /** Batch slices of the backward scan (see {@linkcode MambaOptions.scanSlices}); undefined: default. */
   readonly scanSlices?: number;
   /** See {@linkcode MambaOptions.keepActivations}. */
@@ -251,7 +235,7 @@ export class MambaLayer {
     if (K > 4) throw new Error(`MambaLayer: conv width ${K} > 4 is not supported`);
     const NC = Math.ceil(L / CH);
     const lim = rt.device.limits;
-    const { EB, FS, SG } = this.#scanShape(rt.gpu);
+    const { EB, FS } = this.#scanShape(lim);
     // scan_fwd_e (one invocation per (b, e), N ≤ 32 states in named vec4s) unless overridden
     const fwdE = this.scanPerChannel;
     if (fwdE && N > 32) throw new Error("MambaLayer: scan_fwd_e needs N ≤ 32");
@@ -313,7 +297,7 @@ export class MambaLayer {
         ),
       ));
     }
-    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last, PACKED: packed, SG };
+    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last, PACKED: packed };
     // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
     const convDefs = {
       E,
@@ -532,7 +516,7 @@ export class MambaLayer {
   backwardArena(
     ctx: Pick<BuildContext, "rt" | "batch" | "seqLen" | "forwardOnly" | "packed">,
   ): number {
-    const { EB } = this.#scanShape(ctx.rt.gpu);
+    const { EB } = this.#scanShape(ctx.rt.device.limits);
     return arenaSize(
       this.#arenaShapes(
         ctx.batch,
@@ -545,18 +529,9 @@ export class MambaLayer {
     );
   }
 
-  /**
-   * The scans' workgroup shape on a device: {@linkcode mambaScanShape}, then `scan`'s overrides
-   * (SG follows an overridden EB unless given too).
-   */
-  #scanShape(gpu: Pick<Gpu, "device" | "subgroupSize">) {
-    const sgs = gpu.subgroupSize;
-    const shape = { ...mambaScanShape(this.E, this.N, this.R, gpu.device.limits, sgs), ...this.scan };
-    const SG = this.scan.SG ?? mambaSubgroups(shape.EB, sgs);
-    if (SG && !mambaSubgroups(shape.EB, sgs)) {
-      throw new Error(`MambaLayer: scan.SG needs EB ≥ 8 and subgroups of ≥ EB lanes (have ${sgs})`);
-    }
-    return { ...shape, SG };
+  /** The scans' workgroup shape on an adapter: {@linkcode mambaScanShape}, then `scan`'s overrides. */
+  #scanShape(limits: Parameters<typeof mambaScanShape>[3]) {
+    return { ...mambaScanShape(this.E, this.N, this.R, limits), ...this.scan };
   }
 
   /**
