@@ -94,11 +94,11 @@ export interface Config {
    */
   packing: boolean;
   /**
-   * SS4Rec: recompute activations in the backward instead of keeping them from the forward. True
-   * (default): the Mamba blocks but the last replay their forward and S5 recomputes its states
-   * (the least memory: 1.70 GiB for the official shapes at batch 1,024, L 200). "mamba": only the
-   * Mamba blocks replay, every S5 layer keeps its own activations (1.90 GiB; steps ~2 % faster on
-   * the H100; sequence mode with its evaluation 2.01 GiB). False: every layer keeps its own (2.55
+   * SS4Rec: recompute activations in the backward instead of keeping them from the forward.
+   * "mamba" (default): only the Mamba blocks replay their forward (all but the last), every S5
+   * layer keeps its own activations (1.90 GiB for the official shapes at batch 1,024, L 200;
+   * sequence mode with its evaluation 1.98 GiB). True: S5 recomputes its states as well (the least
+   * memory: 1.70 GiB; steps ~2.5 % slower on the H100). False: every layer keeps its own (2.55
    * GiB) and nothing is recomputed (the fastest steps).
    */
   recompute: boolean | "mamba";
@@ -209,7 +209,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = {
   mask_history: false,
   length_bucket: 16,
   packing: true,
-  recompute: true,
+  recompute: "mamba",
   mf_embedding_size: 64,
   mlp_embedding_size: 64,
   mlp_hidden_size: [128, 64],

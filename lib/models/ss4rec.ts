@@ -65,14 +65,22 @@ export interface SS4RecOptions {
   /** Batch slices of the Mamba backward scan (memory vs. time; default: MambaLayer's). */
   mambaScanSlices?: number;
   /**
-   * Config `recompute` (default true). True: every block but the last replays its Mamba forward
-   * before its backward (the Mamba layers share one set of saved activations) and S5 recomputes
-   * its states in its backward — the least memory. "mamba": the Mamba replay only; every S5 layer
-   * keeps its own activations. False: every layer keeps its own activations (more memory, fewer
-   * dispatches per step).
+   * Config `recompute` (default "mamba"). True: every block but the last replays its Mamba
+   * forward before its backward (the Mamba layers share one set of saved activations) and S5
+   * recomputes its states in its backward — the least memory. "mamba": the Mamba replay only;
+   * every S5 layer keeps its own activations. False: every layer keeps its own activations (more
+   * memory, fewer dispatches per step).
    */
   recompute?: boolean | "mamba";
 }
+
+/**
+ * Sequence mode's head runs over chunks of target rows whose logits take at most this many bytes
+ * (and as much again for their gradient, plus a split-K workspace that grows with the chunk): 24
+ * MiB keeps the ML-1M step with its evaluation within 2 GiB under the default `recompute: mamba`
+ * (1.98 GiB; 2.01 at 32 MiB; `deno task bench --memory`).
+ */
+const HEAD_CHUNK_BYTES = 24 << 20;
 
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
 export const NO_TIME_GAP = 1;
@@ -101,7 +109,7 @@ export class SS4Rec implements RecModel {
           dtMin: o.dtMin,
           dtMax: o.dtMax,
           clipEigs: o.s5ClipEigs,
-          keepActivations: o.recompute === false || o.recompute === "mamba",
+          keepActivations: (o.recompute ?? "mamba") !== true,
         }),
       );
       this.mamba.push(
@@ -403,7 +411,7 @@ export class SS4Rec implements RecModel {
       // slots (upload sets `commands`), so padding positions cost no logits.
       // chunk boundaries do not depend on L, so a trimmed batch cuts its slots where the padded
       // one does (and BPR draws the same negatives)
-      chunk = Math.max(256, Math.floor((32 << 20) / (4 * V)) & ~255);
+      chunk = Math.max(256, Math.floor(HEAD_CHUNK_BYTES / (4 * V)) & ~255);
       const rep = rt.tensor([rows, H], "f32", undefined, "head_rows");
       // a chunk's d rep is its head's last op, when its rep is no longer read: same memory
       const dRep = rep;
