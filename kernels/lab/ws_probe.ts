@@ -74,7 +74,11 @@ for (const [name, o, cs] of shapes) {
   const want = await rt.read(c0);
   let scale = 0;
   for (const v of want) scale = Math.max(scale, Math.abs(v));
-  console.log(`\n== ${name} ${o.m}x${o.n}x${o.k}: main ${((t0 ?? NaN) / 1e3).toFixed(1)} us ${tf(t0 ?? NaN)} TF/s`);
+  console.log(
+    `\n== ${name} ${o.m}x${o.n}x${o.k}: main ${((t0 ?? NaN) / 1e3).toFixed(1)} us ${
+      tf(t0 ?? NaN)
+    } TF/s`,
+  );
   for (const w of cs) {
     const op = await wsOp(a, b, c1, o, w);
     const t = await time(rt, [op], reps, warm);
