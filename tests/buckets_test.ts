@@ -142,7 +142,7 @@ async function step(mode: TrainMode, loss: "CE" | "BPR") {
   const rt = new Runtime(gpu);
   const model = createModel(rt, { ...cfg, loss_type: loss }, ds);
   model.store.initialise(cfg.seed);
-  // sequence: more positions than one head chunk holds (2,048 at this V)
+  // sequence: more positions than one head chunk holds (24 MiB of logits: 1,664 rows at this V)
   const B = mode === "prefix" ? 48 : 96;
   // real rows no longer than 40 (so the bucket, 48, is shorter than L = 64)
   let batch: Batch | SequenceBatch;

@@ -78,7 +78,8 @@ export interface SS4RecOptions {
  * Sequence mode's head runs over chunks of target rows whose logits take at most this many bytes
  * (and as much again for their gradient, plus a split-K workspace that grows with the chunk): 24
  * MiB keeps the ML-1M step with its evaluation within 2 GiB under the default `recompute: mamba`
- * (1.98 GiB; 2.01 at 32 MiB; `deno task bench --memory`).
+ * (1.98 GiB; 2.01 at 32 MiB; `deno task bench --memory`). The zero-config CPU run (B 32, L 50,
+ * V 3,651) still fits its 1,600 positions in one chunk of 1,664 rows.
  */
 const HEAD_CHUNK_BYTES = 24 << 20;
 
@@ -411,7 +412,8 @@ export class SS4Rec implements RecModel {
       // slots (upload sets `commands`), so padding positions cost no logits.
       // chunk boundaries do not depend on L, so a trimmed batch cuts its slots where the padded
       // one does (and BPR draws the same negatives)
-      chunk = Math.max(256, Math.floor(HEAD_CHUNK_BYTES / (4 * V)) & ~255);
+      // (a multiple of 64 rows: each chunk's target view starts 256-byte aligned)
+      chunk = Math.max(256, Math.floor(HEAD_CHUNK_BYTES / (4 * V)) & ~63);
       const rep = rt.tensor([rows, H], "f32", undefined, "head_rows");
       // a chunk's d rep is its head's last op, when its rep is no longer read: same memory
       const dRep = rep;
