@@ -133,7 +133,7 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
     { m: 100, n: 16, k: 1024, transA: true },
     { m: 16, n: 16, k: 1100, transB: false },
     // dW-like (aligned, tm 8 tile, many slices) and a slice count that leaves a short last slice
-    { m: 136, n: 64, k: 4100, transA: true, beta: 1 },
+    { m: 136, n: 64, k: 4100, transA: true, beta: 1, splitK: 32 },
     { m: 64, n: 132, k: 2052, transA: true, splitK: 9 },
     { m: 40, n: 12, k: 1234, transA: true, transB: true, splitK: 6 },
     // the reduce's 16 slice groups: more slices than groups (odd counts), batches, outputs not a
@@ -152,6 +152,11 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
   const tDw = chooseTile(256, 64, 204800);
   assert.ok(chooseSplitK(256, 64, 204800, 1, tDw) > 16);
   assert.equal(chooseSplitK(204800, 64, 128, 1, chooseTile(204800, 64, 128)), 1);
+  // a software adapter: 64-invocation workgroups of 8 rows per thread, no split-K
+  const tCpu = chooseTile(3651, 32, 1664, 1, true);
+  assert.deepEqual(tCpu, { wgX: 8, wgY: 8, tm: 8, tn: 4, bk: 8 });
+  assert.equal(chooseSplitK(3651, 32, 1664, 1, tCpu, true), 1);
+  assert.deepEqual(chooseTile(1664, 3651, 32, 1, true), { wgX: 16, wgY: 4, tm: 8, tn: 4, bk: 8 });
   // every model shape family gets a tile the v4 kernel accepts (incl. N = 4, K = 4, odd N)
   for (
     const [m, n, k] of [
@@ -180,7 +185,7 @@ Deno.test("matmul: batched with padded strides, split-K (deterministic), shape h
   const outs: Float32Array[] = [];
   for (let r = 0; r < 2; r++) {
     const c = rt.tensor([8 * 12]);
-    rt.run(await matmulOps(rt, { a, b, c }, { m: 8, n: 12, k: 4096, transA: true }));
+    rt.run(await matmulOps(rt, { a, b, c }, { m: 8, n: 12, k: 4096, transA: true, splitK: 16 }));
     outs.push(await rt.read(c) as Float32Array);
   }
   assert.deepEqual(outs[0], outs[1]);

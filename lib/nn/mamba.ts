@@ -293,7 +293,7 @@ export class MambaLayer {
       workspace?.(Math.max(
         1,
         ...[[2 * E, H], [H, E], [J, E]].map(([m, n]) =>
-          splitKWorkspaceSize({ m, n, k: M, transA: true })
+          splitKWorkspaceSize({ m, n, k: M, transA: true }, rt.gpu.isFallback)
         ),
       ));
     }
