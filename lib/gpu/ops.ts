@@ -100,11 +100,11 @@ export function tileFits(t: MatmulTile): boolean {
  * - K itself rounded to 4 when tiny (dt_proj, K = 4);
  * then shrunk (K step, rows per thread, threads along M) until it fits {@linkcode tileFits}.
  *
- * On a software adapter (`software`: Mesa's lavapipe runs a workgroup's invocations as the SIMD
- * lanes of one CPU thread, so a workgroup's barriers cost in proportion to its size, and a few
- * cores need no split-K to stay busy) every shape takes 64-invocation workgroups of 8 rows per
- * thread: on this 2-core machine the zero-config run's head products (1,664 × 3,651 × 32 and its
- * two backward products) ran 27–31 % faster than with the H100's tiles and split-K.
+ * On a software adapter (`software`: Mesa's lavapipe runs each workgroup on one CPU thread, its
+ * invocations in SIMD batches that take turns at every barrier, and a few cores need no split-K to
+ * stay busy) every shape takes 64-invocation workgroups of 8 rows per thread: on a 2-core
+ * machine the zero-config run's step (kernels/lab/step_profile.ts, runs alternating with the
+ * H100's tiles and split-K) took 12–15 % less wall time, its products 15–30 % less GPU time.
  */
 export function chooseTile(
   m: number,
