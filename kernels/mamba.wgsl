@@ -51,6 +51,12 @@
 // Version 34: the chunk's checkpoint is prefetched with its inputs, and the finaliser's D is loaded
 // once per invocation instead of once per flush: scan_bwd 0.682 -> 0.652 ms per slice (scan_bwd_v34.txt).
 // (v31, v33, v35: rejected experiments, kernels/lab/RESULTS.md.)
+// Version 38 (session 8; v36/v37, subgroup shuffles, are in commit 6a37f1e and were not kept): the
+// forward recomputation of a chunk keeps each step's decay exp(Δ·A) for its reverse step (fstd),
+// which computed it again: 4 exponentials and 4 multiplies fewer per invocation and step for 16
+// more live vec4. scan_bwd 4.748 -> 4.560 and 4.752 -> 4.580 ms per training step (two device
+// calls, kernels/lab/kernel_ab.ts, same process; docs/results/h100-2026-11-27-s8/v38, v39), the
+// step 15.11 -> 14.90 ms. Keeping Δ and xc as well (16 + 16 scalars) gained nothing more.
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -583,15 +589,25 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   }
 }
 
-// Reverse step k (slot k % FS) given the states before (prev) and after (hcur) step k.
-fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, st: ptr<function, BwdState>) {
+// v38: scan_bwd's forward recomputation keeps each step's decay exp(Δ·A) (da) for the reverse
+// step, which used to compute it again (16 more live vec4 per invocation: scan_bwd sits at 2
+// workgroups per SM, held by registers, with room below the 255 cap).
+fn fstd(k: u32, h: vec4<f32>, da: ptr<function, vec4<f32>>) -> vec4<f32> {
+  let dl = sh_in[k * QS][pel];
+  let u = sh_in[k * QS + 1u][pel];
+  *da = exp2(dl * pal);
+  return *da * h + (dl * u) * sh_bc[k * 2u][png];
+}
+
+// Reverse step k (slot k % FS) given the states before (prev) and after (hcur) step k and its
+// decay da.
+fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, da: vec4<f32>, st: ptr<function, BwdState>) {
   let dl = sh_in[k * QS][pel];
   let u = sh_in[k * QS + 1u][pel];
   let gy = sh_in[k * QS + 2u][pel];
   let bt = sh_bc[k * 2u][png];
   let ct = sh_bc[k * 2u + 1u][png];
   let g = (*st).dh + gy * ct;
-  let da = exp2(dl * pal);
   let gq = g * (da * prev); // ∂loss/∂(ΔA)·(1/Δ): ∂A sums gq·Δ, ∂Δ sums gq·A
   (*st).ga += gq * dl;
   (*st).dh = g * da;
@@ -845,53 +861,69 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     if (!PF) { hc = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e); }
     if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CH, pt0, ((pb * nc + ci - 2u) * N + png * 4u) * E + e); }
     let h0 = hc;
-    let h1 = fst(0u, h0);
-    let h2 = fst(1u, h1);
-    let h3 = fst(2u, h2);
-    let h4 = fst(3u, h3);
-    let h5 = fst(4u, h4);
-    let h6 = fst(5u, h5);
-    let h7 = fst(6u, h6);
-    let h8 = fst(7u, h7);
-    let h9 = fst(8u, h8);
-    let h10 = fst(9u, h9);
-    let h11 = fst(10u, h10);
-    let h12 = fst(11u, h11);
-    let h13 = fst(12u, h12);
-    let h14 = fst(13u, h13);
-    let h15 = fst(14u, h14);
-    let h16 = fst(15u, h15);
-    bst(15u, h15, h16, &st);
+    var d0: vec4<f32>;
+    let h1 = fstd(0u, h0, &d0);
+    var d1: vec4<f32>;
+    let h2 = fstd(1u, h1, &d1);
+    var d2: vec4<f32>;
+    let h3 = fstd(2u, h2, &d2);
+    var d3: vec4<f32>;
+    let h4 = fstd(3u, h3, &d3);
+    var d4: vec4<f32>;
+    let h5 = fstd(4u, h4, &d4);
+    var d5: vec4<f32>;
+    let h6 = fstd(5u, h5, &d5);
+    var d6: vec4<f32>;
+    let h7 = fstd(6u, h6, &d6);
+    var d7: vec4<f32>;
+    let h8 = fstd(7u, h7, &d7);
+    var d8: vec4<f32>;
+    let h9 = fstd(8u, h8, &d8);
+    var d9: vec4<f32>;
+    let h10 = fstd(9u, h9, &d9);
+    var d10: vec4<f32>;
+    let h11 = fstd(10u, h10, &d10);
+    var d11: vec4<f32>;
+    let h12 = fstd(11u, h11, &d11);
+    var d12: vec4<f32>;
+    let h13 = fstd(12u, h12, &d12);
+    var d13: vec4<f32>;
+    let h14 = fstd(13u, h13, &d13);
+    var d14: vec4<f32>;
+    let h15 = fstd(14u, h14, &d14);
+    var d15: vec4<f32>;
+    let h16 = fstd(15u, h15, &d15);
+    bst(15u, h15, h16, d15, &st);
     if (15u % FS == 0u) { flush(lid, 15u, &fs); }
-    bst(14u, h14, h15, &st);
+    bst(14u, h14, h15, d14, &st);
     if (14u % FS == 0u) { flush(lid, 14u, &fs); }
-    bst(13u, h13, h14, &st);
+    bst(13u, h13, h14, d13, &st);
     if (13u % FS == 0u) { flush(lid, 13u, &fs); }
-    bst(12u, h12, h13, &st);
+    bst(12u, h12, h13, d12, &st);
     if (12u % FS == 0u) { flush(lid, 12u, &fs); }
-    bst(11u, h11, h12, &st);
+    bst(11u, h11, h12, d11, &st);
     if (11u % FS == 0u) { flush(lid, 11u, &fs); }
-    bst(10u, h10, h11, &st);
+    bst(10u, h10, h11, d10, &st);
     if (10u % FS == 0u) { flush(lid, 10u, &fs); }
-    bst(9u, h9, h10, &st);
+    bst(9u, h9, h10, d9, &st);
     if (9u % FS == 0u) { flush(lid, 9u, &fs); }
-    bst(8u, h8, h9, &st);
+    bst(8u, h8, h9, d8, &st);
     if (8u % FS == 0u) { flush(lid, 8u, &fs); }
-    bst(7u, h7, h8, &st);
+    bst(7u, h7, h8, d7, &st);
     if (7u % FS == 0u) { flush(lid, 7u, &fs); }
-    bst(6u, h6, h7, &st);
+    bst(6u, h6, h7, d6, &st);
     if (6u % FS == 0u) { flush(lid, 6u, &fs); }
-    bst(5u, h5, h6, &st);
+    bst(5u, h5, h6, d5, &st);
     if (5u % FS == 0u) { flush(lid, 5u, &fs); }
-    bst(4u, h4, h5, &st);
+    bst(4u, h4, h5, d4, &st);
     if (4u % FS == 0u) { flush(lid, 4u, &fs); }
-    bst(3u, h3, h4, &st);
+    bst(3u, h3, h4, d3, &st);
     if (3u % FS == 0u) { flush(lid, 3u, &fs); }
-    bst(2u, h2, h3, &st);
+    bst(2u, h2, h3, d2, &st);
     if (2u % FS == 0u) { flush(lid, 2u, &fs); }
-    bst(1u, h1, h2, &st);
+    bst(1u, h1, h2, d1, &st);
     if (1u % FS == 0u) { flush(lid, 1u, &fs); }
-    bst(0u, h0, h1, &st);
+    bst(0u, h0, h1, d0, &st);
     flush(lid, 0u, &fs);
     // ∂dt_r of the chunk's steps (Σ over the block's channels) and Σ_t ∂dt_proj.weight
     let kn = pt1 - pt0;
