@@ -133,6 +133,14 @@ const SPREAD: bool = EB <= 32u && T >= 32u * (FS + 1u);
 // them at once, lane l taking slot l / EB, channel l % EB (v16 gave each slot its own half-empty
 // warp: twice the finaliser instructions)
 const PACK: bool = FS * EB <= 32u && T >= 64u;
+
+// The channel (within the block) of finaliser lane lid, in each finaliser layout (PACK: the last
+// warp, slot l / EB; SPREAD: warp W − 1 − s for slot s; else the last EB lanes walk the slots).
+fn fin_channel(lid: u32) -> u32 {
+  if (PACK) { return (lid - (T - 32u)) % EB; }
+  if (SPREAD) { return lid % 32u; }
+  return lid - (T - EB);
+}
 var<workgroup> sfin: array<vec2<f32>, FS * EB>; // per-slot (∂D, ∂dt_bias) partials at the end
 
 // chunk inputs: sh_in[k·QS + q][el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
@@ -791,8 +799,8 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
   }
   if (PACK) {
     if (lid >= T - 32u && lid - (T - 32u) < FS * EB) {
-      let l = lid - (T - 32u);
-      fin_slot(l / EB, k0, l % EB, pblk * EB + l % EB, pfd, fs);
+      let el2 = fin_channel(lid);
+      fin_slot((lid - (T - 32u)) / EB, k0, el2, pblk * EB + el2, pfd, fs);
     }
     workgroupBarrier();
     return;
@@ -809,7 +817,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     fin = w >= (T / 32u) - FS && lid % 32u < EB;
   }
   if (fin) {
-    let el2 = select(lid - (T - EB), lid % 32u, SPREAD);
+    let el2 = fin_channel(lid);
     let e2 = pblk * EB + el2;
     let fd = pfd;
     if (SPREAD && FS == 2u) {
@@ -834,7 +842,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   pa = alog4(e, png * 4u);
   pal = pa * LOG2E;
   // v34: the finaliser lane's D, once (lanes that never finalise read a valid channel's)
-  pfd = dsk[pblk * EB + min(select(select(lid - (T - EB), lid % 32u, SPREAD), (lid - (T - 32u)) % EB, PACK), EB - 1u)];
+  pfd = dsk[pblk * EB + min(fin_channel(lid), EB - 1u)];
   for (var i = lid; i < EB * R; i += T) {
     sh_w[i / R][i % R] = dtw[pblk * EB * R + i];
     sgw[i] = 0.0;

@@ -339,6 +339,47 @@ fn bw_step(o: u32, lam: vec2f, s: f32, d: Disc, g: vec2f, xp: vec2f, v: vec2f) {
   bw_anext = d.a;
 }
 
+// scan_backward's prefetch registers: s (step), G, v of four steps and the states x before them
+var<private> ns0: f32;
+var<private> ns1: f32;
+var<private> ns2: f32;
+var<private> ns3: f32;
+var<private> ng0: vec2f;
+var<private> ng1: vec2f;
+var<private> ng2: vec2f;
+var<private> ng3: vec2f;
+var<private> nv0: vec2f;
+var<private> nv1: vec2f;
+var<private> nv2: vec2f;
+var<private> nv3: vec2f;
+var<private> nx0: vec2f;
+var<private> nx1: vec2f;
+var<private> nx2: vec2f;
+var<private> nx3: vec2f;
+
+// Loads steps bt, bt − 1, bt − 2, bt − 3 (token rows; row = floats between steps) into the
+// prefetch registers; the state before bt − 3 only when it exists (`before`), else 0.
+fn bw_prefetch4(bt: u32, row: u32, q: u32, before: bool) {
+  let o = (bt * p.np + q) * 2u;
+  ns0 = t1[bt];
+  ns1 = t1[bt - 1u];
+  ns2 = t1[bt - 2u];
+  ns3 = t1[bt - 3u];
+  ng0 = vec2f(t6[o], t6[o + 1u]);
+  ng1 = vec2f(t6[o - row], t6[o - row + 1u]);
+  ng2 = vec2f(t6[o - 2u * row], t6[o - 2u * row + 1u]);
+  ng3 = vec2f(t6[o - 3u * row], t6[o - 3u * row + 1u]);
+  nv0 = vec2f(t4[o], t4[o + 1u]);
+  nv1 = vec2f(t4[o - row], t4[o - row + 1u]);
+  nv2 = vec2f(t4[o - 2u * row], t4[o - 2u * row + 1u]);
+  nv3 = vec2f(t4[o - 3u * row], t4[o - 3u * row + 1u]);
+  nx0 = vec2f(t5[o - row], t5[o - row + 1u]);
+  nx1 = vec2f(t5[o - 2u * row], t5[o - 2u * row + 1u]);
+  nx2 = vec2f(t5[o - 3u * row], t5[o - 3u * row + 1u]);
+  nx3 = vec2f(0.0);
+  if (before) { nx3 = vec2f(t5[o - 4u * row], t5[o - 4u * row + 1u]); }
+}
+
 // Reverse scan, one invocation per (b, q): λ[t] = G[t] + conj(a[t+1])·λ[t+1] with G = dy·conj(C̃)
 // precomputed by a matmul; writes dv = conj(g)·λ over G in place and the per-row partials of dΛ
 // and dlog_step. t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out
@@ -363,43 +404,7 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let row0 = row_start(b);
   // Session 7: the next group's loads (s, G, v and the states before it) are issued before this
   // group computes, into the prefetch registers n*, so a group waits on no load of its own.
-  var ns0 = 0.0;
-  var ns1 = 0.0;
-  var ns2 = 0.0;
-  var ns3 = 0.0;
-  var ng0 = vec2f(0.0);
-  var ng1 = vec2f(0.0);
-  var ng2 = vec2f(0.0);
-  var ng3 = vec2f(0.0);
-  var nv0 = vec2f(0.0);
-  var nv1 = vec2f(0.0);
-  var nv2 = vec2f(0.0);
-  var nv3 = vec2f(0.0);
-  var nx0 = vec2f(0.0);
-  var nx1 = vec2f(0.0);
-  var nx2 = vec2f(0.0);
-  var nx3 = vec2f(0.0);
-  if (4u <= nl) {
-    // steps nl − 1 .. nl − 4
-    let bt = row0 + nl - 1u;
-    let o0 = (bt * p.np + q) * 2u;
-    ns0 = t1[bt];
-    ns1 = t1[bt - 1u];
-    ns2 = t1[bt - 2u];
-    ns3 = t1[bt - 3u];
-    ng0 = vec2f(t6[o0], t6[o0 + 1u]);
-    ng1 = vec2f(t6[o0 - row], t6[o0 - row + 1u]);
-    ng2 = vec2f(t6[o0 - 2u * row], t6[o0 - 2u * row + 1u]);
-    ng3 = vec2f(t6[o0 - 3u * row], t6[o0 - 3u * row + 1u]);
-    nv0 = vec2f(t4[o0], t4[o0 + 1u]);
-    nv1 = vec2f(t4[o0 - row], t4[o0 - row + 1u]);
-    nv2 = vec2f(t4[o0 - 2u * row], t4[o0 - 2u * row + 1u]);
-    nv3 = vec2f(t4[o0 - 3u * row], t4[o0 - 3u * row + 1u]);
-    nx0 = vec2f(t5[o0 - row], t5[o0 - row + 1u]);
-    nx1 = vec2f(t5[o0 - 2u * row], t5[o0 - 2u * row + 1u]);
-    nx2 = vec2f(t5[o0 - 3u * row], t5[o0 - 3u * row + 1u]);
-    if (nl > 4u) { nx3 = vec2f(t5[o0 - 4u * row], t5[o0 - 4u * row + 1u]); }
-  }
+  if (4u <= nl) { bw_prefetch4(row0 + nl - 1u, row, q, nl > 4u); } // steps nl − 1 .. nl − 4
   var k = 0u;
   for (; k + 4u <= nl; k += 4u) {
     // steps t, t − 1, t − 2, t − 3
@@ -425,27 +430,8 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let x1 = nx1;
     let x2 = nx2;
     let x3 = nx3;
-    if (k + 8u <= nl) {
-      // steps t − 4 .. t − 7; the state before t − 7 exists when t > 7
-      let o4 = o3 - row;
-      ns0 = t1[bt - 4u];
-      ns1 = t1[bt - 5u];
-      ns2 = t1[bt - 6u];
-      ns3 = t1[bt - 7u];
-      ng0 = vec2f(t6[o4], t6[o4 + 1u]);
-      ng1 = vec2f(t6[o4 - row], t6[o4 - row + 1u]);
-      ng2 = vec2f(t6[o4 - 2u * row], t6[o4 - 2u * row + 1u]);
-      ng3 = vec2f(t6[o4 - 3u * row], t6[o4 - 3u * row + 1u]);
-      nv0 = vec2f(t4[o4], t4[o4 + 1u]);
-      nv1 = vec2f(t4[o4 - row], t4[o4 - row + 1u]);
-      nv2 = vec2f(t4[o4 - 2u * row], t4[o4 - 2u * row + 1u]);
-      nv3 = vec2f(t4[o4 - 3u * row], t4[o4 - 3u * row + 1u]);
-      nx0 = vec2f(t5[o4 - row], t5[o4 - row + 1u]);
-      nx1 = vec2f(t5[o4 - 2u * row], t5[o4 - 2u * row + 1u]);
-      nx2 = vec2f(t5[o4 - 3u * row], t5[o4 - 3u * row + 1u]);
-      nx3 = vec2f(0.0);
-      if (t > 7u) { nx3 = vec2f(t5[o4 - 4u * row], t5[o4 - 4u * row + 1u]); }
-    }
+    // steps t − 4 .. t − 7; the state before t − 7 exists when t > 7
+    if (k + 8u <= nl) { bw_prefetch4(bt - 4u, row, q, t > 7u); }
     let d0 = discretize(lam, s0);
     let d1 = discretize(lam, s1);
     let d2 = discretize(lam, s2);
