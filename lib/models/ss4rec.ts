@@ -24,9 +24,9 @@
 import { type Batch, type PackedBatch, packedFillers, type SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
-import { type Command, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
+import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { gatherLast } from "../nn/elementwise.ts";
-import { embedding, gatherRows as gatherTableRows } from "../nn/embedding.ts";
+import { embedding, gatherRows } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, countValid, crossEntropy } from "../train/loss.ts";
 import {
@@ -635,19 +635,6 @@ function checkStride(batch: { maxLen: number }, L: number): void {
   if (batch.maxLen !== L) {
     throw new Error(`SS4Rec: batch of stride ${batch.maxLen} uploaded to a graph of length ${L}`);
   }
-}
-
-/**
- * out[r] = input[ids[r]] for every row r of `output` (0 where ids[r] is not a row of `input`):
- * `ids` [n] i32, `input` [m, W], `output` [n, W] (W from output's last dimension).
- */
-function gatherRows(rt: Runtime, ids: Tensor, input: Tensor, output: Tensor): Promise<Op> {
-  const W = output.shape[output.shape.length - 1];
-  return gatherTableRows(rt, ids, input, output, {
-    n: output.size / W,
-    dim: W,
-    vocab: input.size / W,
-  });
 }
 
 /** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */

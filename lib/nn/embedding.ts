@@ -17,17 +17,17 @@
 
 import { type Command, grid, type Op, type Runtime, type Tensor } from "../gpu/runtime.ts";
 
-/** Tensors and sizes of {@linkcode embedding}. */
 /**
  * One dispatch: output[r] = table[ids[r]] for r < n (rows of `dim`; a zero row for ids outside
- * [0, vocab)). 16-byte loads and stores when dim is a multiple of 4.
+ * [0, vocab)). 16-byte loads and stores when dim is a multiple of 4. Sizes default to the tensors'
+ * own: dim = output's last dimension, n = output's rows, vocab = table's rows.
  */
 export async function gatherRows(
   rt: Runtime,
   ids: Tensor,
   table: Tensor,
   output: Tensor,
-  o: { n: number; dim: number; vocab: number },
+  o: { n: number; dim: number; vocab: number } = shapeOf(table, output),
 ): Promise<Op> {
   const v4 = o.dim % 4 === 0;
   return rt.op(await rt.kernel("embedding", v4 ? "emb_gather4" : "emb_gather"), [
@@ -40,6 +40,12 @@ export async function gatherRows(
   });
 }
 
+function shapeOf(table: Tensor, output: Tensor): { n: number; dim: number; vocab: number } {
+  const dim = output.shape[output.shape.length - 1];
+  return { n: output.size / dim, dim, vocab: table.size / dim };
+}
+
+/** Tensors and sizes of {@linkcode embedding}. */
 export interface EmbeddingIO {
   /** [V, H] parameter view. */
   table: Tensor;
