@@ -11,8 +11,8 @@
 // the conv inputs in registers, conv_bwd parallel over time chunks, two-level reductions.
 // Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size), EQ (conv_bwd's channel quads per
 // workgroup, 256 / TCN); NEB (channel blocks, bc_reduce only);
-// XS (row stride of x in b1: 2E in xz; E where the conv reads a separate x [M, E], evaluation's last
-// block).
+// XS (row stride of x in b1 and of ∂x in b5: 2E in xz; E where the conv reads a separate x [M, E]
+// and conv_bwd writes a separate ∂x [M, E]: the last block in evaluation and prefix-mode training).
 // Params: nb = B, len = L.
 // Bindings are generic (b1..b8, all read_write) because the three entries bind different tensors:
 //   conv_fwd:     b1 xz [M, 2E], b2 cw [E, 1, K], b3 cb [E], b4 xc [M, E] (overwritten);
@@ -219,7 +219,7 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
         }
       }
       if (tau >= t0 + 3u) {
-        st_b5((rb + tau - 3u) * 2u * E + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
+        st_b5((rb + tau - 3u) * XS + e0, e0, w0 * g3 + w1 * g2 + w2 * g1 + w3 * g0);
       }
       g3 = g2;
       g2 = g1;

@@ -267,3 +267,24 @@ fn gather_last_backward4(@builtin(global_invocation_id) gid: vec3u,
   let t = bt - b * p.dim;
   f3v[i] = select(vec4f(0.0), f2v[b * h4 + h], t == last_pos(b));
 }
+
+// The backward of picking each row's last step when the picked rows' gradient is ADDED (the last
+// block's residual in prefix-mode training): dx[row(b), h] += dOut[b, h], one thread per element
+// of dOut. p.pad = 0: row(b) = b·L + last_pos(b) (padded [B, L, H]; binding 1 lengths); p.pad = 1:
+// row(b) = ids[b], none when negative (packed tokens; binding 1 the rows' last tokens).
+@compute @workgroup_size(256)
+fn last_add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = lin(gid, nwg, 256u);
+  let H = p.vocab;
+  if (i >= p.n * H) { return; }
+  let b = i / H;
+  let h = i - b * H;
+  var row = 0u;
+  if (p.pad == 0u) {
+    row = b * p.dim + last_pos(b);
+  } else {
+    if (ids[b] < 0) { return; }
+    row = u32(ids[b]);
+  }
+  f3[row * H + h] += f2[i];
+}

@@ -70,10 +70,12 @@
 // Defines: E (inner width), N (state), R (dt rank), K (conv width), CH (checkpoint interval in
 // steps, ≤ HS = 16), EB (channels per workgroup, divides E), FS (scan_bwd steps per reduction
 // flush, divides 16), CKPT (bool: the forward scans store the checkpoints; false in a forward-only
-// build, whose ckpt binding is then a placeholder), LAST (bool, scan_fwd_e only: y is [B, E], the
-// output at each row's last valid step, with binding 1 holding in_proj's output at those steps only,
-// [B, 2E]; evaluation's last block). Params: nb = B, len = L, b0 = the
-// dispatch's first row in lens. Rows are m = b·L + t.
+// build, whose ckpt binding is then a placeholder), LAST (bool: the block's output is needed at
+// each row's last valid step only — the last block in evaluation and in prefix-mode training (v42);
+// scan_fwd_e: y is [B, E], the output at those steps; both scans: binding 1 holds the gate z at
+// those steps only, [B, E], since no other step's z is read; scan_bwd: dy (binding 8) is [B, E],
+// ∂y at those steps (it is 0 at every other), and ∂z goes to binding 11 as [B, E]). Params: nb = B,
+// len = L, b0 = the dispatch's first row in lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
 // T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e
@@ -91,7 +93,8 @@
 //   1 xz [M, 2E] (z = columns E..2E−1)   2 xc [M, E]          3 xdbl [M, R+2N] = [dt_r | Bt | Ct]
 //   4 dtw [E, R]   5 dtb [E]   6 alog [E, N]   7 dsk [E] (D)
 //   8 yb: y [M, E] (scan_fwd output) / dy [M, E] (scan_bwd input)    9 ckpt [B, NC, N, E]
-//   scan_bwd only: 10 dxc [M, E] (overwritten)  11 dxz [M, 2E] (columns E..2E−1 overwritten)
+//   scan_bwd only: 10 dxc [M, E] (overwritten)  11 dxz [M, 2E] (columns E..2E−1 overwritten; LAST:
+//                  ∂z [B, E])
 //                  12 part [B, E, JP] (columns 0..N+R+1 written)  13 bcp [M, E/EB, R+2N] (written;
 //                  bound as vec4s, its binding padded to 16 bytes)
 
@@ -167,6 +170,7 @@ var<private> pa: vec4<f32>;
 var<private> pal: vec4<f32>; // pa · log2(e): exp(Δ·A) = exp2(Δ·pal) (v20: no multiply per exp)
 var<private> pt0: u32;
 var<private> pt1: u32;
+var<private> ptl: u32; // scan_bwd: the row's valid steps (LAST: its last step ptl − 1 alone has ∂y)
 var<workgroup> wlen: u32;
 
 struct BwdState { dh: vec4<f32>, ga: vec4<f32> }
@@ -256,8 +260,15 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
       dl = softplus(s);
       u = xc[m * E + e];
       if (bwd) {
-        let z = xz[m * 2u * E + E + e];
-        let dy = yb[m * E + e];
+        var z = 0.0;
+        var dy = 0.0;
+        if (!LAST) {
+          z = xz[m * 2u * E + E + e];
+          dy = yb[m * E + e];
+        } else if (t + 1u == ptl) {
+          z = xz[pb * E + e];
+          dy = yb[pb * E + e];
+        }
         let sz = sigmoid(z);
         gy = dy * z * sz;
         gz = dy * sz * (1.0 + z * (1.0 - sz));
@@ -325,14 +336,24 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
   if (lid < HS * EB && ta < t1) {
     let m = prow0 + ta;
     qu0 = xc[m * E + e0];
-    qz0 = xz[m * 2u * E + E + e0];
-    qy0 = yb[m * E + e0];
+    if (!LAST) {
+      qz0 = xz[m * 2u * E + E + e0];
+      qy0 = yb[m * E + e0];
+    } else if (ta + 1u == ptl) {
+      qz0 = xz[pb * E + e0];
+      qy0 = yb[pb * E + e0];
+    }
   }
   if (lid + T < HS * EB && tb < t1) {
     let m = prow0 + tb;
     qu1 = xc[m * E + e0];
-    qz1 = xz[m * 2u * E + E + e0];
-    qy1 = yb[m * E + e0];
+    if (!LAST) {
+      qz1 = xz[m * 2u * E + E + e0];
+      qy1 = yb[m * E + e0];
+    } else if (tb + 1u == ptl) {
+      qz1 = xz[pb * E + e0];
+      qy1 = yb[pb * E + e0];
+    }
   }
 }
 
@@ -589,7 +610,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
         if (NGR > 6u) { acc += dot(bcs(k, 1u, 6u), h6); }
         if (NGR > 7u) { acc += dot(bcs(k, 1u, 7u), h7); }
         if (LAST) {
-          let zl = xz[b * 2u * E + E + e]; // LAST: xz holds only the last steps' rows [B, 2E]
+          let zl = xz[b * E + e]; // LAST: binding 1 holds z at the last steps only, [B, E]
           yb[b * E + e] = acc * zl * sigmoid(zl);
           continue;
         }
@@ -683,7 +704,11 @@ fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinSt
     let u2 = sh_in[k * QS + 1u][el2];
     let gy2 = sh_in[k * QS + 2u][el2];
     let yss = v.x + fd * u2;
-    dxz[m * 2u * E + E + e2] = yss * sh_in[k * QS + 4u][el2];
+    if (!LAST) {
+      dxz[m * 2u * E + E + e2] = yss * sh_in[k * QS + 4u][el2];
+    } else if (t + 1u == ptl) {
+      dxz[pb * E + e2] = yss * sh_in[k * QS + 4u][el2]; // LAST: ∂z at the last step only, [B, E]
+    }
     (*fs).gd += gy2 * u2;
     dxc[m * E + e2] = v.z + gy2 * fd;
     let gs = v.y * sh_in[k * QS + 3u][el2];
@@ -849,14 +874,17 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   }
   let nc = nchunks();
   let tl = row_len(lid, pb);
+  ptl = tl;
   // the padding steps' gradients are 0 (their output gradients are, and nothing later reads them);
   // PACKED: there are no padding steps, and bc_reduce skips them in bcp
   for (var i = lid; i < select(p.len - tl, 0u, PACKED) * EB; i += T) {
     let m = pb * p.len + tl + i / EB;
     let e2 = pblk * EB + i % EB;
     dxc[m * E + e2] = 0.0;
-    dxz[m * 2u * E + E + e2] = 0.0;
+    if (!LAST) { dxz[m * 2u * E + E + e2] = 0.0; }
   }
+  // LAST: an empty row has no last step; its ∂z row is 0
+  if (LAST && tl == 0u && lid < EB) { dxz[pb * E + pblk * EB + lid] = 0.0; }
   for (var i = lid; i < select(p.len - tl, 0u, PACKED) * J; i += T) {
     let o = ((pb * p.len + tl + i / J) * NEB + pblk) * J + i % J;
     bcp[o >> 2u][o & 3u] = 0.0;

@@ -45,6 +45,12 @@ async function runGpu(
   scale: Record<string, Float64Array>,
   scan?: Scan,
   lengths?: Int32Array,
+  /**
+   * Build with `lastOnly` (prefix-mode training's last block): `dOut` is then [B, H], the output
+   * gradient at each row's last valid step, and the returned ∂h adds what the layer wrote into
+   * `dLastOnly` at those steps (as the model's addAtLast does).
+   */
+  lastOnly = false,
 ): Promise<GpuRun> {
   const layer = new MambaLayer("m", {
     hidden: d.H,
@@ -68,7 +74,17 @@ async function runGpu(
     rt.write(G.views.get(s.name)!, prefill[key]);
   }
   const input = rt.tensor([d.B, d.L, d.H], "f32", h);
-  const dOutput = rt.tensor([d.B, d.L, d.H], "f32", dOut);
+  const lastPos = (b: number) => Math.min(Math.max(lengths![b], 1), d.L) - 1;
+  const rowsAtLast = (x: Float64Array) =>
+    Float64Array.from({ length: d.B * d.H }, (_, i) => {
+      const b = Math.floor(i / d.H);
+      return x[(b * d.L + lastPos(b)) * d.H + (i % d.H)];
+    });
+  const hLast = lastOnly ? rt.tensor([d.B, d.H], "f32", rowsAtLast(h)) : undefined;
+  // a random prefill checks that ∂lastOnly is ADDED
+  const dLastPrefill = f32r(randn(d.B * d.H, rand));
+  const dLast = lastOnly ? rt.tensor([d.B, d.H], "f32", dLastPrefill) : undefined;
+  const dOutput = rt.tensor(lastOnly ? [d.B, d.H] : [d.B, d.L, d.H], "f32", dOut);
   const ctx: BuildContext = {
     rt,
     param: (n) => P.views.get(n)!,
@@ -81,19 +97,26 @@ async function runGpu(
     input,
     dOutput,
     lengths: lengths && rt.tensor([d.B], "i32", lengths),
+    lastOnly: hLast,
+    dLastOnly: dLast,
   });
   for (const t of layer.scratch) rt.write(t, new Float32Array(t.size).fill(NaN));
   rt.run([...built.forward, ...built.backward]);
+  const dh = await rt.read(built.dInput as Tensor & { dtype: "f32" });
+  if (dLast) {
+    const dl = await rt.read(dLast as Tensor & { dtype: "f32" });
+    for (let b = 0; b < d.B; b++) {
+      for (let j = 0; j < d.H; j++) {
+        dh[(b * d.L + lastPos(b)) * d.H + j] += dl[b * d.H + j] - dLastPrefill[b * d.H + j];
+      }
+    }
+  }
   const grads: Record<string, Float64Array> = {};
   for (const k of MAMBA_PARAM_NAMES) {
     const v = await rt.read(G.views.get(`m.${k}`)! as Tensor & { dtype: "f32" });
     grads[k] = Float64Array.from(v, (x, i) => x - prefill[k][i]);
   }
-  return {
-    out: await rt.read(built.output as Tensor & { dtype: "f32" }),
-    dh: await rt.read(built.dInput as Tensor & { dtype: "f32" }),
-    grads,
-  };
+  return { out: await rt.read(built.output as Tensor & { dtype: "f32" }), dh, grads };
 }
 
 function compare(
@@ -213,6 +236,49 @@ Deno.test("mamba GPU: with row lengths the scans skip the padding, output and �
     // the reference computes the padding steps: compare the output on the valid ones
     const want = fwd.out.map((v, i) => valid(i) ? v : 0);
     compare(gpu, ref, want, `lengths ${lens} ${JSON.stringify(d)}`);
+  }
+});
+
+Deno.test("mamba GPU: lastOnly in training (the last block in prefix mode): output at the last steps, ∂h and every gradient match the reference", async () => {
+  const rt = new Runtime(await getGpu());
+  // lengths: full, inside a chunk, on a chunk boundary, 1, and above L; a checkpoint interval of 6
+  // with 8-channel blocks
+  const cases: [MambaDims, number | undefined, Scan | undefined, number[]][] = [
+    [{ B: 5, L: 37, H: 16, E: 32, N: 32, R: 2, K: 4 }, undefined, undefined, [37, 20, 16, 1, 99]],
+    [{ B: 6, L: 21, H: 8, E: 16, N: 12, R: 3, K: 4 }, 6, { EB: 8, FS: 2 }, [21, 6, 13, 1, 2, 21]],
+  ];
+  for (const [d, chunk, scan, lens] of cases) {
+    const r = rng(d.B * 31 + d.L);
+    const p = mambaRandomParams(d, (n, s) => f32r(randn(n, r, s)));
+    const h = f32r(randn(d.B * d.L * d.H, r));
+    const dLast = f32r(randn(d.B * d.H, r));
+    const last = (b: number) => Math.min(Math.max(lens[b], 1), d.L) - 1;
+    // the reference's output gradient: dLast at each row's last valid step, 0 elsewhere
+    const dOut = new Float64Array(d.B * d.L * d.H);
+    for (let b = 0; b < d.B; b++) {
+      dOut.set(dLast.subarray(b * d.H, (b + 1) * d.H), (b * d.L + last(b)) * d.H);
+    }
+    const fwd = mambaForward(h, p, d);
+    const ref = mambaBackward(h, p, d, dOut, fwd.cache);
+    const gpu = await runGpu(
+      rt,
+      d,
+      p,
+      h,
+      dLast,
+      chunk,
+      ref.grads,
+      scan,
+      Int32Array.from(lens),
+      true,
+    );
+    const want = Float64Array.from({ length: d.B * d.H }, (_, i) => {
+      const b = Math.floor(i / d.H);
+      return fwd.out[(b * d.L + last(b)) * d.H + (i % d.H)];
+    });
+    const valid = (i: number) => Math.floor(i / d.H) % d.L < lens[Math.floor(i / (d.L * d.H))];
+    assert.ok(gpu.dh.every((v, i) => valid(i) || v === 0), "∂h at padding must be 0");
+    compare(gpu, ref, want, `lastOnly, lengths ${lens} ${JSON.stringify(d)}`);
   }
 });
 

@@ -25,7 +25,7 @@ import { type Batch, type PackedBatch, packedFillers, type SequenceBatch } from 
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
 import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
-import { gatherLast } from "../nn/elementwise.ts";
+import { addAtLast, gatherLast } from "../nn/elementwise.ts";
 import { embedding, gatherRows } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
 import { bpr, countValid, crossEntropy } from "../train/loss.ts";
@@ -162,11 +162,13 @@ export class SS4Rec implements RecModel {
       timeGaps: Tensor;
       paddedLength: number;
       /**
-       * Forward-only: [B, H] to receive each row's output at its last valid step (then the
-       * encoder's output). A last Mamba sublayer then computes its scan output, out_proj and
-       * LayerNorm at those steps only.
+       * [B, H] to receive each row's output at its last valid step (then the encoder's output), when
+       * no other step's output is wanted (evaluation, prefix-mode training). A last Mamba sublayer
+       * then computes its scan output, out_proj and LayerNorm at those steps only; in training,
+       * `dLast` [B, H] is the gradient of `last` (then the encoder's `dOutput`).
        */
       last?: Tensor;
+      dLast?: Tensor;
       /** Packed tokens (ctx.packed): [B] i32, the token of each row's last step (−1: none). */
       lastToken?: Tensor;
     },
@@ -251,15 +253,21 @@ export class SS4Rec implements RecModel {
         k++;
         const lastBlock = i === this.o.numLayers - 1;
         if (inputs.last && layer instanceof MambaLayer && layer.scanPerChannel && lastBlock) {
-          // evaluation's last sublayer: LN(Mamba(x) + x) at each row's last valid step only
+          // the last sublayer: LN(Mamba(x) + x) at each row's last valid step only (its z, scan
+          // output, out_proj, LayerNorm and their gradients; the scan still runs over every step)
           const rowsLast = (what: string) => rt.tensor([B, H], "f32", undefined, what);
           const inputLast = rowsLast("activation.last_input");
           const pick = await pickLast(input, inputLast);
+          const dInputLast = fwdOnly ? undefined : rowsLast("d_activation.last_input");
+          const dBranchLast = fwdOnly ? undefined : rowsLast("d_activation.last_branch");
           const built = await layer.build(ctx, {
             input,
             lengths: inputs.seqLen,
             lastOnly: inputLast,
             output: rowsLast("activation.last_branch"),
+            dOutput: dBranchLast,
+            dLastOnly: dInputLast,
+            dInputTarget: dInput,
           });
           const norm = await layerNorm(ctx, {
             ...ln,
@@ -267,9 +275,28 @@ export class SS4Rec implements RecModel {
             input: built.output,
             residual: inputLast,
             output: inputs.last,
+            dOutput: inputs.dLast,
+            dInput: dBranchLast,
+            dResidual: dInputLast,
+            // masks drawn per row of the [B, H] (the same whatever L or packing)
+            dropout: { p: this.o.dropoutProb, salt },
           });
           forward.push(...pick.forward, ...built.forward, ...norm.forward);
-          return { out: inputs.last, dOut: undefined };
+          if (fwdOnly) return { out: inputs.last, dOut: undefined };
+          // dInput: Mamba's share at every step (overwritten), then the last steps' share (the
+          // residual's and the gate's, in dInputLast) added
+          const addLast = await addAtLast(rt, {
+            dOutput: dInputLast!,
+            dInput: dInput!,
+            batch: B,
+            seqLen: L,
+            dim: H,
+            ...(inputs.lastToken ? { rows: inputs.lastToken } : { lengths: inputs.seqLen }),
+          });
+          back.unshift(...norm.backward, ...built.backward, addLast);
+          activations.set(`block${i}.${name}`, built.output);
+          activations.set(`block${i}.out`, inputs.last);
+          return { out: inputs.last, dOut: inputs.dLast };
         }
         const dBranch = ring.at((k + 1) % 3);
         const built = await layer.build(ctx, {
@@ -352,11 +379,24 @@ export class SS4Rec implements RecModel {
     const ctx = this.#ctx(input.R, L, false, input.packed);
     const seqLen = input.seqLen;
     const target = rt.tensor([mode === "sequence" ? B * L : B], "i32", undefined, "target");
+    // Prefix mode scores each row's last step only: every row's representation there [R, H] (R: the
+    // graph's rows, filler rows of packed tokens too) and its gradient. A last Mamba sublayer with
+    // the per-channel scan computes its output there only and writes them itself; else they are
+    // picked from the encoder's output.
+    const prefix = mode === "prefix"
+      ? {
+        rep: rt.tensor([input.R, H], "f32", undefined, "seq_output"),
+        dRep: rt.tensor([input.R, H], "f32", undefined, "d_seq_output"),
+        atLast: this.o.modelType !== "s5_only" && !!this.mamba.at(-1)?.scanPerChannel,
+      }
+      : undefined;
     const enc = await this.#encoder(ctx, {
       itemSeq: input.itemSeq,
       seqLen,
       timeGaps: input.timeGaps,
       paddedLength: options.maxLen,
+      lastToken: input.lastToken,
+      ...(prefix?.atLast ? { last: prefix.rep, dLast: prefix.dRep } : {}),
     });
     const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
     const E = this.store.param("item_embedding.weight");
@@ -374,37 +414,42 @@ export class SS4Rec implements RecModel {
     let compact: { forward: Command; backward: Command } | null = null;
     let reps: { rep: Tensor; dRep: Tensor; target: Tensor; n: number }[];
     let last: Awaited<ReturnType<typeof gatherLast>> | null = null;
-    // packed: [T] the row (< B) whose last token each token is, −1 for the others (filled by upload)
-    const tokenSlot = T === undefined ? null : rt.tensor([T], "i32", undefined, "token_slot");
-    if (mode === "prefix" && input.packed) {
-      // every row's output at its last token (filler rows too: R rows), and back: each token gets
-      // the gradient of the row it ends (0 for the others); the head reads the first B rows
-      const R = input.R;
-      const rep = rt.tensor([R, H], "f32", undefined, "seq_output");
-      const dRep = rt.tensor([R, H], "f32", undefined, "d_seq_output");
-      last = {
-        forward: [await gatherRows(rt, input.lastToken!, enc.output, rep)],
-        // only the B real rows' gradients are written (the slots name no filler row)
-        backward: [await gatherRows(rt, tokenSlot!, dRep, enc.dOutput!)],
-      };
+    // packed, picked from the encoder's output: [T] the row (< B) whose last token each token is,
+    // −1 for the others (filled by upload)
+    const tokenSlot = T === undefined || prefix?.atLast
+      ? null
+      : rt.tensor([T], "i32", undefined, "token_slot");
+    // the head writes the gradients of the B real rows only: the filler rows' must be 0 where the
+    // encoder reads them all
+    let fillerClear: Command | null = null;
+    if (prefix) {
+      const { rep, dRep } = prefix;
+      if (prefix.atLast) {
+        if (input.R > B) fillerClear = { clear: rowsView(dRep, B, input.R - B, H) };
+      } else if (input.packed) {
+        // every row's output at its last token (filler rows too: R rows), and back: each token
+        // gets the gradient of the row it ends (0 for the others)
+        last = {
+          forward: [await gatherRows(rt, input.lastToken!, enc.output, rep)],
+          // only the B real rows' gradients are written (the slots name no filler row)
+          backward: [await gatherRows(rt, tokenSlot!, dRep, enc.dOutput!)],
+        };
+      } else {
+        last = await gatherLast(rt, {
+          input: enc.output,
+          lengths: seqLen,
+          output: rep,
+          dOutput: dRep,
+          dInput: enc.dOutput!,
+          batch: B,
+          seqLen: L,
+          dim: H,
+        });
+      }
+      // the head reads the first B rows (all of them unless packed tokens add filler rows)
       const realRows = (t: Tensor) => rowsView(t, 0, B, H);
       reps = [{ rep: realRows(rep), dRep: realRows(dRep), target, n: B }];
       enc.activations.set("seq_output", realRows(rep));
-    } else if (mode === "prefix") {
-      const rep = rt.tensor([B, H], "f32", undefined, "seq_output");
-      const dRep = rt.tensor([B, H], "f32", undefined, "d_seq_output");
-      last = await gatherLast(rt, {
-        input: enc.output,
-        lengths: seqLen,
-        output: rep,
-        dOutput: dRep,
-        dInput: enc.dOutput!,
-        batch: B,
-        seqLen: L,
-        dim: H,
-      });
-      reps = [{ rep, dRep, target, n: B }];
-      enc.activations.set("seq_output", rep);
     } else {
       // Only positions with a target go through the head: upload lists them (slot -> row of the
       // [B·L] layout and back, -1 elsewhere; `target` holds the slots' targets), their rows are
@@ -466,6 +511,7 @@ export class SS4Rec implements RecModel {
     /** The step with the first `k` head chunks. */
     const commands = (k: number): Command[] => [
       { clear: this.store.gradAll },
+      ...(fillerClear ? [fillerClear] : []),
       ...enc.forward,
       ...(last ? last.forward : []),
       ...(compact ? [compact.forward] : []),
@@ -490,7 +536,7 @@ export class SS4Rec implements RecModel {
       activations: enc.activations,
       upload(batch: Batch | SequenceBatch | PackedBatch) {
         input.write(batch);
-        if ("starts" in batch) {
+        if ("starts" in batch && tokenSlot) {
           lastSlot.fill(-1);
           for (let b = 0; b < B; b++) if (batch.lastToken[b] >= 0) lastSlot[batch.lastToken[b]] = b;
           rt.write(tokenSlot!, lastSlot);

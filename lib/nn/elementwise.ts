@@ -153,3 +153,28 @@ export async function gatherLast(rt: Runtime, io: GatherLastIO): Promise<FwdBwd>
   }
   return { forward, backward };
 }
+
+/**
+ * The backward of picking each row's last step, ADDED into an input gradient that already holds
+ * other terms: dInput[row(b)] += dOutput[b] for every b < B, where row(b) is b·L + clamp(len_b, 1,
+ * L) − 1 given `lengths` (padded [B, L, H]), or `rows[b]` given i32 `rows` (packed tokens: each
+ * row's last token, none when −1). Rows are written by one thread each (they are distinct).
+ */
+export async function addAtLast(rt: Runtime, io: {
+  dOutput: Tensor;
+  dInput: Tensor;
+  batch: number;
+  seqLen: number;
+  dim: number;
+  lengths?: Tensor;
+  rows?: Tensor;
+}): Promise<Op> {
+  const { batch: B, seqLen: L, dim: H } = io;
+  const index = io.rows ?? io.lengths;
+  if (!index || index.size !== B) throw new Error("addAtLast needs [B] lengths or rows");
+  need(io.dOutput, B * H, "addAtLast dOutput");
+  return rt.op(await rt.kernel("embedding", "last_add"), [index, io.dOutput, io.dInput], {
+    params: [B, L, H, io.rows ? 1 : 0],
+    workgroups: grid(B * H),
+  });
+}

@@ -219,7 +219,8 @@ export class MambaLayer {
    * the output goes to `io.output` when given.
    * `backward` overwrites `dInput` (adds into `io.dInputAccumulate` when given) and ADDS every
    * parameter gradient into `ctx.grad(...)`. `io.lengths` lets the scans skip the right padding;
-   * `io.lastOnly` (forward-only) computes the output at each row's last valid step only.
+   * `io.lastOnly` computes the output at each row's last valid step only ([B, H]; `dOutput` is
+   * then [B, H] too, and the backward ADDS the gradient of `io.lastOnly` into `io.dLastOnly`).
    * `backward` reads activations that `forward` left, so run them in that order with no other
    * forward of this layer in between — or, when `ctx.scratch` is shared with other Mamba layers,
    * run `recompute` right before `backward` (the model does so for every layer but the last),
@@ -247,19 +248,21 @@ export class MambaLayer {
     if (packed && !fwdE) {
       throw new Error("MambaLayer: packed tokens need scan_fwd_e (N ≤ 32)");
     }
-    // lastOnly (evaluation's last block): the output only at each row's last valid step, [B, H]
+    // lastOnly (the last block in evaluation and prefix-mode training): the output only at each
+    // row's last valid step, [B, H]
     const last = !!io.lastOnly;
-    if (last && !(fwdOnly && io.lengths && fwdE && io.lastOnly!.size === B * H)) {
-      throw new Error(
-        `MambaLayer: lastOnly needs a forward-only build, lengths, scan_fwd_e and a [${B}, ${H}] input`,
-      );
+    if (last && !(io.lengths && fwdE && io.lastOnly!.size === B * H)) {
+      throw new Error(`MambaLayer: lastOnly needs lengths, scan_fwd_e and a [${B}, ${H}] input`);
+    }
+    if (last && !fwdOnly && io.dLastOnly?.size !== B * H) {
+      throw new Error(`MambaLayer: lastOnly in training needs dLastOnly [${B}, ${H}]`);
     }
     if (io.input.size !== M * H) throw new Error(`MambaLayer: input must be [${B}, ${L}, ${H}]`);
     if (io.output && io.output.size !== (last ? B : M) * H) {
       throw new Error(`MambaLayer: output must be [${B}, ${last ? "" : `${L}, `}${H}]`);
     }
-    if (!fwdOnly && io.dOutput?.size !== M * H) {
-      throw new Error(`MambaLayer: dOutput must be [${B}, ${L}, ${H}]`);
+    if (!fwdOnly && io.dOutput?.size !== (last ? B : M) * H) {
+      throw new Error(`MambaLayer: dOutput must be [${B}, ${last ? "" : `${L}, `}${H}]`);
     }
     const p = (s: string) => ctx.param(`${this.prefix}.${s}`);
     const g = (s: string) => ctx.grad(`${this.prefix}.${s}`);
@@ -322,24 +325,27 @@ export class MambaLayer {
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
     const win = p("in_proj.weight");
-    // LAST: x for every step into the first half of xz's memory, and all of in_proj (x and z) for
-    // the last steps only, [B, 2E]: the z half of the other steps is never read
+    // in_proj.weight's x rows (0..E−1) and z rows (E..2E−1), and the same views of its gradient
+    const rowsOf = (w: Tensor, r0: number, name: string) =>
+      new Tensor(w.buffer, w.offset + 4 * r0 * H, [E, H], "f32", name);
+    // LAST: x for every step into the first half of xz's memory, and the gate z for the last steps
+    // only, [B, E]: no other step's z is read (nor, in training, has a gradient)
     const xIn = last ? new Tensor(xz.buffer, xz.offset, [M, E], "f32", "mamba.x") : xz;
-    const lastRows = last ? t([B, 2 * E], "mamba.xz_last") : xz;
+    const lastRows = last ? t([B, E], "mamba.z_last") : xz;
     const inProj = last
       ? [
-        ...await matmulOps(rt, {
-          a: h,
-          b: new Tensor(win.buffer, win.offset, [E, H], "f32", "in_proj.weight.x"),
-          c: xIn,
-          workspace,
-        }, { m: M, n: E, k: H, transB: true }),
-        ...await matmulOps(rt, { a: io.lastOnly!, b: win, c: lastRows, workspace }, {
-          m: B,
-          n: 2 * E,
+        ...await matmulOps(rt, { a: h, b: rowsOf(win, 0, "in_proj.weight.x"), c: xIn, workspace }, {
+          m: M,
+          n: E,
           k: H,
           transB: true,
         }),
+        ...await matmulOps(rt, {
+          a: io.lastOnly!,
+          b: rowsOf(win, E, "in_proj.weight.z"),
+          c: lastRows,
+          workspace,
+        }, { m: B, n: E, k: H, transB: true }),
       ]
       : await matmulOps(rt, { a: h, b: win, c: xz, workspace }, {
         m: M,
@@ -381,10 +387,12 @@ export class MambaLayer {
         workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
       }),
     ];
+    // LAST: scan_fwd_e's output at the last steps, [B, E], at y's start
+    const yOut = last ? new Tensor(y.buffer, y.offset, [B, E], "f32", "mamba.y_last") : y;
     const forward: Command[] = [
       ...recompute,
       ...await matmulOps(rt, {
-        a: last ? new Tensor(y.buffer, y.offset, [B, E], "f32", "mamba.y_last") : y,
+        a: yOut,
         b: p("out_proj.weight"),
         c: out.reshape([rowsOut, H]),
         workspace,
@@ -400,7 +408,7 @@ export class MambaLayer {
       return { output: out, forward, backward: [] };
     }
 
-    const dOut = io.dOutput!.reshape([M, H]);
+    const dOut = io.dOutput!.reshape([rowsOut, H]);
     // ∂xc is first written by scan_bwd, after the out_proj dW product has read y for the last
     // time: it takes y's memory
     const dxc = new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
@@ -411,8 +419,14 @@ export class MambaLayer {
     const shapes = this.#arenaShapes(B, L, EB, false, M, ctx.packed?.fillers);
     const arena = backwardRegion(ctx, shapes, "mamba.backward");
     const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
+    // LAST: ∂y and ∂z exist at the last steps only, [B, E] each (tensors of their own: slice by
+    // slice ∂xdbl takes the dy region while later slices' scan_bwd still read ∂y), and conv_bwd
+    // writes ∂x [M, E] (no z columns) into dxz's region
+    const dyS = last ? t([B, E], "mamba.dy_last") : dy;
+    const dzS = last ? t([B, E], "mamba.dz_last") : dxz;
+    const dx = last ? new Tensor(dxz.buffer, dxz.offset, [M, E], "f32", "mamba.dx") : dxz;
     const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
-    const dh = io.dInputAccumulate ??
+    const dh = io.dInputAccumulate ?? io.dInputTarget ??
       new Tensor(dy.buffer, dy.offset, [M, H], "f32", "mamba.dh");
     const [scanB, bcReduce, convB, reduce] = await Promise.all([
       rt.kernel("mamba", "scan_bwd", scanDefs),
@@ -420,16 +434,17 @@ export class MambaLayer {
       rt.kernel("conv1d", "conv_bwd", convDefs),
       rt.kernel("conv1d", "param_reduce", convDefs),
     ]);
+    const gwin = g("in_proj.weight");
     const backward: Command[] = [
-      ...await matmulOps(rt, { a: dOut, b: y, c: g("out_proj.weight"), workspace }, {
+      ...await matmulOps(rt, { a: dOut, b: yOut, c: g("out_proj.weight"), workspace }, {
         m: H,
         n: E,
-        k: M,
+        k: rowsOut,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dy, workspace }, {
-        m: M,
+      ...await matmulOps(rt, { a: dOut, b: p("out_proj.weight"), c: dyS, workspace }, {
+        m: rowsOut,
         n: E,
         k: H,
       }),
@@ -439,21 +454,21 @@ export class MambaLayer {
       // tokens: the kernels find a row's tokens through the row starts, so the token tensors are
       // bound whole (where a slice's tokens begin changes with every batch); the same argument
       // holds for ∂xdbl, since a slice's tokens still follow the previous slice's.
-      ...this.#slices(B, L, EB, ctx.packed?.fillers).flatMap(([b0, nb]) => {
+      ...this.#slices(B, L, EB, last, ctx.packed?.fillers).flatMap(([b0, nb]) => {
         const v = (x: Tensor, perB: number) =>
           new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
         const tok = (x: Tensor, perB: number) => packed ? x : v(x, perB);
         const sp = [nb, L, b0];
         return [
           rt.op(scanB, [
-            tok(xz, L * 2 * E),
+            last ? v(lastRows, E) : tok(xz, L * 2 * E),
             tok(xc, L * E),
             tok(xdbl, L * J),
             ...ssmParams,
-            tok(dy, L * E),
+            last ? v(dyS, E) : tok(dy, L * E),
             v(ckpt, NC * N * E),
             tok(dxc, L * E),
-            tok(dxz, L * 2 * E),
+            last ? v(dzS, E) : tok(dxz, L * 2 * E),
             v(part, E * JP),
             bcp,
             lens,
@@ -478,7 +493,7 @@ export class MambaLayer {
         k: J,
         beta: 1,
       }),
-      rt.op(convB, [xz, p("conv1d.weight"), p("conv1d.bias"), dxc, dxz, part, null, lens, starts], {
+      rt.op(convB, [xIn, p("conv1d.weight"), p("conv1d.bias"), dxc, dx, part, null, lens, starts], {
         params,
         workgroups: [Math.ceil(EV / CONV_BWD_QUADS), B, 1],
       }),
@@ -491,19 +506,37 @@ export class MambaLayer {
         g("conv1d.weight"),
         g("conv1d.bias"),
       ], { params, workgroups: [E, 1, 1] }),
-      ...await matmulOps(rt, { a: dxz, b: h, c: g("in_proj.weight"), workspace }, {
-        m: 2 * E,
+      // LAST: in_proj's x rows see ∂x at every step, its z rows ∂z at the last steps (whose
+      // input is io.lastOnly, which receives their share of the input gradient)
+      ...await matmulOps(rt, { a: dx, b: h, c: last ? rowsOf(gwin, 0, "x") : gwin, workspace }, {
+        m: last ? E : 2 * E,
         n: H,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dxz, b: p("in_proj.weight"), c: dh.reshape([M, H]), workspace }, {
-        m: M,
-        n: H,
-        k: 2 * E,
-        beta: io.dInputAccumulate ? 1 : 0,
-      }),
+      ...await matmulOps(rt, {
+        a: dx,
+        b: last ? rowsOf(win, 0, "in_proj.weight.x") : win,
+        c: dh.reshape([M, H]),
+        workspace,
+      }, { m: M, n: H, k: last ? E : 2 * E, beta: io.dInputAccumulate ? 1 : 0 }),
+      ...(last
+        ? [
+          ...await matmulOps(rt, {
+            a: dzS,
+            b: io.lastOnly!,
+            c: rowsOf(gwin, E, "z"),
+            workspace,
+          }, { m: E, n: H, k: B, transA: true, beta: 1 }),
+          ...await matmulOps(rt, {
+            a: dzS,
+            b: rowsOf(win, E, "in_proj.weight.z"),
+            c: io.dLastOnly!,
+            workspace,
+          }, { m: B, n: H, k: E, beta: 1 }),
+        ]
+        : []),
     ];
     this.scratch = [xz, xc, xdbl, y, ckpt, out, arena];
     return { output: out, dInput: dh, forward, backward, recompute };
@@ -548,7 +581,9 @@ export class MambaLayer {
   ): number[][] {
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     if (forwardOnly) return [[M, 2 * E], [M, E], [M, J], [M, E]];
-    const rows = Math.max(...this.#slices(B, L, EB, fillers).map(([, nb]) => nb)) * L;
+    const rows = Math.max(
+      ...[false, true].flatMap((last) => this.#slices(B, L, EB, last, fillers)).map(([, nb]) => nb),
+    ) * L;
     // ∂xdbl's block partials [rows, E/EB, J], flat and padded to whole vec4s (scan_bwd binds them
     // as array<vec4<f32>>)
     const shapes = [[M, E], [M, 2 * E], [B, E, JP], [Math.ceil((rows * (E / EB) * J) / 4) * 4]];
@@ -560,13 +595,14 @@ export class MambaLayer {
    * size, each starting where every per-b view is 256-byte aligned (the binding offset rule);
    * fewer when the batch is too small for that.
    */
-  #slices(B: number, L: number, EB: number, fillers = 0): [number, number][] {
+  #slices(B: number, L: number, EB: number, last: boolean, fillers = 0): [number, number][] {
     // packed tokens: the real rows are sliced as a padded batch of theirs would be, the filler rows
     // (short) are one more slice, so that they neither lengthen nor unbalance the others
-    if (fillers > 0) return [...this.#slices(B - fillers, L, EB), [B - fillers, fillers]];
+    if (fillers > 0) return [...this.#slices(B - fillers, L, EB, last), [B - fillers, fillers]];
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     const NC = Math.ceil(L / Math.min(this.chunk, L));
-    const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP];
+    // (LAST: the [B, E] tensors of the last steps are sliced per row too)
+    const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP, ...(last ? [E] : [])];
     let unit = 1; // rows per alignment step: every per-b stride times it is a multiple of 64 floats
     while (!perB.every((n) => (n * unit) % 64 === 0)) unit++;
     const want = this.scanSlices ?? Math.ceil((B * L * (E / EB) * J * 4) / MAMBA_SLICE_BYTES);

@@ -164,16 +164,28 @@ export interface LayerIO {
    */
   lengths?: Tensor;
   /**
-   * Forward-only builds: the input at each row's last valid step (clamp(lengths[b], 1, L) − 1),
-   * [B, H]; the layer then computes its output at those steps only, so `output` is [B, H]
-   * (MambaLayer only; needs `lengths`).
+   * The input at each row's last valid step (clamp(lengths[b], 1, L) − 1), [B, H], when only
+   * those steps' outputs are wanted (the last block in evaluation and in prefix-mode training):
+   * the layer then computes its output at those steps only, so `output` and `dOutput` are [B, H]
+   * (MambaLayer only; needs `lengths`). The layer still reads `input` at every step.
    */
   lastOnly?: Tensor;
+  /**
+   * With `lastOnly` in a training build: [B, H], the backward ADDS ∂loss/∂lastOnly into it (the
+   * caller adds that into the input gradient at the last steps, see lib/nn/elementwise.ts
+   * `addAtLast`).
+   */
+  dLastOnly?: Tensor;
   /**
    * [B, L, H]: the backward ADDS ∂loss/∂input into this tensor (a residual's gradient already
    * there) instead of overwriting a `dInput` of its own; `BuiltLayer.dInput` is then this tensor.
    */
   dInputAccumulate?: Tensor;
+  /**
+   * [B, L, H]: where the backward writes ∂loss/∂input (overwritten) instead of a tensor of its own
+   * (MambaLayer; `dInputAccumulate` takes precedence).
+   */
+  dInputTarget?: Tensor;
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */
