@@ -91,7 +91,7 @@ export function syntheticBatch(
 }
 
 /** Rating counts of `users` synthetic ML-1M users: log-normal fitted to ML-1M (median ~96, mean ~165), at least 20. */
-function ml1mCounts(users: number): Int32Array {
+export function ml1mCounts(users: number): Int32Array {
   const rand = rng(1);
   const counts = new Int32Array(users);
   for (let u = 0; u < users; u++) {
