@@ -1,6 +1,10 @@
 // C[b] = alpha * op(A[b]) · op(B[b]) + beta * C[b], row-major, f32; optional split-K.
 // op(A) is [M,K] (stored [K,M] when TRANS_A); op(B) is [K,N] (stored [N,K] when TRANS_B).
 //
+// v10 (session 9): SKIP (define; one dispatch, no batch): the epilogue also adds Dk[col]·U[row,
+// col] (U in C's layout, binding 4; Dk [N], binding 5): S5's skip term D·u, which a kernel of its
+// own wrote into y before the product accumulated onto it (one more pass over y and a dispatch).
+//
 // v9 (session 7): only the split-K reduce changed (see splitk_reduce). `main` is v8. Measured and
 // not kept (kernels/lab/RESULTS.md, session 7): workgroups that stream several M tiles with the
 // next tile's first K step prefetched, 8 x 8 register tiles, and a non-transposed A staged as
@@ -37,7 +41,7 @@
 // [s*k_chunk, (s+1)*k_chunk) into a workspace (alpha 1, beta 0); `splitk_reduce` sums the partials
 // in a fixed order (deterministic) and applies alpha/beta.
 //
-// Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C (bool); WG_X, WG_Y, TM, TN, BK (u32; TN = 4,
+// Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C, SKIP (bool); WG_X, WG_Y, TM, TN, BK (u32; TN = 4,
 // TM in {4, 8}, BK a multiple of 4; at most 4 chunks of each operand per invocation and K step, i.e.
 // TM*BK <= 16*WG_X and TN*BK <= 16*WG_Y — checked on the host).
 
@@ -51,6 +55,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> A: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> B: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> C: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> U: array<vec4f>; // SKIP only
+@group(0) @binding(5) var<storage, read_write> Dk: array<f32>; // SKIP only
 
 const BM: u32 = WG_Y * TM;
 const BN: u32 = WG_X * TN;
@@ -181,6 +187,7 @@ fn store4(bc: u32, row: u32, col: u32, acc: vec4f) {
   let idx = bc + row * p.n + col;
   if (VEC_C && col + 3u < p.n) {
     if (p.beta != 0.0) { v += p.beta * C[idx >> 2u]; }
+    if (SKIP) { v += vec4f(Dk[col], Dk[col + 1u], Dk[col + 2u], Dk[col + 3u]) * U[idx >> 2u]; }
     C[idx >> 2u] = v;
     return;
   }
@@ -189,6 +196,7 @@ fn store4(bc: u32, row: u32, col: u32, acc: vec4f) {
       let e = idx + c;
       var s = v[c];
       if (p.beta != 0.0) { s += p.beta * C[e >> 2u][e & 3u]; }
+      if (SKIP) { s += Dk[col + c] * U[e >> 2u][e & 3u]; }
       C[e >> 2u][e & 3u] = s;
     }
   }

@@ -135,25 +135,6 @@ fn prep(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   t4[c + 1u] = -t2[c + 1u];
 }
 
-// y = D·u (the matmul y += x·Cmᵀ follows with beta = 1). t1 = u [B·L·H], t2 = D [H], t3 = y.
-@compute @workgroup_size(256)
-fn skip_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, 256u);
-  if (i >= p.n) { return; }
-  t3[i] = t2[i % p.nh] * t1[i];
-}
-
-// skip_forward with 16-byte loads and stores (H % 4 == 0): t1v = u, t2v = D, t3v = y.
-@group(0) @binding(1) var<storage, read_write> t1v: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> t2v: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> t3v: array<vec4f>;
-@compute @workgroup_size(256)
-fn skip_forward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, 256u);
-  if (i >= p.n / 4u) { return; }
-  t3v[i] = t2v[i % (p.nh / 4u)] * t1v[i];
-}
-
 // Steps of row b (L, or its length when PACKED) and its first activation row.
 fn row_steps(b: u32) -> u32 {
   if (PACKED) { return u32(clamp(ti8[b], 0, i32(p.nl))); }

@@ -235,3 +235,40 @@ Deno.test("matmul: lab v1 kernel still matches its contract", async () => {
   ]);
   assert.ok(relErr(await rt.read(tc), matmulRef(a, b, { m, n, k })) < 1e-5);
 });
+
+Deno.test("matmul: the skip epilogue adds d[n]·u[m, n] (vec4 and scalar paths, with beta)", async () => {
+  const rt = new Runtime(await getGpu());
+  const rand = rng(5);
+  for (
+    const o of [
+      { m: 37, n: 8, k: 12, transB: true },
+      { m: 19, n: 6, k: 5, transB: true, beta: 1 }, // N not a multiple of 4: scalar epilogue
+      { m: 70, n: 64, k: 64, transB: true, alpha: 0.5 },
+    ] as MatmulOptions[]
+  ) {
+    const { m, n, k } = o;
+    const a = f32Round(randn(m * k, rand)), b = f32Round(randn(k * n, rand));
+    const u = f32Round(randn(m * n, rand)), d = f32Round(randn(n, rand));
+    const c0 = f32Round(randn(m * n, rand));
+    const [ta, tb, tc, tu, td] = [a, b, c0, u, d].map((x) => rt.tensor([x.length], "f32", x));
+    rt.run([await matmul(rt, { a: ta, b: tb, c: tc }, { ...o, skip: { u: tu, d: td } })]);
+    const got = await rt.read(tc);
+    const want = matmulRef(a, b, { ...o, c: c0 }).map((v, i) => v + d[i % n] * u[i]);
+    const err = relErr(got, want);
+    assert.ok(err < 1e-5, `${JSON.stringify(o)}: ${err}`);
+  }
+  await assert.rejects(
+    async () => {
+      const t = rt.tensor([64 * 64], "f32");
+      await matmulOps(rt, { a: t, b: t, c: t }, {
+        m: 64,
+        n: 64,
+        k: 64,
+        batch: 1,
+        splitK: 4,
+        skip: { u: t, d: t },
+      });
+    },
+    /skip/,
+  );
+});

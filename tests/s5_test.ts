@@ -299,7 +299,7 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     { b: 3, l: 5, h: 8, p: 4, lens: [5, 2, 3] },
     { b: 3, l: 16, h: 64, p: 32, lens: [16, 1, 9], hippo: true },
     { b: 1, l: 16, h: 8, p: 32, lens: [16], hippo: true },
-    { b: 2, l: 5, h: 6, p: 4, lens: [5, 3] }, // H not a multiple of 4: the scalar skip_forward
+    { b: 2, l: 5, h: 6, p: 4, lens: [5, 3] }, // H not a multiple of 4: scalar epilogues
     { b: 2, l: 100, h: 8, p: 4, lens: [100, 37] },
     // L = 9: the backward scan's first group prefetches steps 4..1 and the state before step 1
     { b: 2, l: 9, h: 8, p: 4, lens: [9, 6] },

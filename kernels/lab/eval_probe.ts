@@ -68,6 +68,65 @@ for (let r = 0; r < 3; r++) {
       `commands alone (10 back to back): ${gpuOnly.join(" + ")} = ${total.toFixed(2)} ms`,
   );
 }
+// one submit of each batch's commands 10 times over vs 10 submits, and the host's time to encode
+// and submit one run
+for (const { graph: e, batch } of prepared) {
+  e.upload(batch);
+  await rt.sync();
+  let t0 = performance.now();
+  rt.run(Array.from({ length: 10 }, () => e.commands).flat());
+  await rt.sync();
+  const one = (performance.now() - t0) / 10;
+  t0 = performance.now();
+  rt.run(e.commands);
+  const submit = performance.now() - t0;
+  await rt.sync();
+  console.log(
+    `batch of ${e.commands.length} commands: 10 runs in one submit ${one.toFixed(2)} ms per run; ` +
+      `host encode + submit of one run ${submit.toFixed(2)} ms`,
+  );
+}
+// the same 10 runs in one submit with one compute pass per dispatch (as rt.profile encodes them,
+// without the timestamps)
+for (const { graph: e, batch } of prepared) {
+  e.upload(batch);
+  await rt.sync();
+  const t0 = performance.now();
+  const enc = rt.device.createCommandEncoder();
+  for (let i = 0; i < 10; i++) {
+    for (const c of e.commands) {
+      if (!("pipeline" in c)) throw new Error("probe: a clear or copy in the graph");
+      const pass = enc.beginComputePass();
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, c.bindGroup);
+      pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
+      pass.end();
+    }
+  }
+  rt.device.queue.submit([enc.finish()]);
+  await rt.sync();
+  console.log(`one pass per dispatch: ${((performance.now() - t0) / 10).toFixed(2)} ms per run`);
+}
+// ablations (wrong results, timing only): the first batch's commands 10 times in one submit
+// without the dispatches of one kernel, to see what each costs in place
+{
+  const { graph: e, batch } = prepared[0];
+  e.upload(batch);
+  const labels = [...new Set(e.commands.map((c) => "label" in c ? c.label : "?"))];
+  for (const drop of ["", ...labels]) {
+    const cmds = e.commands.filter((c) => !("label" in c) || c.label !== drop);
+    const times: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      await rt.sync();
+      const t0 = performance.now();
+      rt.run(Array.from({ length: 10 }, () => cmds).flat());
+      await rt.sync();
+      times.push((performance.now() - t0) / 10);
+    }
+    const n = e.commands.length - cmds.length;
+    console.log(`without ${drop || "nothing"} (${n}): ${Math.min(...times).toFixed(3)} ms per run`);
+  }
+}
 // the dispatches' own GPU time (timestamp queries, one pass per dispatch)
 const sums: string[] = [];
 for (const { graph: e, batch } of prepared) {

@@ -49,6 +49,11 @@ export interface MatmulOptions {
   splitK?: number;
   /** Kernel file under kernels/ with the v2+ contract (default "matmul"; e.g. "lab/matmul_v2"). */
   kernel?: string;
+  /**
+   * Adds d[n]·u[m, n] to each C[m, n] in the epilogue (u in C's layout, d [N]: S5's skip term
+   * D·u); one dispatch without batch only (the default kernel).
+   */
+  skip?: { u: Tensor; d: Tensor };
 }
 
 /** SMs on the largest target (H100 SXM): the tile/split heuristics aim for a few waves of these. */
@@ -192,6 +197,13 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
   need(tensors.a, sa * (batch - 1) + m * k, "A");
   need(tensors.b, sb * (batch - 1) + k * n, "B");
   need(tensors.c, sc * (batch - 1) + m * n, "C");
+  if (o.skip) {
+    if (batch > 1 || (o.kernel ?? "matmul") !== "matmul") {
+      throw new Error("matmul: skip needs batch 1 and the default kernel");
+    }
+    need(o.skip.u, m * n, "skip u");
+    need(o.skip.d, n, "skip d");
+  }
   const tile = o.tile ?? chooseTile(m, n, k, batch, rt.gpu.isFallback);
   if (tile.tm % 4 || tile.tn % 4 || tile.bk % 4 || tile.bk > 32) {
     throw new Error("matmul: tm, tn, bk must be x4 and bk at most 32");
@@ -214,6 +226,7 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
     VEC_A: aligned(tensors.a, o.transA ? m : k, batch > 1 ? sa : 0),
     VEC_B: aligned(tensors.b, o.transB ? k : n, batch > 1 ? sb : 0),
     VEC_C: aligned(tensors.c, n, batch > 1 ? sc : 0),
+    SKIP: !!o.skip,
     WG_X: tile.wgX,
     WG_Y: tile.wgY,
     TM: tile.tm,
@@ -234,7 +247,10 @@ function mainOp(
   split: { splits: number; chunk: number; stride: number; alpha: number; beta: number },
 ): Op {
   const { m, n, k } = o;
-  return rt.op(pl.pipeline, [padded(a), padded(b), padded(c)], {
+  // the default kernel's skip bindings (4, 5): naga counts them as used even where SKIP is false,
+  // so without a skip term they get C as a placeholder (never read)
+  const skip = o.skip ? [padded(o.skip.u), o.skip.d] : pl.file === "matmul" ? [padded(c), c] : [];
+  return rt.op(pl.pipeline, [padded(a), padded(b), padded(c), ...skip], {
     params: [
       m,
       n,
@@ -297,6 +313,7 @@ export async function matmulOps(
   const chunk = roundUp(Math.ceil(k / Math.max(1, splits)), pl.tile.bk);
   splits = Math.ceil(k / chunk);
   if (splits <= 1) return [await matmul(rt, tensors, { ...o, tile: pl.tile })];
+  if (o.skip) throw new Error("matmul: skip is for one dispatch (no split-K)");
   const wsSize = splits * pl.batch * m * n;
   const given = tensors.workspace;
   const ws = typeof given === "function"

@@ -10,8 +10,8 @@
  *   conj(C̃)ᵀdy = dy·Cm (both re/im at once)
  * - v [BL,P,2] = u·Bmᵀ (= B̃u); x [BL,P,2] the states; G/dv [BL,P,2] = dy·Cm, then dv in place
  *
- * Forward (5 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
- * → y = D·u → y += x·Cmᵀ (matmul, K = 2P).
+ * Forward (4 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
+ * → y = x·Cmᵀ + D·u (matmul, K = 2P, the skip term in its epilogue).
  * Backward (12 dispatches): v and x again (the forward's matmul and scan: v and x are temporaries in
  * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
  * and backward) → du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
@@ -149,12 +149,14 @@ export class S5Layer {
         workgroups: grid(np * nh),
       }),
       ...recompute,
-      // 16-byte accesses when rows are whole vec4s
-      rt.op(await k(nh % 4 === 0 ? "skip_forward4" : "skip_forward"), [u, P("D"), y], {
-        params: params({ n: bl * nh }),
-        workgroups: grid(nh % 4 === 0 ? bl * nh / 4 : bl * nh),
+      // y = x·Cmᵀ + D·u, the skip term added in the product's epilogue
+      await matmul(rt, { a: x, b: cm, c: y }, {
+        m: bl,
+        n: nh,
+        k: 2 * np,
+        transB: true,
+        skip: { u, d: P("D") },
       }),
-      await matmul(rt, { a: x, b: cm, c: y }, { m: bl, n: nh, k: 2 * np, transB: true, beta: 1 }),
     ];
     if (fwdOnly) return { output: y, forward, backward: [] };
 
