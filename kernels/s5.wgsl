@@ -209,31 +209,20 @@ fn scan_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   }
 }
 
-// du = D·dy (mode 0: overwrite; mode 1: du += D·dy, a residual's gradient being there; the matmul
-// du += dv·Bm follows) and per-row partial sums of dD, one invocation per (b, h). t1 = u, t2 = D,
-// t3 = dy, t4 = du, t5 = partial dD [B,H].
-// Unrolled (by 8 since session 7) so that many independent loads are in flight: the loop is
-// latency-bound otherwise.
-// du's old value (mode 1; else 0), loaded with the step's other operands.
-fn du_old(k: u32) -> f32 {
-  if (p.mode == 1u) { return t4[k]; }
-  return 0.0;
-}
-
+// Per-row partial sums of dD = Σ_t dy·u, one invocation per (b, h): t1 = u, t3 = dy, t5 = partial dD [B,H]. (du = D·dy is the skip term of the du = dv·Bm product's epilogue
+// since session 9; this kernel wrote it, and read du's old value, before.)
+// Unrolled by 8 so that many independent loads are in flight: the loop is latency-bound otherwise.
 @compute @workgroup_size(64)
 fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = linear(gid, nwg, 64u);
   if (i >= p.nb * p.nh) { return; }
   let b = i / p.nh;
   let h = i % p.nh;
-  let d = t2[h];
   let base = row_start(b) * p.nh + h;
   let nl = row_steps(b);
   var acc = 0.0;
   var acc1 = 0.0;
   var t = 0u;
-  // eight steps per iteration (session 7; four before): every load of the group is issued before
-  // any is used, 24 in flight per invocation
   for (; t + 8u <= nl; t += 8u) {
     let k0 = base + t * p.nh;
     let k1 = k0 + p.nh;
@@ -243,47 +232,13 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
     let k5 = k4 + p.nh;
     let k6 = k5 + p.nh;
     let k7 = k6 + p.nh;
-    let g0 = t3[k0];
-    let g1 = t3[k1];
-    let g2 = t3[k2];
-    let g3 = t3[k3];
-    let g4 = t3[k4];
-    let g5 = t3[k5];
-    let g6 = t3[k6];
-    let g7 = t3[k7];
-    let u0 = t1[k0];
-    let u1 = t1[k1];
-    let u2 = t1[k2];
-    let u3 = t1[k3];
-    let u4 = t1[k4];
-    let u5 = t1[k5];
-    let u6 = t1[k6];
-    let u7 = t1[k7];
-    let o0 = du_old(k0);
-    let o1 = du_old(k1);
-    let o2 = du_old(k2);
-    let o3 = du_old(k3);
-    let o4 = du_old(k4);
-    let o5 = du_old(k5);
-    let o6 = du_old(k6);
-    let o7 = du_old(k7);
-    t4[k0] = o0 + d * g0;
-    t4[k1] = o1 + d * g1;
-    t4[k2] = o2 + d * g2;
-    t4[k3] = o3 + d * g3;
-    t4[k4] = o4 + d * g4;
-    t4[k5] = o5 + d * g5;
-    t4[k6] = o6 + d * g6;
-    t4[k7] = o7 + d * g7;
-    acc += g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3;
-    acc1 += g4 * u4 + g5 * u5 + g6 * u6 + g7 * u7;
+    acc += t3[k0] * t1[k0] + t3[k1] * t1[k1] + t3[k2] * t1[k2] + t3[k3] * t1[k3];
+    acc1 += t3[k4] * t1[k4] + t3[k5] * t1[k5] + t3[k6] * t1[k6] + t3[k7] * t1[k7];
   }
   acc += acc1;
   for (; t < nl; t++) {
     let k = base + t * p.nh;
-    let g = t3[k];
-    t4[k] = du_old(k) + d * g;
-    acc += g * t1[k];
+    acc += t3[k] * t1[k];
   }
   t5[i] = acc;
 }

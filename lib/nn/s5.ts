@@ -14,8 +14,9 @@
  * → y = x·Cmᵀ + D·u (matmul, K = 2P, the skip term in its epilogue).
  * Backward (12 dispatches): v and x again (the forward's matmul and scan: v and x are temporaries in
  * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
- * and backward) → du = D·dy with per-row dD partials → G = dy·Cm (matmul) → reverse scan
- * (G → dv in place, per-row dΛ/dlog_step partials) → du += dv·Bm (matmul) → split-K matmuls
+ * and backward) → per-row dD partials (Σ dy·u) → G = dy·Cm (matmul) → reverse scan
+ * (G → dv in place, per-row dΛ/dlog_step partials) → du = dv·Bm + D·dy (matmul, the skip term in
+ * its epilogue; added into `dInputAccumulate` when given) → split-K matmuls
  * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → deterministic reductions ADDED into the grad views.
  * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P]. A forward-only build
  * (`ctx.forwardOnly`) carves only v and x from the arena and has no backward.
@@ -165,8 +166,9 @@ export class S5Layer {
     const slices = partB.shape[0], chunk = bl / slices;
     const backward = [
       ...(keep ? [] : recompute),
-      rt.op(await k("skip_backward"), [u, P("D"), dy, du, partD, null, null, ...lensStarts], {
-        params: params({ mode: io.dInputAccumulate ? 1 : 0 }),
+      // per-row partials of dD = Σ dy·u
+      rt.op(await k("skip_backward"), [u, null, dy, null, partD, null, null, ...lensStarts], {
+        params: params(),
         workgroups: grid(nb * nh, 64),
       }),
       await matmul(rt, { a: dy, b: cm, c: gd }, { m: bl, n: 2 * np, k: nh }),
@@ -175,7 +177,14 @@ export class S5Layer {
         [dt, P("Lambda"), P("log_step"), v, x, gd, partL, ...lensStarts],
         { params: params(), workgroups: grid(nb * np, 64) },
       ),
-      await matmul(rt, { a: gd, b: bm, c: du }, { m: bl, n: nh, k: 2 * np, beta: 1 }),
+      // du = dv·Bm + D·dy (added to the residual's gradient already there with dInputAccumulate)
+      await matmul(rt, { a: gd, b: bm, c: du }, {
+        m: bl,
+        n: nh,
+        k: 2 * np,
+        beta: io.dInputAccumulate ? 1 : 0,
+        skip: { u: dy, d: P("D") },
+      }),
       // dB̃ slices: [2P, H] = dv_chunkᵀ · u_chunk
       await matmul(rt, { a: gd, b: u, c: partB }, {
         m: 2 * np,
