@@ -60,6 +60,10 @@
 // Version 40: where a flush's FS·EB (slot, channel) pairs fit one warp, the last warp finalises
 // them all (PACK), instead of one half-empty warp per slot (v16's SPREAD): scan_bwd 4.568 -> 4.426
 // ms per step, the step 14.86 -> 14.69 ms (kernel_ab, same process, 3 rounds; .../s8/v40).
+// Version 42 (session 9): LAST in scan_bwd too (prefix-mode training's last block: z and ∂y exist
+// at each row's last step only, ∂z is written there only; see the defines), with scan_fwd_e LAST
+// writing checkpoints: the packed training step 13.32 -> 12.66 ms with the rest of the last-steps-
+// only block (docs/results/h100-2026-11-27-s9/last; kernels/lab/RESULTS.md, session 9).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
