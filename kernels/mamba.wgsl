@@ -246,6 +246,14 @@ fn ck_store(base: u32, v: vec4<f32>) {
   if (n0 + 3u < N) { ckpt[base + 3u * E] = v.w; }
 }
 
+// scan_bwd: the gate z and ∂y of step t (row m) of channel e; LAST: both are [B, E] at each row's
+// last step, and 0 at every other step
+fn z_dy(m: u32, t: u32, e: u32) -> vec2<f32> {
+  if (!LAST) { return vec2<f32>(xz[m * 2u * E + E + e], yb[m * E + e]); }
+  if (t + 1u == ptl) { return vec2<f32>(xz[pb * E + e], yb[pb * E + e]); }
+  return vec2<f32>(0.0);
+}
+
 // Stages the inputs of steps t0 + k, k < KS, of row pb (zeros where t ≥ t1).
 fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
   for (var i = lid; i < KS * EB; i += T) {
@@ -264,15 +272,9 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
       dl = softplus(s);
       u = xc[m * E + e];
       if (bwd) {
-        var z = 0.0;
-        var dy = 0.0;
-        if (!LAST) {
-          z = xz[m * 2u * E + E + e];
-          dy = yb[m * E + e];
-        } else if (t + 1u == ptl) {
-          z = xz[pb * E + e];
-          dy = yb[pb * E + e];
-        }
+        let zy = z_dy(m, t, e);
+        let z = zy.x;
+        let dy = zy.y;
         let sz = sigmoid(z);
         gy = dy * z * sz;
         gz = dy * sz * (1.0 + z * (1.0 - sz));
@@ -340,24 +342,16 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
   if (lid < HS * EB && ta < t1) {
     let m = prow0 + ta;
     qu0 = xc[m * E + e0];
-    if (!LAST) {
-      qz0 = xz[m * 2u * E + E + e0];
-      qy0 = yb[m * E + e0];
-    } else if (ta + 1u == ptl) {
-      qz0 = xz[pb * E + e0];
-      qy0 = yb[pb * E + e0];
-    }
+    let zy = z_dy(m, ta, e0);
+    qz0 = zy.x;
+    qy0 = zy.y;
   }
   if (lid + T < HS * EB && tb < t1) {
     let m = prow0 + tb;
     qu1 = xc[m * E + e0];
-    if (!LAST) {
-      qz1 = xz[m * 2u * E + E + e0];
-      qy1 = yb[m * E + e0];
-    } else if (tb + 1u == ptl) {
-      qz1 = xz[pb * E + e0];
-      qy1 = yb[pb * E + e0];
-    }
+    let zy = z_dy(m, tb, e0);
+    qz1 = zy.x;
+    qy1 = zy.y;
   }
 }
 
