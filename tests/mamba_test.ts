@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
-import { Runtime, type Tensor } from "../lib/gpu/runtime.ts";
+import { type Command, Runtime, type Tensor } from "../lib/gpu/runtime.ts";
 import { MambaLayer } from "../lib/nn/mamba.ts";
 import { type BuildContext, type BuiltLayer, scratchPool } from "../lib/nn/module.ts";
 import { gradcheck, randn, relErr, rng } from "../lib/reference/gradcheck.ts";
@@ -282,7 +282,7 @@ Deno.test("mamba GPU: lastOnly in training (the last block in prefix mode): outp
   }
 });
 
-Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays recompute), backward scan in 3 batch slices", async () => {
+Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays recompute, keeping none or its conv and x_proj outputs), backward scan in 3 batch slices", async () => {
   const rt = new Runtime(await getGpu());
   // L·E, L·J, E·JP chosen so a batch slice may start at every 4th row (256-byte binding offsets)
   const d: MambaDims = { B: 10, L: 16, H: 8, E: 16, N: 4, R: 8, K: 4 };
@@ -307,56 +307,68 @@ Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays re
     const fwd = mambaForward(h, p, d);
     return { layer, p, h, dOut, out: fwd.out, ref: mambaBackward(h, p, d, dOut, fwd.cache) };
   });
-  const ctx: BuildContext = {
-    rt,
-    param: (k) => P.views.get(k)!,
-    grad: (k) => G.views.get(k)!,
-    batch: d.B,
-    seqLen: d.L,
-    step: rt.tensor([4], "u32"),
-    scratch: scratchPool(rt),
-  };
-  const built: BuiltLayer[] = [];
-  for (const c of cases) {
-    built.push(
-      await c.layer.build(ctx, {
-        input: rt.tensor([d.B, d.L, d.H], "f32", c.h),
-        dOutput: rt.tensor([d.B, d.L, d.H], "f32", c.dOut),
-      }),
-    );
-  }
-  // one copy of the saved activations and of the backward temporaries serves both layers
-  assert.equal(built[0].dInput!.buffer, built[1].dInput!.buffer);
-  assert.equal(
-    built[0].backward.filter((op) => "label" in op && op.label === "mamba:scan_bwd").length,
-    3, // slices of 4, 4 and 2 rows
-  );
-  const run = async (replay: boolean) => {
-    for (const t of [...layers[0].scratch, ...layers[1].scratch]) {
-      rt.write(t, new Float32Array(t.size).fill(NaN));
+  for (const keep of [[], ["xc", "xdbl"]] as const) {
+    const ctx: BuildContext = {
+      rt,
+      param: (k) => P.views.get(k)!,
+      grad: (k) => G.views.get(k)!,
+      batch: d.B,
+      seqLen: d.L,
+      step: rt.tensor([4], "u32"),
+      scratch: scratchPool(rt),
+    };
+    const built: BuiltLayer[] = [];
+    for (const c of cases) {
+      built.push(
+        await c.layer.build(ctx, {
+          input: rt.tensor([d.B, d.L, d.H], "f32", c.h),
+          dOutput: rt.tensor([d.B, d.L, d.H], "f32", c.dOut),
+          keep: c.layer === layers[0] ? keep : undefined,
+        }),
+      );
     }
-    rt.run([{ clear: G.all }, ...built[0].forward, ...built[1].forward, ...built[1].backward]);
-    const dhB = await rt.read(built[1].dInput as Tensor & { dtype: "f32" });
-    rt.run([...(replay ? built[0].recompute! : []), ...built[0].backward]);
-    const dh = [await rt.read(built[0].dInput as Tensor & { dtype: "f32" }), dhB];
-    return Promise.all(cases.map(async (c, i): Promise<GpuRun> => {
-      const grads: Record<string, Float64Array> = {};
-      for (const k of MAMBA_PARAM_NAMES) {
-        const g = await rt.read(
-          G.views.get(`${c.layer.prefix}.${k}`)! as Tensor & { dtype: "f32" },
-        );
-        grads[k] = Float64Array.from(g);
+    // one copy of the saved activations and of the backward temporaries serves both layers
+    assert.equal(built[0].dInput!.buffer, built[1].dInput!.buffer);
+    // what the earlier layer keeps is its own, and its replay leaves out what makes it
+    const labels = (cmds: Command[]) => cmds.map((op) => "label" in op ? op.label : "");
+    assert.equal(labels(built[0].recompute!).includes("conv1d:conv_fwd4"), keep.length === 0);
+    assert.equal(
+      labels(built[0].recompute!).filter((l) => l === "matmul:main").length,
+      keep.length === 0 ? 2 : 1,
+    );
+    assert.equal(
+      built[0].backward.filter((op) => "label" in op && op.label === "mamba:scan_bwd").length,
+      3, // slices of 4, 4 and 2 rows
+    );
+    const run = async (replay: boolean) => {
+      for (const t of [...layers[0].scratch, ...layers[1].scratch]) {
+        rt.write(t, new Float32Array(t.size).fill(NaN));
       }
-      const out = await rt.read(built[i].output as Tensor & { dtype: "f32" });
-      return { out, dh: dh[i], grads };
-    }));
-  };
-  const gpu = await run(true);
-  cases.forEach((c, i) => compare(gpu[i], c.ref, c.out, `shared scratch, layer ${c.layer.prefix}`));
-  // without the replay layer a's backward reads layer b's activations: the check above is real
-  const stale = await run(false);
-  const errs = MAMBA_PARAM_NAMES.map((k) => relErr(stale[0].grads[k], cases[0].ref.grads[k]));
-  assert.ok(Math.max(...errs) > 1e-2, `stale activations went unnoticed: ${errs}`);
+      rt.run([{ clear: G.all }, ...built[0].forward, ...built[1].forward, ...built[1].backward]);
+      const dhB = await rt.read(built[1].dInput as Tensor & { dtype: "f32" });
+      rt.run([...(replay ? built[0].recompute! : []), ...built[0].backward]);
+      const dh = [await rt.read(built[0].dInput as Tensor & { dtype: "f32" }), dhB];
+      return Promise.all(cases.map(async (c, i): Promise<GpuRun> => {
+        const grads: Record<string, Float64Array> = {};
+        for (const k of MAMBA_PARAM_NAMES) {
+          const g = await rt.read(
+            G.views.get(`${c.layer.prefix}.${k}`)! as Tensor & { dtype: "f32" },
+          );
+          grads[k] = Float64Array.from(g);
+        }
+        const out = await rt.read(built[i].output as Tensor & { dtype: "f32" });
+        return { out, dh: dh[i], grads };
+      }));
+    };
+    const gpu = await run(true);
+    cases.forEach((c, i) =>
+      compare(gpu[i], c.ref, c.out, `shared scratch, keep [${keep}], layer ${c.layer.prefix}`)
+    );
+    // without the replay layer a's backward reads layer b's activations: the check above is real
+    const stale = await run(false);
+    const errs = MAMBA_PARAM_NAMES.map((k) => relErr(stale[0].grads[k], cases[0].ref.grads[k]));
+    assert.ok(Math.max(...errs) > 1e-2, `stale activations went unnoticed: ${errs}`);
+  }
 });
 
 /** Minimal safetensors reader (F64, I32) for the golden file. */

@@ -83,6 +83,14 @@ export interface SS4RecOptions {
  */
 const HEAD_CHUNK_BYTES = 24 << 20;
 
+/**
+ * What the replaying Mamba layers keep of their own in prefix-mode training under `recompute:
+ * mamba` (`LayerIO.keep`): the conv and x_proj outputs, so block 0's replay runs in_proj and the
+ * scan only. The last block's last-steps-only build left the room (sequence mode has none: its step
+ * with its evaluation is at 1.98 GiB).
+ */
+const PREFIX_KEEP = ["xc", "xdbl"] as const;
+
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
 export const NO_TIME_GAP = 1;
 
@@ -169,6 +177,8 @@ export class SS4Rec implements RecModel {
        */
       last?: Tensor;
       dLast?: Tensor;
+      /** Saved activations the replaying Mamba layers keep as their own (`LayerIO.keep`). */
+      keep?: readonly ("xc" | "xdbl")[];
       /** Packed tokens (ctx.packed): [B] i32, the token of each row's last step (−1: none). */
       lastToken?: Tensor;
     },
@@ -307,6 +317,7 @@ export class SS4Rec implements RecModel {
           output: branch,
           // its input gradient is added to the residual's, which the LayerNorm backward wrote
           dInputAccumulate: dInput,
+          keep: replay && layer instanceof MambaLayer ? inputs.keep : undefined,
         });
         const out = fwdOnly
           ? pair[input === pair[0] ? 1 : 0]
@@ -397,6 +408,7 @@ export class SS4Rec implements RecModel {
       paddedLength: options.maxLen,
       lastToken: input.lastToken,
       ...(prefix?.atLast ? { last: prefix.rep, dLast: prefix.dRep } : {}),
+      keep: prefix?.atLast && (this.o.recompute ?? "mamba") === "mamba" ? PREFIX_KEEP : undefined,
     });
     const lossSum = options.lossSum ?? rt.tensor([2], "f32", [0, 0], "loss_sum");
     const E = this.store.param("item_embedding.weight");

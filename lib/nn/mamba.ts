@@ -273,15 +273,16 @@ export class MambaLayer {
     // Forward-only, they are mere temporaries of the forward, carved from the backward arena
     // (which holds every layer's forward temporaries then), and scan_fwd writes no checkpoints:
     // `ckpt` is a placeholder binding.
-    const saved = (shape: number[], name: string) =>
-      ctx.scratch && !this.keepActivations ? ctx.scratch(name, shape) : t(shape, name);
+    const keeps = (what: "xc" | "xdbl") => !!io.keep?.includes(what);
+    const saved = (shape: number[], name: string, own = false) =>
+      ctx.scratch && !this.keepActivations && !own ? ctx.scratch(name, shape) : t(shape, name);
     const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
     const [xz, xc, xdbl, y] = fwdOnly
       ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)
       : [
         saved([M, 2 * E], "mamba.xz"),
-        saved([M, E], "mamba.xc"),
-        saved([M, J], "mamba.xdbl"),
+        saved([M, E], "mamba.xc", keeps("xc")),
+        saved([M, J], "mamba.xdbl", keeps("xdbl")),
         saved([M, E], "mamba.y"),
       ];
     const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B, NC, N, E], "mamba.ckpt");
@@ -353,44 +354,48 @@ export class MambaLayer {
         k: H,
         transB: true,
       });
+    const conv = rt.op(
+      convF,
+      [xIn, p("conv1d.weight"), p("conv1d.bias"), xc, null, null, null, lens, starts],
+      { params, workgroups: grid(B * Math.ceil(L / 8) * EV, 64) },
+    );
+    const xProj = await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl, workspace }, {
+      m: M,
+      n: J,
+      k: E,
+      transB: true,
+    });
+    const scan = rt.op(scanF, [
+      lastRows,
+      xc,
+      xdbl,
+      ...ssmParams,
+      y,
+      ckpt,
+      null,
+      null,
+      null,
+      null,
+      lens,
+      starts,
+    ], {
+      params: [B, L, 0],
+      workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
+    });
+    // the replay before the backward skips what this layer keeps as its own (io.keep)
     const recompute: Command[] = [
       ...inProj,
-      rt.op(
-        convF,
-        [xIn, p("conv1d.weight"), p("conv1d.bias"), xc, null, null, null, lens, starts],
-        {
-          params,
-          workgroups: grid(B * Math.ceil(L / 8) * EV, 64),
-        },
-      ),
-      ...await matmulOps(rt, { a: xc, b: p("x_proj.weight"), c: xdbl, workspace }, {
-        m: M,
-        n: J,
-        k: E,
-        transB: true,
-      }),
-      rt.op(scanF, [
-        lastRows,
-        xc,
-        xdbl,
-        ...ssmParams,
-        y,
-        ckpt,
-        null,
-        null,
-        null,
-        null,
-        lens,
-        starts,
-      ], {
-        params: [B, L, 0],
-        workgroups: fwdE ? [Math.ceil(E / 64), B, 1] : [E / EB, B, 1],
-      }),
+      ...(keeps("xc") ? [] : [conv]),
+      ...(keeps("xdbl") ? [] : xProj),
+      scan,
     ];
     // LAST: scan_fwd_e's output at the last steps, [B, E], at y's start
     const yOut = last ? new Tensor(y.buffer, y.offset, [B, E], "f32", "mamba.y_last") : y;
     const forward: Command[] = [
-      ...recompute,
+      ...inProj,
+      conv,
+      ...xProj,
+      scan,
       ...await matmulOps(rt, {
         a: yOut,
         b: p("out_proj.weight"),

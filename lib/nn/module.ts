@@ -186,6 +186,12 @@ export interface LayerIO {
    * (MambaLayer; `dInputAccumulate` takes precedence).
    */
   dInputTarget?: Tensor;
+  /**
+   * MambaLayer: saved activations that stay the layer's own where `ctx.scratch` would share them —
+   * "xc" (the conv output), "xdbl" (x_proj's) — so that `BuiltLayer.recompute` leaves out the
+   * dispatches that make them, for their memory.
+   */
+  keep?: readonly ("xc" | "xdbl")[];
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */
