@@ -68,8 +68,9 @@ export interface SS4RecOptions {
    * Config `recompute` (default "mamba"). True: every block but the last replays its Mamba
    * forward before its backward (the Mamba layers share one set of saved activations) and S5
    * recomputes its states in its backward — the least memory. "mamba": the Mamba replay only;
-   * every S5 layer keeps its own activations. False: every layer keeps its own activations (more
-   * memory, fewer dispatches per step).
+   * every S5 layer keeps its own activations, and in prefix mode the replaying Mamba layers keep
+   * their conv and x_proj outputs (`PREFIX_KEEP`). False: every layer keeps its own activations
+   * (more memory, fewer dispatches per step).
    */
   recompute?: boolean | "mamba";
 }
