@@ -13,10 +13,7 @@ struct Params {
   nl: u32,
   np: u32,
   nh: u32,
-  n: u32,
-  slices: u32,
   clip: u32,
-  mode: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> t1: array<f32>;
@@ -395,67 +392,64 @@ fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   t7[w + 2u * p.np + q] = bw_dls;
 }
 
-// Deterministic reduction of t1 = partials [slices, n] over slices, ADDED into gradients.
+// Deterministic reductions of partials [slices, n] over slices, ADDED into gradients: the layer's
+// four (dB̃, dC̃, dD, dΛ with dlog_step) in one dispatch (session 9; one dispatch each before).
 // Workgroup = 16 outputs × 16 lanes; each lane sums a fixed strided subset of the slices, then
 // lane 0 adds the 16 lane sums in a fixed order (no float atomics, bit-reproducible).
 var<workgroup> red: array<f32, 256>;
 
+// One reduction of reduce_all: partials t1[at + s·n + j] for s < slices, j < n; its outputs at
+// t2[out ..] (and, for dΛ, dlog_step at t2[out2 ..]); workgroups wg0 .. of the dispatch.
+struct RTask { at: u32, n: u32, slices: u32, out: u32, out2: u32, wg0: u32, pad0: u32, pad1: u32 }
+struct RParams { nh: u32, np: u32, pad0: u32, pad1: u32, task: array<RTask, 4> }
+@group(0) @binding(0) var<uniform> rp: RParams;
+
 // Four independent chains (session 7): with one chain the dD and dΛ reductions (64 and 96
 // outputs over 1,024 slices: 4 and 6 workgroups) waited on 64 dependent loads per lane, ~32 µs
 // each on the H100; the NVIDIA compiler leaves naga's loops rolled, so the unroll is by hand.
-fn slice_sum(j: u32, lane: u32) -> f32 {
+fn slice_sum(at: u32, n: u32, slices: u32, j: u32, lane: u32) -> f32 {
   var a0 = 0.0;
   var a1 = 0.0;
   var a2 = 0.0;
   var a3 = 0.0;
-  if (j < p.n) {
+  if (j < n) {
     var s = lane;
-    for (; s + 48u < p.slices; s += 64u) {
-      a0 += t1[s * p.n + j];
-      a1 += t1[(s + 16u) * p.n + j];
-      a2 += t1[(s + 32u) * p.n + j];
-      a3 += t1[(s + 48u) * p.n + j];
+    for (; s + 48u < slices; s += 64u) {
+      a0 += t1[at + s * n + j];
+      a1 += t1[at + (s + 16u) * n + j];
+      a2 += t1[at + (s + 32u) * n + j];
+      a3 += t1[at + (s + 48u) * n + j];
     }
-    for (; s < p.slices; s += 16u) { a0 += t1[s * p.n + j]; }
+    for (; s < slices; s += 16u) { a0 += t1[at + s * n + j]; }
   }
   return (a0 + a1) + (a2 + a3);
 }
 
-fn lanes_total(x: u32) -> f32 {
+// task 0: dB̃ from [S, 2P, H]: j = (2q+c)·H + h → out[(q·H + h)·2 + c]; task 1: dC̃ from [S, H, 2P]
+// = dyᵀx: out[j], negated for imaginary parts (conj(x)); task 2: dD [B, H] → out[j]; task 3: the
+// scan backward's [B, 3P] → dΛ out[j] for j < 2P, dlog_step out2[j − 2P].
+@compute @workgroup_size(16, 16)
+fn reduce_all(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  var k = 0u;
+  if (wid.x >= rp.task[1].wg0) { k = 1u; }
+  if (wid.x >= rp.task[2].wg0) { k = 2u; }
+  if (wid.x >= rp.task[3].wg0) { k = 3u; }
+  let tk = rp.task[k];
+  let j = (wid.x - tk.wg0) * 16u + lid.x;
+  red[lid.y * 16u + lid.x] = slice_sum(tk.at, tk.n, tk.slices, j, lid.y);
+  workgroupBarrier();
+  if (lid.y != 0u || j >= tk.n) { return; }
   var sum = 0.0;
-  for (var l = 0u; l < 16u; l++) { sum += red[l * 16u + x]; }
-  return sum;
-}
-
-// mode 0: t2[j] += Σ; mode 1 (dB̃ from [S, 2P, H]): j = (2q+c)·H + h → t2[(q·H + h)·2 + c];
-// mode 2 (dC̃ from [S, H, 2P] = dyᵀx): t2[j] += Σ, negated for imaginary parts (conj(x)).
-@compute @workgroup_size(16, 16)
-fn reduce(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let j = wid.x * 16u + lid.x;
-  red[lid.y * 16u + lid.x] = slice_sum(j, lid.y);
-  workgroupBarrier();
-  if (lid.y != 0u || j >= p.n) { return; }
-  let sum = lanes_total(lid.x);
-  if (p.mode == 1u) {
-    let r = j / p.nh;
-    let h = j % p.nh;
-    let dst = ((r / 2u) * p.nh + h) * 2u + (r % 2u);
-    t2[dst] += sum;
-  } else if (p.mode == 2u) {
-    t2[j] += select(sum, -sum, (j % 2u) == 1u);
+  for (var l = 0u; l < 16u; l++) { sum += red[l * 16u + lid.x]; }
+  if (k == 0u) {
+    let r = j / rp.nh;
+    let h = j % rp.nh;
+    t2[tk.out + ((r / 2u) * rp.nh + h) * 2u + (r % 2u)] += sum;
+  } else if (k == 1u) {
+    t2[tk.out + j] += select(sum, -sum, (j % 2u) == 1u);
+  } else if (k == 2u || j < 2u * rp.np) {
+    t2[tk.out + j] += sum;
   } else {
-    t2[j] += sum;
+    t2[tk.out2 + j - 2u * rp.np] += sum;
   }
-}
-
-// The dΛ / dlog_step reduction of scan_backward's partials [B, 3P]: t2 = grad Lambda [P,2],
-// t3 = grad log_step [P].
-@compute @workgroup_size(16, 16)
-fn reduce_lambda(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let j = wid.x * 16u + lid.x;
-  red[lid.y * 16u + lid.x] = slice_sum(j, lid.y);
-  workgroupBarrier();
-  if (lid.y != 0u || j >= p.n) { return; }
-  let sum = lanes_total(lid.x);
-  if (j < 2u * p.np) { t2[j] += sum; } else { t3[j - 2u * p.np] += sum; }
 }

@@ -12,19 +12,20 @@
  *
  * Forward (4 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
  * → y = x·Cmᵀ + D·u (matmul, K = 2P, the skip term in its epilogue).
- * Backward (12 dispatches): v and x again (the forward's matmul and scan: v and x are temporaries in
+ * Backward (9 dispatches; 7 when `keepActivations`): v and x again (the forward's matmul and scan: v and x are temporaries in
  * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
  * and backward) → per-row dD partials (Σ dy·u) → G = dy·Cm (matmul) → reverse scan
  * (G → dv in place, per-row dΛ/dlog_step partials) → du = dv·Bm + D·dy (matmul, the skip term in
  * its epilogue; added into `dInputAccumulate` when given) → split-K matmuls
- * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → deterministic reductions ADDED into the grad views.
+ * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → the four deterministic reductions (dB̃, dC̃, dD,
+ * dΛ/dlog_step) in one dispatch, ADDED into the grad views.
  * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P]. A forward-only build
  * (`ctx.forwardOnly`) carves only v and x from the arena and has no backward.
  *
  * @module
  */
 
-import { grid, type Op, type Tensor } from "../gpu/runtime.ts";
+import { grid, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { matmul } from "../gpu/ops.ts";
 import {
   arenaSize,
@@ -56,6 +57,40 @@ export interface S5LayerOptions {
    * live in the shared backward arena and the backward recomputes them.
    */
   keepActivations?: boolean;
+}
+
+/** The tensor spanning `ts` (views of one buffer), from the lowest offset to the highest end. */
+function span(ts: readonly Tensor[], name: string): Tensor {
+  const lo = Math.min(...ts.map((t) => t.offset));
+  const hi = Math.max(...ts.map((t) => t.offset + t.byteLength));
+  if (ts.some((t) => t.buffer !== ts[0].buffer)) throw new Error(`${name}: views of other buffers`);
+  return new Tensor(ts[0].buffer, lo, [(hi - lo) / 4], "f32", name);
+}
+
+/**
+ * The layer's four parameter-gradient reductions as one dispatch (kernels/s5.wgsl reduce_all, in
+ * the order dB̃, dC̃, dD, dΛ/dlog_step): each sums its partials [slices, n] over the slices and ADDS
+ * the sums into its gradient views. The partials are views of one buffer (the backward region), the
+ * gradients views of the flat gradient buffer, so two bindings hold them all.
+ */
+async function reduceAll(
+  rt: Runtime,
+  pipeline: GPUComputePipeline,
+  tasks: readonly { part: Tensor; n: number; slices: number; out: Tensor; out2?: Tensor }[],
+  nh: number,
+  np: number,
+): Promise<Op> {
+  const parts = span(tasks.map((t) => t.part), "s5 gradient partials");
+  const outs = span(tasks.flatMap((t) => t.out2 ? [t.out, t.out2] : [t.out]), "s5 gradients");
+  const words: number[] = [nh, np, 0, 0];
+  let wg = 0;
+  for (const t of tasks) {
+    const at = (t.part.offset - parts.offset) / 4, out = (t.out.offset - outs.offset) / 4;
+    const out2 = t.out2 ? (t.out2.offset - outs.offset) / 4 : 0;
+    words.push(at, t.n, t.slices, out, out2, wg, 0, 0);
+    wg += Math.ceil(t.n / 16);
+  }
+  return rt.op(pipeline, [parts, outs], { params: words, workgroups: wg });
 }
 
 /** Largest divisor of `n` that is ≤ `cap` (the number of split-K slices). */
@@ -116,25 +151,10 @@ export class S5Layer {
     const views = carve(backwardRegion(ctx, shapes, name("backward")), shapes);
     const [v, x] = keep ? [t([bl, 2 * np], "v"), t([bl, 2 * np], "x")] : views;
 
-    const params = (o: { n?: number; slices?: number; mode?: number } = {}) => [
-      nb,
-      nl,
-      np,
-      nh,
-      o.n ?? 0,
-      o.slices ?? 0,
-      this.options.clipEigs ? 1 : 0,
-      o.mode ?? 0,
-    ];
+    const params = () => [nb, nl, np, nh, this.options.clipEigs ? 1 : 0];
     const k = (entry: string) => rt.kernel("s5", entry, { PACKED: !!ctx.packed });
     // lengths and row starts of packed tokens (placeholders otherwise): bindings 8 and 9
     const lensStarts = packedBindings(ctx);
-    const reduce = await k("reduce");
-    const reduceOp = (part: Tensor, out: Tensor, n: number, s: number, mode: number): Op =>
-      rt.op(reduce, [part, out], {
-        params: params({ n, slices: s, mode }),
-        workgroups: Math.ceil(n / 16),
-      });
 
     const recompute = [
       await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
@@ -207,13 +227,18 @@ export class S5Layer {
         strideB: chunk * 2 * np,
         strideC: nh * 2 * np,
       }),
-      reduceOp(partB, G("B"), 2 * np * nh, slices, 1),
-      reduceOp(partC, G("C"), 2 * np * nh, slices, 2),
-      reduceOp(partD, G("D"), nh, nb, 0),
-      rt.op(await k("reduce_lambda"), [partL, G("Lambda"), G("log_step")], {
-        params: params({ n: 3 * np, slices: nb }),
-        workgroups: Math.ceil((3 * np) / 16),
-      }),
+      await reduceAll(
+        rt,
+        await k("reduce_all"),
+        [
+          { part: partB, n: 2 * np * nh, slices, out: G("B") },
+          { part: partC, n: 2 * np * nh, slices, out: G("C") },
+          { part: partD, n: nh, slices: nb, out: G("D") },
+          { part: partL, n: 3 * np, slices: nb, out: G("Lambda"), out2: G("log_step") },
+        ],
+        nh,
+        np,
+      ),
     ];
     return { output: y, dInput: du, forward, backward };
   }
