@@ -73,13 +73,13 @@ function span(ts: readonly Tensor[], name: string): Tensor {
  * the sums into its gradient views. The partials are views of one buffer (the backward region), the
  * gradients views of the flat gradient buffer, so two bindings hold them all.
  */
-async function reduceAll(
+function reduceAll(
   rt: Runtime,
   pipeline: GPUComputePipeline,
   tasks: readonly { part: Tensor; n: number; slices: number; out: Tensor; out2?: Tensor }[],
   nh: number,
   np: number,
-): Promise<Op> {
+): Op {
   const parts = span(tasks.map((t) => t.part), "s5 gradient partials");
   const outs = span(tasks.flatMap((t) => t.out2 ? [t.out, t.out2] : [t.out]), "s5 gradients");
   const words: number[] = [nh, np, 0, 0];
@@ -227,7 +227,7 @@ export class S5Layer {
         strideB: chunk * 2 * np,
         strideC: nh * 2 * np,
       }),
-      await reduceAll(
+      reduceAll(
         rt,
         await k("reduce_all"),
         [
