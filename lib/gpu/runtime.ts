@@ -56,6 +56,17 @@ export class Tensor {
   binding(): GPUBufferBinding {
     return { buffer: this.buffer, offset: this.offset, size: Math.max(4, this.byteLength) };
   }
+  /**
+   * Rows r0 .. r0 + n − 1 along the first dimension, as a view of the same storage (where it is
+   * bound, the caller keeps its offset 256-byte aligned).
+   */
+  rows(r0: number, n: number, name = this.name): Tensor {
+    if (!(r0 >= 0 && n >= 0 && r0 + n <= this.shape[0])) {
+      throw new Error(`rows ${r0}..${r0 + n} of ${this.name} [${this.shape}]`);
+    }
+    const width = this.size / this.shape[0];
+    return new Tensor(this.buffer, this.offset + r0 * width * 4, [n, width], this.dtype, name);
+  }
   /** Same storage, another shape with the same element count. */
   reshape(shape: readonly number[]): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);

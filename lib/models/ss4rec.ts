@@ -24,7 +24,7 @@
 import { type Batch, type PackedBatch, packedFillers, type SequenceBatch } from "../data/batch.ts";
 import { matmul, matmulOps } from "../gpu/ops.ts";
 import { historyMaskWords, packHistoryCsr, rankOp } from "../gpu/rank.ts";
-import { type Command, type Runtime, Tensor } from "../gpu/runtime.ts";
+import type { Command, Runtime, Tensor } from "../gpu/runtime.ts";
 import { addAtLast, gatherLast } from "../nn/elementwise.ts";
 import { embedding, gatherRows } from "../nn/embedding.ts";
 import { layerNorm } from "../nn/layernorm.ts";
@@ -438,7 +438,7 @@ export class SS4Rec implements RecModel {
     if (prefix) {
       const { rep, dRep } = prefix;
       if (prefix.atLast) {
-        if (input.R > B) fillerClear = { clear: rowsView(dRep, B, input.R - B, H) };
+        if (input.R > B) fillerClear = { clear: dRep.rows(B, input.R - B) };
       } else if (input.packed) {
         // every row's output at its last token (filler rows too: R rows), and back: each token
         // gets the gradient of the row it ends (0 for the others)
@@ -460,7 +460,7 @@ export class SS4Rec implements RecModel {
         });
       }
       // the head reads the first B rows (all of them unless packed tokens add filler rows)
-      const realRows = (t: Tensor) => rowsView(t, 0, B, H);
+      const realRows = (t: Tensor) => t.rows(0, B);
       reps = [{ rep: realRows(rep), dRep: realRows(dRep), target, n: B }];
       enc.activations.set("seq_output", realRows(rep));
     } else {
@@ -487,9 +487,9 @@ export class SS4Rec implements RecModel {
       for (let r0 = 0; r0 < rows; r0 += chunk) {
         const n = Math.min(chunk, rows - r0);
         reps.push({
-          rep: rowsView(rep, r0, n, H),
-          dRep: rowsView(dRep, r0, n, H),
-          target: rowsView(target, r0, n, 1),
+          rep: rep.rows(r0, n),
+          dRep: dRep.rows(r0, n),
+          target: target.rows(r0, n),
           n,
         });
       }
@@ -501,7 +501,7 @@ export class SS4Rec implements RecModel {
     const dLogitsAll = rt.tensor([maxRows, V], "f32", undefined, "d_logits");
     enc.activations.set("logits", logitsAll);
     for (const [j, { rep, dRep, target: t, n }] of reps.entries()) {
-      const logits = rowsView(logitsAll, 0, n, V), dLogits = rowsView(dLogitsAll, 0, n, V);
+      const logits = logitsAll.rows(0, n), dLogits = dLogitsAll.rows(0, n);
       const io = { logits, targets: t, dLogits, rows: n, vocab: V, accumulator: lossSum, count };
       const loss = this.o.lossType === "BPR"
         ? await bpr(ctx, { ...io, salt: 100 + j })
@@ -661,7 +661,7 @@ export class SS4Rec implements RecModel {
       scores,
       commands: [
         ...enc.forward,
-        await matmul(rt, { a: rowsView(rep, 0, B, H), b: E, c: scores }, {
+        await matmul(rt, { a: rep.rows(0, B), b: E, c: scores }, {
           m: B,
           n: V,
           k: H,
@@ -694,11 +694,6 @@ function checkStride(batch: { maxLen: number }, L: number): void {
   if (batch.maxLen !== L) {
     throw new Error(`SS4Rec: batch of stride ${batch.maxLen} uploaded to a graph of length ${L}`);
   }
-}
-
-/** Rows r0..r0+n-1 of a row-major [rows, width] tensor as a view (offsets stay 256-aligned). */
-function rowsView(t: Tensor, r0: number, n: number, width: number): Tensor {
-  return new Tensor(t.buffer, t.offset + r0 * width * 4, [n, width], t.dtype, t.name);
 }
 
 /** Gaps of `no_time`: {@linkcode NO_TIME_GAP} at every real position, 0 on padding. */

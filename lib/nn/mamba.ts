@@ -326,16 +326,15 @@ export class MambaLayer {
     ]);
     const ssmParams = [p("dt_proj.weight"), p("dt_proj.bias"), p("A_log"), p("D")];
     const win = p("in_proj.weight");
-    // in_proj.weight's x rows (0..E−1) and z rows (E..2E−1), and the same views of its gradient
-    const rowsOf = (w: Tensor, r0: number, name: string) =>
-      new Tensor(w.buffer, w.offset + 4 * r0 * H, [E, H], "f32", name);
+    // in_proj.weight's x rows (0..E−1) and z rows (E..2E−1), and the same views of its gradient:
+    // w.rows(0 or E, E)
     // LAST: x for every step into the first half of xz's memory, and the gate z for the last steps
     // only, [B, E]: no other step's z is read (nor, in training, has a gradient)
     const xIn = last ? new Tensor(xz.buffer, xz.offset, [M, E], "f32", "mamba.x") : xz;
     const lastRows = last ? t([B, E], "mamba.z_last") : xz;
     const inProj = last
       ? [
-        ...await matmulOps(rt, { a: h, b: rowsOf(win, 0, "in_proj.weight.x"), c: xIn, workspace }, {
+        ...await matmulOps(rt, { a: h, b: win.rows(0, E, "in_proj.weight.x"), c: xIn, workspace }, {
           m: M,
           n: E,
           k: H,
@@ -343,7 +342,7 @@ export class MambaLayer {
         }),
         ...await matmulOps(rt, {
           a: io.lastOnly!,
-          b: rowsOf(win, E, "in_proj.weight.z"),
+          b: win.rows(E, E, "in_proj.weight.z"),
           c: lastRows,
           workspace,
         }, { m: B, n: E, k: H, transB: true }),
@@ -513,7 +512,7 @@ export class MambaLayer {
       ], { params, workgroups: [E, 1, 1] }),
       // LAST: in_proj's x rows see ∂x at every step, its z rows ∂z at the last steps (whose
       // input is io.lastOnly, which receives their share of the input gradient)
-      ...await matmulOps(rt, { a: dx, b: h, c: last ? rowsOf(gwin, 0, "x") : gwin, workspace }, {
+      ...await matmulOps(rt, { a: dx, b: h, c: last ? gwin.rows(0, E, "x") : gwin, workspace }, {
         m: last ? E : 2 * E,
         n: H,
         k: M,
@@ -522,7 +521,7 @@ export class MambaLayer {
       }),
       ...await matmulOps(rt, {
         a: dx,
-        b: last ? rowsOf(win, 0, "in_proj.weight.x") : win,
+        b: last ? win.rows(0, E, "in_proj.weight.x") : win,
         c: dh.reshape([M, H]),
         workspace,
       }, { m: M, n: H, k: last ? E : 2 * E, beta: io.dInputAccumulate ? 1 : 0 }),
@@ -531,12 +530,12 @@ export class MambaLayer {
           ...await matmulOps(rt, {
             a: dzS,
             b: io.lastOnly!,
-            c: rowsOf(gwin, E, "z"),
+            c: gwin.rows(E, E, "z"),
             workspace,
           }, { m: E, n: H, k: B, transA: true, beta: 1 }),
           ...await matmulOps(rt, {
             a: dzS,
-            b: rowsOf(win, E, "in_proj.weight.z"),
+            b: win.rows(E, E, "in_proj.weight.z"),
             c: io.dLastOnly!,
             workspace,
           }, { m: B, n: H, k: E, beta: 1 }),
