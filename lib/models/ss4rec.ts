@@ -534,7 +534,7 @@ export class SS4Rec implements RecModel {
       ...(compact ? [compact.backward] : []),
       ...enc.backward,
     ];
-    const lastSlot = new Int32Array(T ?? 0);
+    const lastSlot = new Int32Array(tokenSlot ? T! : 0);
     // host side of the slot lists, refilled by every upload
     const row = new Int32Array(slots ? rows : 0), slot = new Int32Array(slots ? rows : 0);
     const slotTargets = new Int32Array(slots ? rows : 0);
