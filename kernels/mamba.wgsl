@@ -64,6 +64,12 @@
 // at each row's last step only, ∂z is written there only; see the defines), with scan_fwd_e LAST
 // writing checkpoints: the packed training step 13.32 -> 12.66 ms with the rest of the last-steps-
 // only block (docs/results/h100-2026-11-27-s9/last; kernels/lab/RESULTS.md, session 9).
+// Version 43 (session 10): LAST scan_bwd walks down without the forward states (bstw): below the
+// row's last step tL, where ∂y alone enters, q_t = ∂h_t·a_t·h_{t−1} equals ∂h_{t−1}·h_{t−1}, which
+// steps down from ∂h_tL·h_tL by subtracting ∂h_t·Δ_t·xc_t·Bt_t; scan_fwd_e LAST stores that final
+// state h_tL ([B, N, E]) instead of the chunk checkpoints. The last block's scan_bwd 646 -> 562 µs
+// per slice, its scan_fwd_e 324 -> 286 µs; the packed step 12.31 -> 12.00 ms (H100, deno task
+// bench, one device call: docs/results/h100-2026-11-27-s10/w).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -88,7 +94,8 @@
 // once; steps past the chunk's end are staged as zeros, which makes them identity steps.
 //
 // Memory plan (no B·L·E·N tensor): scan_fwd stores the state entering every chunk of CH steps,
-// ckpt [B, ceil(L/CH), N, E] (e fastest: coalesced). scan_bwd walks the chunks in reverse,
+// ckpt [B, ceil(L/CH), N, E] (e fastest: coalesced; LAST: [B, N, E], the state after each row's
+// last step, v43). scan_bwd walks the chunks in reverse,
 // recomputes the chunk's states from its checkpoint, then runs the reverse recurrence over them.
 // Sums over e of the workgroup's EB channels go to bcp [B·L, E/EB, R+2N]; conv1d.wgsl:bc_reduce
 // adds the E/EB block partials into dxdbl.
@@ -96,7 +103,7 @@
 // Bindings (all read_write so views of the flat parameter/gradient buffers may share a dispatch):
 //   1 xz [M, 2E] (z = columns E..2E−1)   2 xc [M, E]          3 xdbl [M, R+2N] = [dt_r | Bt | Ct]
 //   4 dtw [E, R]   5 dtb [E]   6 alog [E, N]   7 dsk [E] (D)
-//   8 yb: y [M, E] (scan_fwd output) / dy [M, E] (scan_bwd input)    9 ckpt [B, NC, N, E]
+//   8 yb: y [M, E] (scan_fwd output) / dy [M, E] (scan_bwd input)    9 ckpt [B, NC, N, E] (LAST: [B, N, E])
 //   scan_bwd only: 10 dxc [M, E] (overwritten)  11 dxz [M, 2E] (columns E..2E−1 overwritten; LAST:
 //                  ∂z [B, E])
 //                  12 part [B, E, JP] (columns 0..N+R+1 written)  13 bcp [M, E/EB, R+2N] (written;
@@ -419,7 +426,7 @@ var<private> qck: vec4<f32>; // v34: the next chunk's checkpoint
 var<private> pfd: f32; // v34: D of the finaliser lane's channel (loaded once)
 
 fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
-  qck = ck_load(ckb);
+  if (!LAST) { qck = ck_load(ckb); }
   qbc0 = bc_item(lid, t0, t1);
   qbc1 = bc_item(lid + T, t0, t1);
   qbc2 = bc_item(lid + 2u * T, t0, t1);
@@ -560,7 +567,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       if (!LAST) { zn = xz[m0 * 2u * E + E + e]; }
       for (var k = 0u; k < kn; k++) {
         let t = t0 + k;
-        if (CKPT && t % CH == 0u) {
+        if (CKPT && !LAST && t % CH == 0u) {
           let base = ((b * nc + t / CH) * N) * E + e;
           if (NGR > 0u) { ck_store_n(base, 0u, h0); }
           if (NGR > 1u) { ck_store_n(base, 4u, h1); }
@@ -617,6 +624,19 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     }
   }
   if (live && LAST && tl == 0u) { yb[b * E + e] = 0.0; }
+  // LAST with CKPT (v43): scan_bwd needs the state after the row's last step only, [B, N, E]
+  // (0 for an empty row)
+  if (live && LAST && CKPT) {
+    let base = b * N * E + e;
+    if (NGR > 0u) { ck_store_n(base, 0u, h0); }
+    if (NGR > 1u) { ck_store_n(base, 4u, h1); }
+    if (NGR > 2u) { ck_store_n(base, 8u, h2); }
+    if (NGR > 3u) { ck_store_n(base, 12u, h3); }
+    if (NGR > 4u) { ck_store_n(base, 16u, h4); }
+    if (NGR > 5u) { ck_store_n(base, 20u, h5); }
+    if (NGR > 6u) { ck_store_n(base, 24u, h6); }
+    if (NGR > 7u) { ck_store_n(base, 28u, h7); }
+  }
   // the right padding's outputs are 0 (PACKED: there is none; those rows are other rows' steps)
   if (live && !LAST && !PACKED) {
     for (var t = tl; t < p.len; t++) { yb[(b * p.len + t) * E + e] = 0.0; }
@@ -650,6 +670,39 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, da: vec4<f32>, st: ptr<function
   sbv[s * 2u + 1u][png][pel] = gy * hcur;
   let gb = dot(g, bt);
   snv[s][png][pel] = vec4<f32>(dot(ct, hcur), dot(gq, pa) + gb * u, gb * dl, 0.0);
+}
+
+// v43, LAST: the reverse step without the forward states. ∂y exists at the row's last step tL
+// alone, so below it ∂h_{t−1} = a_t·∂h_t, and q_t = ∂h_t·a_t·h_{t−1} (what ∂A and ∂Δ need of the
+// states) equals w_{t−1} = ∂h_{t−1}·h_{t−1}, with w_t = w_{t−1} + ∂h_t·Δ_t·xc_t·Bt_t: walking down
+// from w_tL = ∂h_tL·h_tL (hT, the forward's final state), q_t = w_t − ∂h_t·Δ_t·xc_t·Bt_t and
+// q_0 = 0 (h_{−1} = 0). No checkpoint, no recomputed chunk, no exp(Δ·A) kept per step.
+fn bstw(k: u32, hT: vec4<f32>, st: ptr<function, BwdState>, w: ptr<function, vec4<f32>>) {
+  let dl = sh_in[k * QS][pel];
+  let u = sh_in[k * QS + 1u][pel];
+  let gy = sh_in[k * QS + 2u][pel];
+  let bt = sh_bc[k * 2u][png];
+  let ct = sh_bc[k * 2u + 1u][png];
+  let t = pt0 + k;
+  let s = k % FS;
+  var g = (*st).dh;
+  var ys = 0.0;
+  if (t < pt1 && t + 1u == ptl) {
+    // the last step (steps past the chunk's end, t ≥ pt1, are identity steps): ∂h = gy·Ct, w = ∂h·hT, and its ∂Ct and Σ_n Ct·h from hT
+    g = gy * ct;
+    *w = g * hT;
+    ys = dot(ct, hT);
+  }
+  let gdu = g * (dl * u);
+  var q = *w - gdu * bt;
+  if (t == 0u) { q = vec4<f32>(0.0); }
+  (*st).ga += q * dl;
+  (*st).dh = g * exp2(dl * pal);
+  *w = q;
+  sbv[s * 2u][png][pel] = gdu;
+  sbv[s * 2u + 1u][png][pel] = gy * hT;
+  let gb = dot(g, bt);
+  snv[s][png][pel] = vec4<f32>(ys, dot(q, pa) + gb * u, gb * dl, 0.0);
 }
 
 // Finaliser state of channel el2 (invocations lid ≥ T − EB).
@@ -889,6 +942,10 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   }
   var st = BwdState(vec4<f32>(0.0), vec4<f32>(0.0));
   var fs = FinState(0.0, 0.0);
+  // LAST (v43): the state after the row's last step ([B, N, E], scan_fwd_e) and w (see bstw)
+  var hT = vec4<f32>(0.0);
+  var w = vec4<f32>(0.0);
+  if (LAST) { hT = ck_load((pb * N + png * 4u) * E + e); }
   if (PF && tl > 0u) {
     let c0 = ((tl + CH - 1u) / CH - 1u) * CH;
     prefetch_bwd(lid, c0, min(c0 + CH, tl), ((pb * nc + c0 / CH) * N + png * 4u) * E + e);
@@ -906,9 +963,45 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     workgroupBarrier();
     // v32: the next chunk's inputs load while this one computes
     // the chunk's checkpoint: prefetched with its inputs (v34), else loaded now
-    var hc = qck;
-    if (!PF) { hc = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e); }
+    let hq = qck;
     if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CH, pt0, ((pb * nc + ci - 2u) * N + png * 4u) * E + e); }
+    if (LAST) {
+      // v43: the reverse steps without the forward states (bstw)
+      bstw(15u, hT, &st, &w);
+      if (15u % FS == 0u) { flush(lid, 15u, &fs); }
+      bstw(14u, hT, &st, &w);
+      if (14u % FS == 0u) { flush(lid, 14u, &fs); }
+      bstw(13u, hT, &st, &w);
+      if (13u % FS == 0u) { flush(lid, 13u, &fs); }
+      bstw(12u, hT, &st, &w);
+      if (12u % FS == 0u) { flush(lid, 12u, &fs); }
+      bstw(11u, hT, &st, &w);
+      if (11u % FS == 0u) { flush(lid, 11u, &fs); }
+      bstw(10u, hT, &st, &w);
+      if (10u % FS == 0u) { flush(lid, 10u, &fs); }
+      bstw(9u, hT, &st, &w);
+      if (9u % FS == 0u) { flush(lid, 9u, &fs); }
+      bstw(8u, hT, &st, &w);
+      if (8u % FS == 0u) { flush(lid, 8u, &fs); }
+      bstw(7u, hT, &st, &w);
+      if (7u % FS == 0u) { flush(lid, 7u, &fs); }
+      bstw(6u, hT, &st, &w);
+      if (6u % FS == 0u) { flush(lid, 6u, &fs); }
+      bstw(5u, hT, &st, &w);
+      if (5u % FS == 0u) { flush(lid, 5u, &fs); }
+      bstw(4u, hT, &st, &w);
+      if (4u % FS == 0u) { flush(lid, 4u, &fs); }
+      bstw(3u, hT, &st, &w);
+      if (3u % FS == 0u) { flush(lid, 3u, &fs); }
+      bstw(2u, hT, &st, &w);
+      if (2u % FS == 0u) { flush(lid, 2u, &fs); }
+      bstw(1u, hT, &st, &w);
+      if (1u % FS == 0u) { flush(lid, 1u, &fs); }
+      bstw(0u, hT, &st, &w);
+      flush(lid, 0u, &fs);
+    } else {
+    var hc = hq;
+    if (!PF) { hc = ck_load(((pb * nc + ci - 1u) * N + png * 4u) * E + e); }
     let h0 = hc;
     var d0: vec4<f32>;
     let h1 = fstd(0u, h0, &d0);
@@ -974,6 +1067,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     if (1u % FS == 0u) { flush(lid, 1u, &fs); }
     bst(0u, h0, h1, d0, &st);
     flush(lid, 0u, &fs);
+    }
     // ∂dt_r of the chunk's steps (Σ over the block's channels) and Σ_t ∂dt_proj.weight
     let kn = pt1 - pt0;
     for (var i = lid; i < kn * R; i += T) {

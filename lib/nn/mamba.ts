@@ -285,7 +285,9 @@ export class MambaLayer {
         saved([M, J], "mamba.xdbl", keeps("xdbl")),
         saved([M, E], "mamba.y"),
       ];
-    const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B, NC, N, E], "mamba.ckpt");
+    // LAST: scan_bwd needs only the state after each row's last step (kernels/mamba.wgsl v43)
+    const ckPerRow = last ? N * E : NC * N * E;
+    const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B * ckPerRow], "mamba.ckpt");
     const out = io.output ?? t(last ? [B, H] : packed ? [M, H] : [B, L, H], "mamba.out");
     const rowsOut = last ? B : M;
 
@@ -470,7 +472,7 @@ export class MambaLayer {
             tok(xdbl, L * J),
             ...ssmParams,
             last ? v(dyS, E) : tok(dy, L * E),
-            v(ckpt, NC * N * E),
+            v(ckpt, ckPerRow),
             tok(dxc, L * E),
             last ? v(dzS, E) : tok(dxz, L * 2 * E),
             v(part, E * JP),
