@@ -24,7 +24,14 @@ for (const w of which) {
     const scan = shape === "def"
       ? undefined
       : { EB: Number(shape.split("/")[0]), FS: Number(shape.split("/")[1]) };
-    const layer = new MambaLayer("m", { hidden: H, state: 32, conv: 4, expand: 2, scanSlices: 1, scan });
+    const layer = new MambaLayer("m", {
+      hidden: H,
+      state: 32,
+      conv: 4,
+      expand: 2,
+      scanSlices: 1,
+      scan,
+    });
     const specs = layer.params();
     const P = rt.flat(specs), G = rt.flat(specs);
     const r = rng(1);
