@@ -70,6 +70,12 @@
 // state h_tL ([B, N, E]) instead of the chunk checkpoints. The last block's scan_bwd 646 -> 562 µs
 // per slice, its scan_fwd_e 324 -> 286 µs; the packed step 12.31 -> 12.00 ms (H100, deno task
 // bench, one device call: docs/results/h100-2026-11-27-s10/w).
+// Version 44: SLIM, that LAST scan_bwd's workgroup memory 24 -> 14 KB: its chunks stage Δ, xc,
+// softplus′ and Bt alone (gy, the ∂z factor and Ct exist at the last step only: a prologue loads
+// them once and writes that step's ∂Ct and ∂z), and the flush slots' (∂Δ, ∂xc) share vec4s. The
+// last block's scan_bwd 562 -> 475 µs per slice with the staging alone (slim1/), 466 µs with the
+// rest (slim/); the packed step 12.07 -> 11.67 ms, padded 12.82 -> 12.57 (one device call each
+// against v43).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -157,16 +163,29 @@ fn fin_channel(lid: u32) -> u32 {
 }
 var<workgroup> sfin: array<vec2<f32>, FS * EB>; // per-slot (∂D, ∂dt_bias) partials at the end
 
+// SLIM (v44: scan_bwd of a LAST build; false for every other entry point): gy, the ∂z factor and
+// Ct exist at the row's last step only, so the chunks stage Δ, xc, softplus′ and Bt alone, and
+// those last-step values are loaded once (slast, pct); the workgroup needs ~16 KB instead of ~24
+// (more workgroups per SM).
+const BCH: u32 = select(2u, 1u, SLIM); // staged x_dbl halves per step: Bt | Ct, or Bt alone
 // chunk inputs: sh_in[k·QS + q][el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
-// 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory)
-const QS: u32 = 5u;
+// 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory);
+// SLIM: 0: Δ, 1: xc, 2: softplus′
+const QS: u32 = select(5u, 3u, SLIM);
+const Q_DS: u32 = select(3u, 2u, SLIM);
 var<workgroup> sh_in: array<array<f32, EB>, HS * QS>;
-var<workgroup> sh_bc: array<array<vec4<f32>, NGR>, HS * 2u>; // [k][Bt | Ct][ng]
+var<workgroup> sh_bc: array<array<vec4<f32>, NGR>, HS * BCH>; // [k][Bt | Ct][ng]
+var<workgroup> slast: array<f32, EB>; // SLIM: gy at the row's last step
+var<private> pgy: f32; // SLIM: gy of the invocation's channel at the row's last step
+var<private> pct: vec4<f32>; // SLIM: Ct of its 4 states there
 var<workgroup> sh_dtr: array<array<f32, R>, HS>;
 var<workgroup> sh_w: array<array<f32, R>, EB>;
 // [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding)
-var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * 2u>;
-var<workgroup> snv: array<array<array<vec4<f32>, EB>, NGR>, FS>; // [slot][ng][el] (yss, ∂Δ, ∂xc) partials
+var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * BCH>;
+// [slot][ng][el] (yss, ∂Δ, ∂xc) partials; SLIM: (∂Δ, ∂xc) of slot s in components 2·(s % 2) and
+// 2·(s % 2) + 1 of entry s / 2 (yss is needed at the last step only: the prologue sums it)
+const SNS: u32 = select(FS, (FS + 1u) / 2u, SLIM);
+var<workgroup> snv: array<array<array<vec4<f32>, EB>, NGR>, SNS>;
 var<workgroup> cgs: array<array<f32, EP>, HS>; // [k][el] ∂loss/∂(Δ pre-activation)
 var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
 var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
@@ -278,7 +297,10 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
       let s = dt_pre(m, e);
       dl = softplus(s);
       u = xc[m * E + e];
-      if (bwd) {
+      if (bwd && SLIM) {
+        ds = 1.0;
+        if (s <= 20.0) { ds = sigmoid(s); }
+      } else if (bwd) {
         let zy = z_dy(m, t, e);
         let z = zy.x;
         let dy = zy.y;
@@ -291,11 +313,13 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
     }
     sh_in[k * QS][el] = dl;
     sh_in[k * QS + 1u][el] = u;
-    sh_in[k * QS + 2u][el] = gy;
-    sh_in[k * QS + 3u][el] = ds;
-    sh_in[k * QS + 4u][el] = gz;
+    sh_in[k * QS + Q_DS][el] = ds;
+    if (!SLIM) {
+      sh_in[k * QS + 2u][el] = gy;
+      sh_in[k * QS + 4u][el] = gz;
+    }
   }
-  for (var i = lid; i < KS * 2u * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
+  for (var i = lid; i < KS * BCH * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
   if (bwd) {
     for (var i = lid; i < KS * R; i += T) { sh_dtr[i / R][i % R] = dtr_item(i, t0, t1); }
   }
@@ -307,12 +331,12 @@ fn bc4(base: u32, n0: u32) -> vec4<f32> {
 }
 
 // Bt (c < NGR) or Ct vec4 item i of the chunk of steps t0 .. (staging layout [k][Bt | Ct][ng];
-// zeros past step t1 and past HS steps; states n ≥ N read as 0).
+// SLIM: [k][Bt][ng]; zeros past step t1 and past HS steps; states n ≥ N read as 0).
 fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
-  if (i >= HS * 2u * NGR) { return v; }
-  let k = i / (2u * NGR);
-  let c = i % (2u * NGR);
+  if (i >= HS * BCH * NGR) { return v; }
+  let k = i / (BCH * NGR);
+  let c = i % (BCH * NGR);
   let half = c / NGR;
   let n0 = (c % NGR) * 4u;
   let t = t0 + k;
@@ -349,14 +373,16 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
   if (lid < HS * EB && ta < t1) {
     let m = prow0 + ta;
     qu0 = xc[m * E + e0];
-    let zy = z_dy(m, ta, e0);
+    var zy = vec2<f32>(0.0);
+    if (!SLIM) { zy = z_dy(m, ta, e0); }
     qz0 = zy.x;
     qy0 = zy.y;
   }
   if (lid + T < HS * EB && tb < t1) {
     let m = prow0 + tb;
     qu1 = xc[m * E + e0];
-    let zy = z_dy(m, tb, e0);
+    var zy = vec2<f32>(0.0);
+    if (!SLIM) { zy = z_dy(m, tb, e0); }
     qz1 = zy.x;
     qy1 = zy.y;
   }
@@ -396,16 +422,18 @@ fn stage_items(lid: u32, t0: u32, t1: u32) {
     }
     sh_in[k * QS][el] = dl;
     sh_in[k * QS + 1u][el] = u;
-    sh_in[k * QS + 2u][el] = gy;
-    sh_in[k * QS + 3u][el] = ds;
-    sh_in[k * QS + 4u][el] = gz;
+    sh_in[k * QS + Q_DS][el] = ds;
+    if (!SLIM) {
+      sh_in[k * QS + 2u][el] = gy;
+      sh_in[k * QS + 4u][el] = gz;
+    }
   }
 }
 
 // v17: scan_bwd's chunk staging: Bt, Ct and dt_r first (one barrier), then the per-(step, channel)
 // inputs (stage_items); xc, z, dy are loaded before the barrier so the two rounds of loads overlap.
 fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
-  for (var i = lid; i < HS * 2u * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
+  for (var i = lid; i < HS * BCH * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
   for (var i = lid; i < HS * R; i += T) { sh_dtr[i / R][i % R] = dtr_item(i, t0, t1); }
   load_items(lid, t0, t1);
   workgroupBarrier();
@@ -437,10 +465,10 @@ fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
 }
 
 fn stage_bwd(lid: u32, t0: u32, t1: u32) {
-  if (lid < HS * 2u * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
-  if (lid + T < HS * 2u * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
-  if (lid + 2u * T < HS * 2u * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
-  if (lid + 3u * T < HS * 2u * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
+  if (lid < HS * BCH * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
+  if (lid + T < HS * BCH * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
+  if (lid + 2u * T < HS * BCH * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
+  if (lid + 3u * T < HS * BCH * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
   if (lid < HS * R) { sh_dtr[lid / R][lid % R] = qdtr; }
   workgroupBarrier();
   stage_items(lid, t0, t1);
@@ -676,22 +704,20 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, da: vec4<f32>, st: ptr<function
 // alone, so below it ∂h_{t−1} = a_t·∂h_t, and q_t = ∂h_t·a_t·h_{t−1} (what ∂A and ∂Δ need of the
 // states) equals w_{t−1} = ∂h_{t−1}·h_{t−1}, with w_t = w_{t−1} + ∂h_t·Δ_t·xc_t·Bt_t: walking down
 // from w_tL = ∂h_tL·h_tL (hT, the forward's final state), q_t = w_t − ∂h_t·Δ_t·xc_t·Bt_t and
-// q_0 = 0 (h_{−1} = 0). No checkpoint, no recomputed chunk, no exp(Δ·A) kept per step.
+// q_0 = 0 (h_{−1} = 0). No checkpoint, no recomputed chunk, no exp(Δ·A) kept per step. Needs SLIM
+// (v44; the host compiles a LAST scan_bwd with it).
 fn bstw(k: u32, hT: vec4<f32>, st: ptr<function, BwdState>, w: ptr<function, vec4<f32>>) {
   let dl = sh_in[k * QS][pel];
   let u = sh_in[k * QS + 1u][pel];
-  let gy = sh_in[k * QS + 2u][pel];
-  let bt = sh_bc[k * 2u][png];
-  let ct = sh_bc[k * 2u + 1u][png];
+  let bt = sh_bc[k * BCH][png];
   let t = pt0 + k;
   let s = k % FS;
   var g = (*st).dh;
-  var ys = 0.0;
   if (t < pt1 && t + 1u == ptl) {
-    // the last step (steps past the chunk's end, t ≥ pt1, are identity steps): ∂h = gy·Ct, w = ∂h·hT, and its ∂Ct and Σ_n Ct·h from hT
-    g = gy * ct;
+    // the last step (steps past the chunk's end, t ≥ pt1, are identity steps): ∂h = gy·Ct,
+    // w = ∂h·hT (gy and Ct loaded once, pgy and pct; the prologue wrote ∂Ct and ∂z there)
+    g = pgy * pct;
     *w = g * hT;
-    ys = dot(ct, hT);
   }
   let gdu = g * (dl * u);
   var q = *w - gdu * bt;
@@ -699,10 +725,16 @@ fn bstw(k: u32, hT: vec4<f32>, st: ptr<function, BwdState>, w: ptr<function, vec
   (*st).ga += q * dl;
   (*st).dh = g * exp2(dl * pal);
   *w = q;
-  sbv[s * 2u][png][pel] = gdu;
-  sbv[s * 2u + 1u][png][pel] = gy * hT;
+  sbv[s * BCH][png][pel] = gdu;
   let gb = dot(g, bt);
-  snv[s][png][pel] = vec4<f32>(ys, dot(q, pa) + gb * u, gb * dl, 0.0);
+  let gd = dot(q, pa) + gb * u;
+  if ((s & 1u) == 0u) {
+    snv[s >> 1u][png][pel].x = gd;
+    snv[s >> 1u][png][pel].y = gb * dl;
+  } else {
+    snv[s >> 1u][png][pel].z = gd;
+    snv[s >> 1u][png][pel].w = gb * dl;
+  }
 }
 
 // Finaliser state of channel el2 (invocations lid ≥ T − EB).
@@ -715,20 +747,21 @@ fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinSt
   let t = pt0 + k;
   if (t < pt1) {
     let m = prow0 + t;
+    let si = select(s, s >> 1u, SLIM);
     var v = vec4<f32>(0.0);
     if (NGR <= 8u) {
       // v28: at most 8 partials at constant indices (no clamp per load), four chains
       var v1 = vec4<f32>(0.0);
       var v2 = vec4<f32>(0.0);
       var v3 = vec4<f32>(0.0);
-      v = snv[s][0][el2];
-      if (NGR > 1u) { v1 += snv[s][1u % NGR][el2]; }
-      if (NGR > 2u) { v2 += snv[s][2u % NGR][el2]; }
-      if (NGR > 3u) { v3 += snv[s][3u % NGR][el2]; }
-      if (NGR > 4u) { v += snv[s][4u % NGR][el2]; }
-      if (NGR > 5u) { v1 += snv[s][5u % NGR][el2]; }
-      if (NGR > 6u) { v2 += snv[s][6u % NGR][el2]; }
-      if (NGR > 7u) { v3 += snv[s][7u % NGR][el2]; }
+      v = snv[si][0][el2];
+      if (NGR > 1u) { v1 += snv[si][1u % NGR][el2]; }
+      if (NGR > 2u) { v2 += snv[si][2u % NGR][el2]; }
+      if (NGR > 3u) { v3 += snv[si][3u % NGR][el2]; }
+      if (NGR > 4u) { v += snv[si][4u % NGR][el2]; }
+      if (NGR > 5u) { v1 += snv[si][5u % NGR][el2]; }
+      if (NGR > 6u) { v2 += snv[si][6u % NGR][el2]; }
+      if (NGR > 7u) { v3 += snv[si][7u % NGR][el2]; }
       v = (v + v1) + (v2 + v3);
     } else if (NGR % 4u == 0u) {
       // v19: four chains, unrolled by 4
@@ -736,35 +769,52 @@ fn fin_slot(s: u32, k0: u32, el2: u32, e2: u32, fd: f32, fs: ptr<function, FinSt
       var v2 = vec4<f32>(0.0);
       var v3 = vec4<f32>(0.0);
       for (var g = 0u; g < NGR; g += 4u) {
-        v += snv[s][g][el2];
-        v1 += snv[s][g + 1u][el2];
-        v2 += snv[s][g + 2u][el2];
-        v3 += snv[s][g + 3u][el2];
+        v += snv[si][g][el2];
+        v1 += snv[si][g + 1u][el2];
+        v2 += snv[si][g + 2u][el2];
+        v3 += snv[si][g + 3u][el2];
       }
       v = (v + v1) + (v2 + v3);
     } else if (NGR % 2u == 0u) {
       var v1 = vec4<f32>(0.0);
       for (var g = 0u; g < NGR; g += 2u) {
-        v += snv[s][g][el2];
-        v1 += snv[s][g + 1u][el2];
+        v += snv[si][g][el2];
+        v1 += snv[si][g + 1u][el2];
       }
       v += v1;
     } else {
-      for (var g = 0u; g < NGR; g++) { v += snv[s][g][el2]; }
+      for (var g = 0u; g < NGR; g++) { v += snv[si][g][el2]; }
+    }
+    if (SLIM) {
+      let h2 = select(v.xy, v.zw, (s & 1u) == 1u);
+      v = vec4<f32>(0.0, h2.x, h2.y, 0.0);
     }
     let u2 = sh_in[k * QS + 1u][el2];
-    let gy2 = sh_in[k * QS + 2u][el2];
-    let yss = v.x + fd * u2;
-    if (!LAST) {
-      dxz[m * 2u * E + E + e2] = yss * sh_in[k * QS + 4u][el2];
+    // SLIM: gy from slast at the last step (0 at every other), whose ∂z the prologue wrote
+    var gy2 = 0.0;
+    if (!SLIM) {
+      gy2 = sh_in[k * QS + 2u][el2];
+      dxz[m * 2u * E + E + e2] = (v.x + fd * u2) * sh_in[k * QS + 4u][el2];
     } else if (t + 1u == ptl) {
-      dxz[pb * E + e2] = yss * sh_in[k * QS + 4u][el2]; // LAST: ∂z at the last step only, [B, E]
+      gy2 = slast[el2];
     }
     (*fs).gd += gy2 * u2;
     dxc[m * E + e2] = v.z + gy2 * fd;
-    let gs = v.y * sh_in[k * QS + 3u][el2];
+    let gs = v.y * sh_in[k * QS + Q_DS][el2];
     (*fs).gb += gs;
     cgs[k][el2] = gs;
+  }
+}
+
+// bcp[o .. o + 3] = v: states n0 .. n0 + 3 of a Bt or Ct row (states n ≥ N are not written)
+fn bcp_store(o: u32, n0: u32, v: vec4<f32>) {
+  if (R % 4u == 0u && N % 4u == 0u) {
+    bcp[o >> 2u] = v; // o is a multiple of 4: one 16-byte store (v21)
+  } else {
+    bcp[o >> 2u][o & 3u] = v.x;
+    if (n0 + 1u < N) { bcp[(o + 1u) >> 2u][(o + 1u) & 3u] = v.y; }
+    if (n0 + 2u < N) { bcp[(o + 2u) >> 2u][(o + 2u) & 3u] = v.z; }
+    if (n0 + 3u < N) { bcp[(o + 3u) >> 2u][(o + 3u) & 3u] = v.w; }
   }
 }
 
@@ -778,7 +828,13 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     let t = pt0 + k0 + s;
     if (t < pt1) {
       var v = vec4<f32>(0.0);
-      let sh = s * 2u + c / NGR;
+      if (SLIM && c >= NGR) {
+        // SLIM: ∂Ct is 0 but at the last step, whose sum went to bcp before the first chunk
+        let n0 = (c - NGR) * 4u;
+        if (t + 1u != ptl) { bcp_store(((pb * p.len + t) * NEB + pblk) * J + R + N + n0, n0, v); }
+        continue;
+      }
+      let sh = s * BCH + c / NGR;
       let sg = c % NGR;
       if (EB == 16u || EB == 32u) {
         // v28: the EB = 16 or 32 partials at constant indices (no clamp per load), four chains
@@ -862,15 +918,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       }
       let half = c / NGR;
       let n0 = (c % NGR) * 4u;
-      let o = ((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0;
-      if (R % 4u == 0u && N % 4u == 0u) {
-        bcp[o >> 2u] = v; // o is a multiple of 4: one 16-byte store (v21)
-      } else {
-        bcp[o >> 2u][o & 3u] = v.x;
-        if (n0 + 1u < N) { bcp[(o + 1u) >> 2u][(o + 1u) & 3u] = v.y; }
-        if (n0 + 2u < N) { bcp[(o + 2u) >> 2u][(o + 2u) & 3u] = v.z; }
-        if (n0 + 3u < N) { bcp[(o + 3u) >> 2u][(o + 3u) & 3u] = v.w; }
-      }
+      bcp_store(((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0, n0, v);
     }
   }
   if (PACK) {
@@ -946,6 +994,30 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   var hT = vec4<f32>(0.0);
   var w = vec4<f32>(0.0);
   if (LAST) { hT = ck_load((pb * N + png * 4u) * E + e); }
+  if (SLIM && tl > 0u) {
+    // the last step's gy, ∂z factor and Ct, once; its ∂Ct = Σ_e gy·hT over the block's channels
+    let tL = tl - 1u;
+    pct = bc4((prow0 + tL) * J + R + N, png * 4u);
+    let z = xz[pb * E + e];
+    let dy = yb[pb * E + e];
+    let sz = sigmoid(z);
+    pgy = dy * z * sz;
+    if (lid < EB) { slast[lid] = pgy; }
+    sbv[0][png][pel] = pgy * hT;
+    snv[0][png][pel] = vec4<f32>(dot(pct, hT), 0.0, 0.0, 0.0);
+    workgroupBarrier();
+    if (lid < NGR) {
+      var v = vec4<f32>(0.0);
+      for (var q = 0u; q < EB; q++) { v += sbv[0][lid][q]; }
+      bcp_store(((pb * p.len + tL) * NEB + pblk) * J + R + N + lid * 4u, lid * 4u, v);
+    }
+    if (lid < EB) {
+      // ∂z = (Σ_n Ct·hT + D·xc)·dy·σ(z)·(1 + z·(1 − σ(z))) at the last step ([B, E])
+      var ys = dsk[e] * xc[(prow0 + tL) * E + e];
+      for (var g = 0u; g < NGR; g++) { ys += snv[0][g][lid].x; }
+      dxz[pb * E + e] = ys * dy * sz * (1.0 + z * (1.0 - sz));
+    }
+  }
   if (PF && tl > 0u) {
     let c0 = ((tl + CH - 1u) / CH - 1u) * CH;
     prefetch_bwd(lid, c0, min(c0 + CH, tl), ((pb * nc + c0 / CH) * N + png * 4u) * E + e);

@@ -303,7 +303,19 @@ export class MambaLayer {
         ),
       ));
     }
-    const scanDefs = { E, N, R, K, CH, EB, FS, CKPT: !fwdOnly, LAST: last, PACKED: packed };
+    const scanDefs = {
+      E,
+      N,
+      R,
+      K,
+      CH,
+      EB,
+      FS,
+      CKPT: !fwdOnly,
+      LAST: last,
+      PACKED: packed,
+      SLIM: false,
+    };
     // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
     const convDefs = {
       E,
@@ -435,7 +447,7 @@ export class MambaLayer {
     const dh = io.dInputAccumulate ?? io.dInputTarget ??
       new Tensor(dy.buffer, dy.offset, [M, H], "f32", "mamba.dh");
     const [scanB, bcReduce, convB, reduce] = await Promise.all([
-      rt.kernel("mamba", "scan_bwd", scanDefs),
+      rt.kernel("mamba", "scan_bwd", { ...scanDefs, SLIM: last }),
       rt.kernel("conv1d", "bc_reduce", convDefs),
       rt.kernel("conv1d", "conv_bwd", convDefs),
       rt.kernel("conv1d", "param_reduce", convDefs),
