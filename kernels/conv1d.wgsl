@@ -12,7 +12,9 @@
 // Defines: E, N, R, K (conv width, ≤ 4), WG (workgroup size), EQ (conv_bwd's channel quads per
 // workgroup, 256 / TCN); NEB (channel blocks, bc_reduce only);
 // XS (row stride of x in b1 and of ∂x in b5: 2E in xz; E where the conv reads a separate x [M, E]
-// and conv_bwd writes a separate ∂x [M, E]: the last block in evaluation and prefix-mode training).
+// and conv_bwd writes a separate ∂x [M, E]: the last block in evaluation and prefix-mode training);
+// LAST (bc_reduce: the block's ∂Ct exists at each row's last valid step only, where scan_bwd's SLIM
+// prologue wrote it; every other step's ∂Ct columns are 0 and their bcp entries are not read).
 // Params: nb = B, len = L.
 // Bindings are generic (b1..b8, all read_write) because the three entries bind different tensors:
 //   conv_fwd:     b1 xz [M, 2E], b2 cw [E, 1, K], b3 cb [E], b4 xc [M, E] (overwritten);
@@ -329,17 +331,29 @@ fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let m = i / JQ;
   let j = (i % JQ) * 4u;
   var s = vec4<f32>(0.0);
-  if (J % 4u == 0u && NEB % 4u == 0u) {
-    // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled)
-    var s1 = vec4<f32>(0.0);
-    for (var q = 0u; q < NEB; q += 4u) {
-      let o = (m * NEB + q) * J + j;
-      s += bcp4(o, j, J) + bcp4(o + J, j, J);
-      s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
+  // LAST: the ∂Ct columns (from R + N on) are summed at the row's last valid step only, and are 0
+  // at every other (where bcp holds no ∂Ct)
+  let ct0 = R + N;
+  let zeroCt = LAST && m % p.len + 1u != u32(clamp(clens[p.b0 + m / p.len], 0, i32(p.len)));
+  if (!(zeroCt && j >= ct0)) {
+    if (J % 4u == 0u && NEB % 4u == 0u) {
+      // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled)
+      var s1 = vec4<f32>(0.0);
+      for (var q = 0u; q < NEB; q += 4u) {
+        let o = (m * NEB + q) * J + j;
+        s += bcp4(o, j, J) + bcp4(o + J, j, J);
+        s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
+      }
+      s += s1;
+    } else {
+      for (var q = 0u; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
     }
-    s += s1;
-  } else {
-    for (var q = 0u; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
+    if (zeroCt && j + 3u >= ct0) {
+      // a quad across the Bt | Ct boundary
+      if (j + 1u >= ct0) { s.y = 0.0; }
+      if (j + 2u >= ct0) { s.z = 0.0; }
+      if (j + 3u >= ct0) { s.w = 0.0; }
+    }
   }
   var row = m;
   if (PACKED) {

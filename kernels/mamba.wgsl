@@ -828,12 +828,9 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
     let t = pt0 + k0 + s;
     if (t < pt1) {
       var v = vec4<f32>(0.0);
-      if (SLIM && c >= NGR) {
-        // SLIM: ∂Ct is 0 but at the last step, whose sum went to bcp before the first chunk
-        let n0 = (c - NGR) * 4u;
-        if (t + 1u != ptl) { bcp_store(((pb * p.len + t) * NEB + pblk) * J + R + N + n0, n0, v); }
-        continue;
-      }
+      // SLIM: ∂Ct is 0 but at the last step, whose sum went to bcp before the first chunk (and
+      // bc_reduce LAST reads no other step's)
+      if (SLIM && c >= NGR) { continue; }
       let sh = s * BCH + c / NGR;
       let sg = c % NGR;
       if (EB == 16u || EB == 32u) {

@@ -327,6 +327,7 @@ export class MambaLayer {
       EQ: CONV_BWD_QUADS,
       XS: last ? E : 2 * E,
       PACKED: packed,
+      LAST: last,
     };
     const params = [B, L];
     // valid steps per row: the scans skip the padding after them (all of it when absent: none)
