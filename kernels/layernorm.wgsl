@@ -2,7 +2,10 @@
 //   z = a * drop(i) + res      (drop = 1 without DROPOUT or when not training; res = 0 without RESIDUAL)
 //   y = (z - mean) * rstd * gamma + beta,  rstd = 1 / sqrt(var + eps)  (biased variance)
 // Defines: RESIDUAL (bool), DROPOUT (bool), LANES (threads per row: 1, 2, 4, 8, 16 or 32),
-// K (columns per lane: ceil(units / LANES), a unit being a float, or a vec4 in the *4 entries).
+// K (columns per lane: ceil(units / LANES), a unit being a float, or a vec4 in the *4 entries),
+// SKIPD (bool, backward with RESIDUAL: also the column sums of dA·res, the gradient of a per-column
+// weight D of a skip term D·res inside `a` — S5's y = x·C̃ᵀ + D·u with u the residual — in a third
+// block of partial rows, [3·dim, nparts], which ln_reduce adds into binding 4).
 // With a define off the corresponding binding is still statically used and must be bound (the
 // builder passes a harmless alias).
 //
@@ -38,7 +41,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> b5: array<f32>;      // fwd: y      bwd: dy
 @group(0) @binding(6) var<storage, read_write> b6: array<f32>;      // fwd: stats  bwd: dA
 @group(0) @binding(7) var<storage, read_write> b7: array<f32>;      // bwd: dRes
-@group(0) @binding(8) var<storage, read_write> partial: array<f32>; // bwd: [2*dim, nparts]
+@group(0) @binding(8) var<storage, read_write> partial: array<f32>; // bwd: [2 or 3 · dim, nparts]
 // per-step scalars u32 [step, seed, training, 0]: fwd binding 7, bwd binding 9
 @group(0) @binding(7) var<storage, read_write> step_f: array<u32>;
 @group(0) @binding(9) var<storage, read_write> step_b: array<u32>;
@@ -53,7 +56,8 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> stats_f: array<vec2f>;
 @group(0) @binding(6) var<storage, read_write> da4: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> dres4: array<vec4f>;
-// ln_reduce: binding 1 = partial, 2 = gradGamma, 3 = gradBeta (aliases of the slots above)
+// ln_reduce: binding 1 = partial, 2 = gradGamma, 3 = gradBeta, 4 = gradD (SKIPD) (aliases of the
+// slots above)
 
 const RPW: u32 = 256u / LANES;
 
@@ -146,20 +150,23 @@ fn ln_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   if (lane == 0u) { b6[2u * row] = mean; b6[2u * row + 1u] = rstd; }
 }
 
-// Column sums of (dg, db) over the RPW rows of the workgroup into partial[c, part]. Uniform flow.
-fn write_partials(dg: array<f32, K>, db: array<f32, K>, l: u32, part: u32) {
+// Column sums of (dg, db) — and (dd, 0) into the third block with SKIPD — over the RPW rows of the
+// workgroup into partial[c, part]. Uniform flow.
+fn write_partials(dg: array<f32, K>, db: array<f32, K>, dd: array<f32, K>, l: u32, part: u32) {
   let lane = l % LANES;
-  for (var k = 0u; k < K; k++) {
-    red[l] = vec2f(dg[k], db[k]);
-    workgroupBarrier();
-    let h = lane + k * LANES;
-    if (l < LANES && h < p.dim) {
-      var s = red[lane];
-      for (var j = 1u; j < RPW; j++) { s += red[j * LANES + lane]; }
-      partial[h * p.nparts + part] = s.x;
-      partial[(p.dim + h) * p.nparts + part] = s.y;
+  for (var w = 0u; w < select(1u, 2u, SKIPD); w++) {
+    for (var k = 0u; k < K; k++) {
+      red[l] = select(vec2f(dg[k], db[k]), vec2f(dd[k], 0.0), w == 1u);
+      workgroupBarrier();
+      let h = lane + k * LANES;
+      if (l < LANES && h < p.dim) {
+        var s = red[lane];
+        for (var j = 1u; j < RPW; j++) { s += red[j * LANES + lane]; }
+        partial[(2u * w * p.dim + h) * p.nparts + part] = s.x;
+        if (w == 0u) { partial[(p.dim + h) * p.nparts + part] = s.y; }
+      }
+      workgroupBarrier();
     }
-    workgroupBarrier();
   }
 }
 
@@ -177,6 +184,7 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let fd = f32(p.dim);
   var dg: array<f32, K>;
   var db: array<f32, K>;
+  var dd: array<f32, K>;
   for (var it = 0u; it < p.rpw; it++) {
     let row = (part * p.rpw + it) * RPW + l / LANES;
     let ok = row < p.rows;
@@ -210,14 +218,16 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
         let h = lane + k * LANES;
         if (h < p.dim) {
           let dz = rstd * (g[k] - t.x - xh[k] * t.y);
-          b6[base + h] = dz * mask1(on, key, mbase + h);
+          let da = dz * mask1(on, key, mbase + h);
+          b6[base + h] = da;
           if (RESIDUAL) { b7[base + h] = dz; }
+          if (SKIPD) { dd[k] += da * res[base + h]; }
         }
       }
     }
   }
   workgroupBarrier();
-  write_partials(dg, db, l, part);
+  write_partials(dg, db, dd, l, part);
 }
 
 // ---------------------------------------------------------------- vec4 entries (dim % 4 == 0)
@@ -265,35 +275,40 @@ var<workgroup> sdg: array<vec4f, 256>;
 var<workgroup> sdb: array<vec4f, 256>;
 
 // Column sums of (dg, db) over the RPW rows: per k one staging barrier, then 8·LANES threads each
-// add one scalar column over the RPW rows in a fixed order. Uniform control flow.
-fn write_partials4(dg: array<vec4f, K>, db: array<vec4f, K>, l: u32, part: u32) {
+// add one scalar column over the RPW rows in a fixed order; with SKIPD a second round sums dd (in
+// sdg's place) into the third block. Uniform control flow.
+fn write_partials4(dg: array<vec4f, K>, db: array<vec4f, K>, dd: array<vec4f, K>, l: u32,
+                   part: u32) {
   let e = l % 4u;
   let ln = (l / 4u) % LANES;
-  let which = l / (4u * LANES);
-  for (var k = 0u; k < K; k++) {
-    sdg[l] = dg[k];
-    sdb[l] = db[k];
-    workgroupBarrier();
-    let h = 4u * (ln + k * LANES) + e;
-    if (which < 2u && h < p.dim) {
-      var s = 0.0;
-      // unrolled by 4, two chains (RPW = 256 / LANES is a multiple of 4 for LANES <= 64)
-      var s1 = 0.0;
-      if (which == 0u) {
-        for (var j = 0u; j < RPW; j += 4u) {
-          s += sdg[j * LANES + ln][e] + sdg[(j + 1u) * LANES + ln][e];
-          s1 += sdg[(j + 2u) * LANES + ln][e] + sdg[(j + 3u) * LANES + ln][e];
+  for (var w = 0u; w < select(1u, 2u, SKIPD); w++) {
+    // round 1: dd's sums as `which` 0, written to rows 2·dim + h
+    let which = l / (4u * LANES) + 2u * w;
+    for (var k = 0u; k < K; k++) {
+      sdg[l] = select(dg[k], dd[k], w == 1u);
+      sdb[l] = db[k];
+      workgroupBarrier();
+      let h = 4u * (ln + k * LANES) + e;
+      if (which < 2u + w && h < p.dim) {
+        var s = 0.0;
+        // unrolled by 4, two chains (RPW = 256 / LANES is a multiple of 4 for LANES <= 64)
+        var s1 = 0.0;
+        if (which % 2u == 0u) {
+          for (var j = 0u; j < RPW; j += 4u) {
+            s += sdg[j * LANES + ln][e] + sdg[(j + 1u) * LANES + ln][e];
+            s1 += sdg[(j + 2u) * LANES + ln][e] + sdg[(j + 3u) * LANES + ln][e];
+          }
+        } else {
+          for (var j = 0u; j < RPW; j += 4u) {
+            s += sdb[j * LANES + ln][e] + sdb[(j + 1u) * LANES + ln][e];
+            s1 += sdb[(j + 2u) * LANES + ln][e] + sdb[(j + 3u) * LANES + ln][e];
+          }
         }
-      } else {
-        for (var j = 0u; j < RPW; j += 4u) {
-          s += sdb[j * LANES + ln][e] + sdb[(j + 1u) * LANES + ln][e];
-          s1 += sdb[(j + 2u) * LANES + ln][e] + sdb[(j + 3u) * LANES + ln][e];
-        }
+        s += s1;
+        partial[(which * p.dim + h) * p.nparts + part] = s;
       }
-      s += s1;
-      partial[(which * p.dim + h) * p.nparts + part] = s;
+      workgroupBarrier();
     }
-    workgroupBarrier();
   }
 }
 
@@ -310,6 +325,7 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let d4 = p.dim / 4u;
   var dg: array<vec4f, K>;
   var db: array<vec4f, K>;
+  var dd: array<vec4f, K>;
   for (var it = 0u; it < p.rpw; it++) {
     let row = (part * p.rpw + it) * RPW + l / LANES;
     let ok = row < p.rows;
@@ -344,28 +360,30 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
         let c = lane + k * LANES;
         if (c < d4) {
           let dz = st.y * (g[k] - t.x - xh[k] * t.y);
-          da4[base + c] = dz * mask4(on, key, 4u * (mbase + c));
+          let da = dz * mask4(on, key, 4u * (mbase + c));
+          da4[base + c] = da;
           if (RESIDUAL) { dres4[base + c] = dz; }
+          if (SKIPD) { dd[k] += da * res4[base + c]; }
         }
       }
     }
   }
   workgroupBarrier();
-  write_partials4(dg, db, l, part);
+  write_partials4(dg, db, dd, l, part);
 }
 
 // ---------------------------------------------------------------- gamma / beta reduce
 
 var<workgroup> red1: array<f32, 256>;
 
-// One 256-thread workgroup per column c of [gamma | beta]: grad += sum over parts (fixed order).
-// bindings: 1 partial [2*dim, nparts], 2 gradGamma, 3 gradBeta
+// One 256-thread workgroup per column c of [gamma | beta (| D)]: grad += sum over parts (fixed
+// order). bindings: 1 partial [2 or 3 · dim, nparts], 2 gradGamma, 3 gradBeta, 4 gradD (SKIPD)
 @compute @workgroup_size(256)
 fn ln_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
              @builtin(local_invocation_id) lid: vec3u) {
   let c = wg_index(wid, nwg);
   let l = lid.x;
-  let valid = c < 2u * p.dim;
+  let valid = c < select(2u, 3u, SKIPD) * p.dim;
   var s = 0.0;
   if (valid) {
     for (var q = l; q < p.nparts; q += 256u) { s += a[c * p.nparts + q]; }
@@ -383,6 +401,12 @@ fn ln_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   if (l == 0u && valid) {
     var t = red1[0];
     for (var j = 1u; j < 16u; j++) { t += red1[j]; }
-    if (c < p.dim) { res[c] += t; } else { gamma[c - p.dim] += t; }
+    if (c < p.dim) {
+      res[c] += t;
+    } else if (c < 2u * p.dim) {
+      gamma[c - p.dim] += t;
+    } else {
+      b4[c - 2u * p.dim] += t;
+    }
   }
 }

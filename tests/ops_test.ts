@@ -133,6 +133,7 @@ function lnInputs(s: LnShape, r: () => number): Named {
     dy: randF32(s.rows * s.dim, r),
     g0: randF32(s.dim, r), // initial grad contents: the backward must ADD
     b0: randF32(s.dim, r),
+    d0: randF32(s.dim, r), // gradSkip's initial contents
     seed: Uint32Array.of(Math.floor(r() * 2 ** 32)),
   };
 }
@@ -151,12 +152,15 @@ const lnRow: OpRow<LnShape> = {
     const n = s.rows * s.dim;
     const step = stepTensor(rt, i.seed[0], true);
     const gradGamma = upload(rt, i.g0), gradBeta = upload(rt, i.b0);
+    // with a residual, also S5's skip gradient Σ dA·res (added into gradSkip)
+    const gradSkip = s.residual ? upload(rt, i.d0) : undefined;
     const out = poisoned(rt, [n]), dA = poisoned(rt, [n]), dRes = poisoned(rt, [n]);
     const b = await layerNorm({ rt, step }, {
       gamma: upload(rt, i.gamma),
       beta: upload(rt, i.beta),
       gradGamma,
       gradBeta,
+      gradSkip,
       input: upload(rt, i.a),
       residual: s.residual ? upload(rt, i.res) : undefined,
       output: out,
@@ -176,6 +180,7 @@ const lnRow: OpRow<LnShape> = {
       gradBeta: await rt.read(gradBeta),
     };
     if (s.residual) o.dRes = await rt.read(dRes);
+    if (gradSkip) o.gradSkip = await rt.read(gradSkip);
     return o;
   },
   reference: (s, i) => {
@@ -207,10 +212,18 @@ const lnRow: OpRow<LnShape> = {
       gradGamma: ew.addForward(i.g0 as Float64Array, g.dgamma),
       gradBeta: ew.addForward(i.b0 as Float64Array, g.dbeta),
     };
-    if (s.residual) o.dRes = g.dRes;
+    if (s.residual) {
+      o.dRes = g.dRes;
+      // Σ_rows dA·res per column, added to its initial contents
+      const d = Float64Array.from(i.d0);
+      for (let r = 0; r < s.rows; r++) {
+        for (let c = 0; c < s.dim; c++) d[c] += g.dA[r * s.dim + c] * res![r * s.dim + c];
+      }
+      o.gradSkip = d;
+    }
     return o;
   },
-  tol: { y: 5e-6, dA: 2e-5, dRes: 2e-5, gradGamma: 2e-5, gradBeta: 2e-5 },
+  tol: { y: 5e-6, dA: 2e-5, dRes: 2e-5, gradGamma: 2e-5, gradBeta: 2e-5, gradSkip: 5e-5 },
 };
 
 const lnTwiceRow: OpRow<{ rows: number; dim: number }> = {
@@ -289,12 +302,15 @@ const lnTunedRow: OpRow<LnShape & LayerNormTuning> = {
     const n = s.rows * s.dim;
     const step = stepTensor(rt, i.seed[0], true);
     const gradGamma = upload(rt, i.g0), gradBeta = upload(rt, i.b0);
+    // with a residual, also S5's skip gradient Σ dA·res (added into gradSkip)
+    const gradSkip = s.residual ? upload(rt, i.d0) : undefined;
     const out = poisoned(rt, [n]), dA = poisoned(rt, [n]), dRes = poisoned(rt, [n]);
     const b = await layerNorm({ rt, step }, {
       gamma: upload(rt, i.gamma),
       beta: upload(rt, i.beta),
       gradGamma,
       gradBeta,
+      gradSkip,
       input: upload(rt, i.a),
       residual: s.residual ? upload(rt, i.res) : undefined,
       output: out,
@@ -317,6 +333,7 @@ const lnTunedRow: OpRow<LnShape & LayerNormTuning> = {
       gradBeta: await rt.read(gradBeta),
     };
     if (s.residual) o.dRes = await rt.read(dRes);
+    if (gradSkip) o.gradSkip = await rt.read(gradSkip);
     return o;
   },
 };

@@ -319,6 +319,8 @@ export class SS4Rec implements RecModel {
           // its input gradient is added to the residual's, which the LayerNorm backward wrote
           dInputAccumulate: dInput,
           keep: replay && layer instanceof MambaLayer ? inputs.keep : undefined,
+          // S5's dD = Σ dy·u comes from the LayerNorm backward below (it reads dy's source and u)
+          skipGradByCaller: layer instanceof S5Layer,
         });
         const out = fwdOnly
           ? pair[input === pair[0] ? 1 : 0]
@@ -332,6 +334,9 @@ export class SS4Rec implements RecModel {
           dOutput: dOut,
           dInput: dBranch,
           dResidual: dInput,
+          gradSkip: layer instanceof S5Layer && !fwdOnly
+            ? this.store.grad(`${layer.prefix}.D`)
+            : undefined,
           // masks indexed as at the padded length, so a trimmed graph draws the same ones
           dropout: {
             p: this.o.dropoutProb,

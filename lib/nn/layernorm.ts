@@ -22,6 +22,13 @@ export interface LayerNormIO {
   gradGamma?: Tensor;
   /** Accumulated (+=) by the backward. */
   gradBeta?: Tensor;
+  /**
+   * [dim]: the backward also ADDS Σ_rows dInput·residual per column into it — the gradient of a
+   * per-column weight D of a skip term D·residual inside `input` (S5's y = x·C̃ᵀ + D·u, u being
+   * the block input that is also the residual), from values this backward has at hand; the layer
+   * then leaves it out (`LayerIO.skipGradByCaller`). Needs `residual`.
+   */
+  gradSkip?: Tensor;
   /** [rows, dim]: f(x) in the fused form, or the plain LN input. */
   input: Tensor;
   /** [rows, dim]: the residual added after dropout; omit for a plain LN. */
@@ -94,7 +101,7 @@ function defaultLanes(units: number, software: boolean): number {
  * Builds z = dropout(input) + residual, output = (z − mean)·rstd·gamma + beta (biased variance,
  * rstd = 1/sqrt(var + eps)), and the backward: dz = rstd·(g − mean(g) − x̂·mean(g·x̂)) with
  * g = dOutput·gamma; dInput = dz·mask, dResidual = dz; gradGamma += Σ dOutput·x̂,
- * gradBeta += Σ dOutput. The backward recomputes z (and the dropout mask) from the inputs, so the
+ * gradBeta += Σ dOutput (and gradSkip += Σ dInput·residual). The backward recomputes z (and the dropout mask) from the inputs, so the
  * inputs must be unchanged between forward and backward. `ctx.step` gives the dropout seed and
  * training flag (dropout is the identity when not training). With `ctx.forwardOnly` the gradient
  * tensors may be omitted, and the backward is neither built nor allocated.
@@ -129,6 +136,9 @@ export async function layerNorm(
   if (residual && !io.dResidual && !fwdOnly) {
     throw new Error("layerNorm: residual needs dResidual");
   }
+  if (io.gradSkip && !(residual && io.gradSkip.size === dim)) {
+    throw new Error(`layerNorm: gradSkip needs a residual and ${dim} elements`);
+  }
   const res = io.residual ?? io.input;
   const dRes = io.dResidual ?? io.dInput;
   const aligned = [io.input, res, io.gamma, io.beta, io.output, io.dOutput, io.dInput, dRes]
@@ -148,6 +158,7 @@ export async function layerNorm(
     DROPOUT: !!io.dropout && io.dropout.p > 0,
     LANES: lanes,
     K,
+    SKIPD: !fwdOnly && !!io.gradSkip,
   };
   const p = io.dropout?.p ?? 0;
   // backward: about 2,048 workgroups on a GPU (fills an H100 at 7 row groups each; the partial
@@ -179,7 +190,8 @@ export async function layerNorm(
     { params: [...common, 1, 0, ...framing], workgroups: grid(groups, 1) },
   )];
   if (fwdOnly) return { forward, backward: [], stats };
-  const partial = rt.tensor([2 * dim, nparts], "f32", undefined, "ln.partial");
+  const blocks = io.gradSkip ? 3 : 2; // partial rows per column: gamma, beta (, D)
+  const partial = rt.tensor([blocks * dim, nparts], "f32", undefined, "ln.partial");
   const bwdK = await rt.kernel("layernorm", `ln_backward${sfx}`, defines);
   const redK = await rt.kernel("layernorm", "ln_reduce", defines);
   const backward: Command[] = [
@@ -188,9 +200,10 @@ export async function layerNorm(
       [io.input, res, io.gamma, stats, io.dOutput!, io.dInput!, dRes!, partial, ctx.step],
       { params: [...common, gpp, nparts, ...framing], workgroups: grid(nparts, 1) },
     ),
-    rt.op(redK, [partial, io.gradGamma!, io.gradBeta!], {
+    // binding 4 is read under SKIPD only (a placeholder otherwise)
+    rt.op(redK, [partial, io.gradGamma!, io.gradBeta!, io.gradSkip ?? io.gradBeta!], {
       params: [...common, gpp, nparts, ...framing],
-      workgroups: grid(2 * dim, 1),
+      workgroups: grid(blocks * dim, 1),
     }),
   ];
   return { forward, backward, stats };

@@ -192,6 +192,12 @@ export interface LayerIO {
    * dispatches that make them, for their memory.
    */
   keep?: readonly ("xc" | "xdbl")[];
+  /**
+   * S5Layer: the gradient of its skip weight D (Σ ∂output·input) is added by the caller — the
+   * LayerNorm backward after the layer, which has both at hand (lib/nn/layernorm.ts `gradSkip`) —
+   * so the layer's backward leaves it out.
+   */
+  skipGradByCaller?: boolean;
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */

@@ -14,7 +14,8 @@
  * → y = x·Cmᵀ + D·u (matmul, K = 2P, the skip term in its epilogue).
  * Backward (9 dispatches; 7 when `keepActivations`): v and x again (the forward's matmul and scan: v and x are temporaries in
  * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
- * and backward) → per-row dD partials (Σ dy·u) → G = dy·Cm (matmul) → reverse scan
+ * and backward) → per-row dD partials (Σ dy·u; left to the caller with `skipGradByCaller`, as
+ * SS4Rec's LayerNorm backward does) → G = dy·Cm (matmul) → reverse scan
  * (G → dv in place, per-row dΛ/dlog_step partials) → du = dv·Bm + D·dy (matmul, the skip term in
  * its epilogue; added into `dInputAccumulate` when given) → split-K matmuls
  * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → the four deterministic reductions (dB̃, dC̃, dD,
@@ -183,14 +184,17 @@ export class S5Layer {
 
     const [ownDu, gd, partB, partC, partD, partL] = keep ? views : views.slice(2);
     const du = io.dInputAccumulate ?? ownDu;
+    const skipD = !!io.skipGradByCaller;
     const slices = partB.shape[0], chunk = bl / slices;
     const backward = [
       ...(keep ? [] : recompute),
-      // per-row partials of dD = Σ dy·u
-      rt.op(await k("skip_backward"), [u, null, dy, null, partD, null, null, ...lensStarts], {
-        params: params(),
-        workgroups: grid(nb * nh, 64),
-      }),
+      // per-row partials of dD = Σ dy·u (unless the caller adds dD: io.skipGradByCaller)
+      ...(skipD ? [] : [
+        rt.op(await k("skip_backward"), [u, null, dy, null, partD, null, null, ...lensStarts], {
+          params: params(),
+          workgroups: grid(nb * nh, 64),
+        }),
+      ]),
       await matmul(rt, { a: dy, b: cm, c: gd }, { m: bl, n: 2 * np, k: nh }),
       rt.op(
         await k("scan_backward"),
@@ -233,7 +237,8 @@ export class S5Layer {
         [
           { part: partB, n: 2 * np * nh, slices, out: G("B") },
           { part: partC, n: 2 * np * nh, slices, out: G("C") },
-          { part: partD, n: nh, slices: nb, out: G("D") },
+          // an empty task (no workgroups) when the caller adds dD
+          { part: partD, n: skipD ? 0 : nh, slices: nb, out: G("D") },
           { part: partL, n: 3 * np, slices: nb, out: G("Lambda"), out2: G("log_step") },
         ],
         nh,
