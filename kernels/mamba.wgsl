@@ -90,8 +90,10 @@
 // each row's last valid step only — the last block in evaluation and in prefix-mode training (v42);
 // scan_fwd_e: y is [B, E], the output at those steps; both scans: binding 1 holds the gate z at
 // those steps only, [B, E], since no other step's z is read; scan_bwd: dy (binding 8) is [B, E],
-// ∂y at those steps (it is 0 at every other), and ∂z goes to binding 11 as [B, E]). Params: nb = B,
-// len = L, b0 = the dispatch's first row in lens. Rows are m = b·L + t.
+// ∂y at those steps (it is 0 at every other), and ∂z goes to binding 11 as [B, E]; with CKPT, ckpt
+// holds the state after each row's last step, and scan_bwd walks down without checkpoints, v43),
+// SLIM (bool: set for a LAST scan_bwd only, v44: the staging and workgroup arrays it needs; see
+// BCH). Params: nb = B, len = L, b0 = the dispatch's first row in lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
 // T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e
@@ -536,6 +538,19 @@ fn ck_store_n(base: u32, n0: u32, v: vec4<f32>) {
   if (n0 + 3u < N) { ckpt[base + (n0 + 3u) * E] = v.w; }
 }
 
+// scan_fwd_e: a channel's N ≤ 32 states (h0 .. h7, 4 each) to ckpt[base + n·E]
+fn ck_store_states(base: u32, h0: vec4<f32>, h1: vec4<f32>, h2: vec4<f32>, h3: vec4<f32>,
+                   h4: vec4<f32>, h5: vec4<f32>, h6: vec4<f32>, h7: vec4<f32>) {
+  if (NGR > 0u) { ck_store_n(base, 0u, h0); }
+  if (NGR > 1u) { ck_store_n(base, 4u, h1); }
+  if (NGR > 2u) { ck_store_n(base, 8u, h2); }
+  if (NGR > 3u) { ck_store_n(base, 12u, h3); }
+  if (NGR > 4u) { ck_store_n(base, 16u, h4); }
+  if (NGR > 5u) { ck_store_n(base, 20u, h5); }
+  if (NGR > 6u) { ck_store_n(base, 24u, h6); }
+  if (NGR > 7u) { ck_store_n(base, 28u, h7); }
+}
+
 fn bcs(k: u32, half: u32, g: u32) -> vec4<f32> { return sh_bc[k * 2u + half][g]; }
 
 @compute @workgroup_size(64)
@@ -596,15 +611,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
       for (var k = 0u; k < kn; k++) {
         let t = t0 + k;
         if (CKPT && !LAST && t % CH == 0u) {
-          let base = ((b * nc + t / CH) * N) * E + e;
-          if (NGR > 0u) { ck_store_n(base, 0u, h0); }
-          if (NGR > 1u) { ck_store_n(base, 4u, h1); }
-          if (NGR > 2u) { ck_store_n(base, 8u, h2); }
-          if (NGR > 3u) { ck_store_n(base, 12u, h3); }
-          if (NGR > 4u) { ck_store_n(base, 16u, h4); }
-          if (NGR > 5u) { ck_store_n(base, 20u, h5); }
-          if (NGR > 6u) { ck_store_n(base, 24u, h6); }
-          if (NGR > 7u) { ck_store_n(base, 28u, h7); }
+          ck_store_states(((b * nc + t / CH) * N) * E + e, h0, h1, h2, h3, h4, h5, h6, h7);
         }
         let m = prow0 + t;
         let u = un;
@@ -654,17 +661,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   if (live && LAST && tl == 0u) { yb[b * E + e] = 0.0; }
   // LAST with CKPT (v43): scan_bwd needs the state after the row's last step only, [B, N, E]
   // (0 for an empty row)
-  if (live && LAST && CKPT) {
-    let base = b * N * E + e;
-    if (NGR > 0u) { ck_store_n(base, 0u, h0); }
-    if (NGR > 1u) { ck_store_n(base, 4u, h1); }
-    if (NGR > 2u) { ck_store_n(base, 8u, h2); }
-    if (NGR > 3u) { ck_store_n(base, 12u, h3); }
-    if (NGR > 4u) { ck_store_n(base, 16u, h4); }
-    if (NGR > 5u) { ck_store_n(base, 20u, h5); }
-    if (NGR > 6u) { ck_store_n(base, 24u, h6); }
-    if (NGR > 7u) { ck_store_n(base, 28u, h7); }
-  }
+  if (live && LAST && CKPT) { ck_store_states(b * N * E + e, h0, h1, h2, h3, h4, h5, h6, h7); }
   // the right padding's outputs are 0 (PACKED: there is none; those rows are other rows' steps)
   if (live && !LAST && !PACKED) {
     for (var t = tl; t < p.len; t++) { yb[(b * p.len + t) * E + e] = 0.0; }
