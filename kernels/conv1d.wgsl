@@ -13,8 +13,7 @@
 // workgroup, 256 / TCN); NEB (channel blocks, bc_reduce only);
 // XS (row stride of x in b1 and of ∂x in b5: 2E in xz; E where the conv reads a separate x [M, E]
 // and conv_bwd writes a separate ∂x [M, E]: the last block in evaluation and prefix-mode training);
-// LAST (bc_reduce: the block's ∂Ct exists at each row's last valid step only, where scan_bwd's SLIM
-// prologue wrote it; every other step's ∂Ct columns are 0 and their bcp entries are not read).
+// LAST (bc_reduce: the block's ∂Ct exists at each row's last valid step only; see bc_reduce).
 // Params: nb = B, len = L.
 // Bindings are generic (b1..b8, all read_write) because the three entries bind different tensors:
 //   conv_fwd:     b1 xz [M, 2E], b2 cw [E, 1, K], b3 cb [E], b4 xc [M, E] (overwritten);
@@ -24,7 +23,8 @@
 //   param_reduce: b1 part [B, E, JP]; ADDS Σ_b into b2 dA_log [E, N], b3 dD [E],
 //                 b4 d dt_proj.weight [E, R], b5 d dt_proj.bias [E], b6 d conv1d.weight [E, 1, K],
 //                 b7 d conv1d.bias [E]
-//   bc_reduce:    b1 bcp [M, NEB, R+2N] (mamba.wgsl:scan_bwd), b2 dxdbl [M, R+2N] (overwritten)
+//   bc_reduce:    b1 bcp [M, NEB, R+2N] (mamba.wgsl:scan_bwd), b2 dxdbl [M, R+2N] (overwritten);
+//                 LAST: [M, NEB, R+N] then [nb, NEB, N], b2 [M, R+N], b3 [B, R+2N] (overwritten)
 // JP = N + R + 2 + K + 1 partial columns per (b, e), in that order.
 
 // PACKED (define): the tokens are packed (lib/data/batch.ts packBatch): step t of row b is row
@@ -322,38 +322,44 @@ fn bcp4(o: u32, j: u32, J: u32) -> vec4<f32> {
 // One invocation per (m, 4 consecutive columns j): dxdbl[m, j] = Σ_blk bcp[m, blk, j] (fixed
 // order: deterministic); 4·NEB independent loads per invocation. PACKED: m is the slice's padded
 // row b·L + t, written to the token of step t of row b0 + b (padding steps are skipped).
+// LAST (the last block of prefix-mode training, after scan_bwd SLIM): bcp and dxdbl hold the
+// R + N columns dt_r | Bt only, and the last steps' ∂Ct partials [nb, NEB, N] follow the slice's
+// rows in bcp; invocations past the rows' sum them into b3 = ∂x_dbl at each row's last step, [B,
+// R+2N] (columns before R + N are 0 there: those steps' dt_r and Bt parts are in dxdbl).
 @compute @workgroup_size(WG)
 fn bc_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let J = R + 2u * N;
+  let J = select(R + 2u * N, R + N, LAST); // columns per row of bcp and dxdbl
   let JQ = (J + 3u) / 4u;
   let i = gid.x + gid.y * nwg.x * WG;
+  if (LAST && i >= p.nb * p.len * JQ) {
+    // the last steps' ∂x_dbl rows [R + 2N]: 0 up to R + N, then Σ_blk of the ∂Ct partials
+    let JL = R + 2u * N;
+    let k = i - p.nb * p.len * JQ;
+    if (k >= p.nb * JL) { return; }
+    let b = k / JL;
+    let c = k % JL;
+    var s = 0.0;
+    if (c >= R + N) {
+      for (var q = 0u; q < NEB; q++) { s += b1[p.nb * p.len * NEB * J + (b * NEB + q) * N + c - R - N]; }
+    }
+    b3[(p.b0 + b) * JL + c] = s;
+    return;
+  }
   if (i >= p.nb * p.len * JQ) { return; }
   let m = i / JQ;
   let j = (i % JQ) * 4u;
   var s = vec4<f32>(0.0);
-  // LAST: the ∂Ct columns (from R + N on) are summed at the row's last valid step only, and are 0
-  // at every other (where bcp holds no ∂Ct)
-  let ct0 = R + N;
-  let zeroCt = LAST && m % p.len + 1u != u32(clamp(clens[p.b0 + m / p.len], 0, i32(p.len)));
-  if (!(zeroCt && j >= ct0)) {
-    if (J % 4u == 0u && NEB % 4u == 0u) {
-      // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled)
-      var s1 = vec4<f32>(0.0);
-      for (var q = 0u; q < NEB; q += 4u) {
-        let o = (m * NEB + q) * J + j;
-        s += bcp4(o, j, J) + bcp4(o + J, j, J);
-        s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
-      }
-      s += s1;
-    } else {
-      for (var q = 0u; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
+  if (J % 4u == 0u && NEB % 4u == 0u) {
+    // unrolled by 4, two chains (the NVIDIA compiler leaves naga's loops rolled)
+    var s1 = vec4<f32>(0.0);
+    for (var q = 0u; q < NEB; q += 4u) {
+      let o = (m * NEB + q) * J + j;
+      s += bcp4(o, j, J) + bcp4(o + J, j, J);
+      s1 += bcp4(o + 2u * J, j, J) + bcp4(o + 3u * J, j, J);
     }
-    if (zeroCt && j + 3u >= ct0) {
-      // a quad across the Bt | Ct boundary
-      if (j + 1u >= ct0) { s.y = 0.0; }
-      if (j + 2u >= ct0) { s.z = 0.0; }
-      if (j + 3u >= ct0) { s.w = 0.0; }
-    }
+    s += s1;
+  } else {
+    for (var q = 0u; q < NEB; q++) { s += bcp4((m * NEB + q) * J + j, j, J); }
   }
   var row = m;
   if (PACKED) {

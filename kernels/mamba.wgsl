@@ -76,6 +76,12 @@
 // last block's scan_bwd 562 -> 475 µs per slice with the staging alone (slim1/), 466 µs with the
 // rest (slim/); the packed step 12.07 -> 11.67 ms, padded 12.82 -> 12.57 (one device call each
 // against v43).
+// Version 45: SLIM's bcp holds dt_r | Bt only ([M, E/EB, R+N]) and the last steps' ∂Ct partials
+// after the slice's rows; bc_reduce LAST writes ∂x_dbl as [M, R+N] plus the last steps' whole rows
+// [B, R+2N], and x_proj's backward runs its two products at R + N columns over every step and at
+// all R + 2N over the last steps only (lib/nn/mamba.ts). Two device calls against its predecessor
+// (docs/results/h100-2026-11-27-s10/xl, xl2): padded step 12.36 -> 12.16 and 12.35 -> 12.17 ms,
+// packed 11.39 -> 11.36 and 11.47 -> 11.34 ms, L 50 +0.04 / +0.06 ms (five small dispatches more).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -115,7 +121,8 @@
 //   scan_bwd only: 10 dxc [M, E] (overwritten)  11 dxz [M, 2E] (columns E..2E−1 overwritten; LAST:
 //                  ∂z [B, E])
 //                  12 part [B, E, JP] (columns 0..N+R+1 written)  13 bcp [M, E/EB, R+2N] (written;
-//                  bound as vec4s, its binding padded to 16 bytes)
+//                  bound as vec4s, its binding padded to 16 bytes; SLIM: [M, E/EB, R+N], then the
+//                  last steps' ∂Ct partials [nb, E/EB, N])
 
 struct Params { nb: u32, len: u32, b0: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -170,6 +177,9 @@ var<workgroup> sfin: array<vec2<f32>, FS * EB>; // per-slot (∂D, ∂dt_bias) p
 // those last-step values are loaded once (slast, pct); the workgroup needs ~16 KB instead of ~24
 // (more workgroups per SM).
 const BCH: u32 = select(2u, 1u, SLIM); // staged x_dbl halves per step: Bt | Ct, or Bt alone
+// bcp columns per (step, channel block): dt_r | Bt | Ct, or SLIM dt_r | Bt (the last steps' ∂Ct
+// partials follow the slice's rows as [nb, NEB, N])
+const JB: u32 = select(J, R + N, SLIM);
 // chunk inputs: sh_in[k·QS + q][el], q = 0: Δ, 1: xc, 2: gy = dy·silu(z), 3: softplus′,
 // 4: ∂y/∂z factor dy·σ(z)·(1 + z·(1 − σ(z))) (so the per-flush finalisers read no global memory);
 // SLIM: 0: Δ, 1: xc, 2: softplus′
@@ -912,7 +922,7 @@ fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
       }
       let half = c / NGR;
       let n0 = (c % NGR) * 4u;
-      bcp_store(((pb * p.len + t) * NEB + pblk) * J + R + half * N + n0, n0, v);
+      bcp_store(((pb * p.len + t) * NEB + pblk) * JB + R + half * N + n0, n0, v);
     }
   }
   if (PACK) {
@@ -978,8 +988,8 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   }
   // LAST: an empty row has no last step; its ∂z row is 0
   if (LAST && tl == 0u && lid < EB) { dxz[pb * E + pblk * EB + lid] = 0.0; }
-  for (var i = lid; i < select(p.len - tl, 0u, PACKED) * J; i += T) {
-    let o = ((pb * p.len + tl + i / J) * NEB + pblk) * J + i % J;
+  for (var i = lid; i < select(p.len - tl, 0u, PACKED) * JB; i += T) {
+    let o = ((pb * p.len + tl + i / JB) * NEB + pblk) * JB + i % JB;
     bcp[o >> 2u][o & 3u] = 0.0;
   }
   var st = BwdState(vec4<f32>(0.0), vec4<f32>(0.0));
@@ -988,6 +998,10 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   var hT = vec4<f32>(0.0);
   var w = vec4<f32>(0.0);
   if (LAST) { hT = ck_load((pb * N + png * 4u) * E + e); }
+  // SLIM: an empty row's last-step ∂Ct partials are 0 (bc_reduce LAST sums them all)
+  if (SLIM && tl == 0u && lid < NGR) {
+    bcp_store(p.nb * p.len * NEB * JB + (pb * NEB + pblk) * N + lid * 4u, lid * 4u, vec4<f32>(0.0));
+  }
   if (SLIM && tl > 0u) {
     // the last step's gy, ∂z factor and Ct, once; its ∂Ct = Σ_e gy·hT over the block's channels
     let tL = tl - 1u;
@@ -1003,7 +1017,8 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     if (lid < NGR) {
       var v = vec4<f32>(0.0);
       for (var q = 0u; q < EB; q++) { v += sbv[0][lid][q]; }
-      bcp_store(((pb * p.len + tL) * NEB + pblk) * J + R + N + lid * 4u, lid * 4u, v);
+      // after the slice's [nb·L, NEB, R + N] partials: [nb, NEB, N] (bc_reduce LAST sums them)
+      bcp_store(p.nb * p.len * NEB * JB + (pb * NEB + pblk) * N + lid * 4u, lid * 4u, v);
     }
     if (lid < EB) {
       // ∂z = (Σ_n Ct·hT + D·xc)·dy·σ(z)·(1 + z·(1 − σ(z))) at the last step ([B, E])
@@ -1173,7 +1188,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       } else {
         for (var q = 0u; q < EB; q++) { s += cgs[k][q] * sh_w[q][r]; }
       }
-      let ob = ((pb * p.len + pt0 + k) * NEB + pblk) * J + r;
+      let ob = ((pb * p.len + pt0 + k) * NEB + pblk) * JB + r;
       bcp[ob >> 2u][ob & 3u] = s;
     }
     for (var i = lid; i < EB * R; i += T) {

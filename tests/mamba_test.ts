@@ -241,10 +241,18 @@ Deno.test("mamba GPU: with row lengths the scans skip the padding, output and �
 
 Deno.test("mamba GPU: lastOnly in training (the last block in prefix mode): output at the last steps, ∂h and every gradient match the reference", async () => {
   const rt = new Runtime(await getGpu());
-  // lengths: full, inside a chunk, on a chunk boundary, 1, and above L; a checkpoint interval of 6
-  // with 8-channel blocks
+  // lengths: full, inside a chunk, on a chunk boundary, 1, above L, and 0 (an empty row — packed
+  // training's filler rows: no output, no gradient, ∂out 0 there); a checkpoint interval of 6 with
+  // 8-channel blocks
   const cases: [MambaDims, number | undefined, Scan | undefined, number[]][] = [
-    [{ B: 5, L: 37, H: 16, E: 32, N: 32, R: 2, K: 4 }, undefined, undefined, [37, 20, 16, 1, 99]],
+    [{ B: 6, L: 37, H: 16, E: 32, N: 32, R: 2, K: 4 }, undefined, undefined, [
+      37,
+      20,
+      16,
+      1,
+      99,
+      0,
+    ]],
     [{ B: 6, L: 21, H: 8, E: 16, N: 12, R: 3, K: 4 }, 6, { EB: 8, FS: 2 }, [21, 6, 13, 1, 2, 21]],
   ];
   for (const [d, chunk, scan, lens] of cases) {
@@ -252,6 +260,7 @@ Deno.test("mamba GPU: lastOnly in training (the last block in prefix mode): outp
     const p = mambaRandomParams(d, (n, s) => f32r(randn(n, r, s)));
     const h = f32r(randn(d.B * d.L * d.H, r));
     const dLast = f32r(randn(d.B * d.H, r));
+    for (let b = 0; b < d.B; b++) if (lens[b] === 0) dLast.fill(0, b * d.H, (b + 1) * d.H);
     const last = (b: number) => Math.min(Math.max(lens[b], 1), d.L) - 1;
     // the reference's output gradient: dLast at each row's last valid step, 0 elsewhere
     const dOut = new Float64Array(d.B * d.L * d.H);
@@ -274,7 +283,7 @@ Deno.test("mamba GPU: lastOnly in training (the last block in prefix mode): outp
     );
     const want = Float64Array.from({ length: d.B * d.H }, (_, i) => {
       const b = Math.floor(i / d.H);
-      return fwd.out[(b * d.L + last(b)) * d.H + (i % d.H)];
+      return lens[b] === 0 ? 0 : fwd.out[(b * d.L + last(b)) * d.H + (i % d.H)];
     });
     const valid = (i: number) => Math.floor(i / d.H) % d.L < lens[Math.floor(i / (d.L * d.H))];
     assert.ok(gpu.dh.every((v, i) => valid(i) || v === 0), "∂h at padding must be 0");

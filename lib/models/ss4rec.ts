@@ -275,6 +275,7 @@ export class SS4Rec implements RecModel {
             input,
             lengths: inputs.seqLen,
             lastOnly: inputLast,
+            lastTokens: inputs.lastToken,
             output: rowsLast("activation.last_branch"),
             dOutput: dBranchLast,
             dLastOnly: dInputLast,

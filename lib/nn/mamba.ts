@@ -43,6 +43,8 @@
 import { matmulOps, splitKWorkspaceSize } from "../gpu/ops.ts";
 import { type Command, grid, Tensor } from "../gpu/runtime.ts";
 import { randn } from "../reference/gradcheck.ts";
+import { addAtLast, gatherLast } from "./elementwise.ts";
+import { gatherRows } from "./embedding.ts";
 import {
   arenaSize,
   backwardRegion,
@@ -257,6 +259,9 @@ export class MambaLayer {
     if (last && !fwdOnly && io.dLastOnly?.size !== B * H) {
       throw new Error(`MambaLayer: lastOnly in training needs dLastOnly [${B}, ${H}]`);
     }
+    if (last && !fwdOnly && packed && io.lastTokens?.size !== B) {
+      throw new Error(`MambaLayer: lastOnly in packed training needs lastTokens [${B}]`);
+    }
     if (io.input.size !== M * H) throw new Error(`MambaLayer: input must be [${B}, ${L}, ${H}]`);
     if (io.output && io.output.size !== (last ? B : M) * H) {
       throw new Error(`MambaLayer: output must be [${B}, ${last ? "" : `${L}, `}${H}]`);
@@ -444,9 +449,50 @@ export class MambaLayer {
     const dyS = last ? t([B, E], "mamba.dy_last") : dy;
     const dzS = last ? t([B, E], "mamba.dz_last") : dxz;
     const dx = last ? new Tensor(dxz.buffer, dxz.offset, [M, E], "f32", "mamba.dx") : dxz;
-    const dxdbl = ownDxdbl ?? new Tensor(dy.buffer, dy.offset, [M, J], "f32", "mamba.dxdbl");
+    // LAST: ∂x_dbl [M, R + N] (dt_r | Bt: ∂Ct is 0 but at the last steps), and the last steps'
+    // whole ∂x_dbl rows [B, J] (their dt_r and Bt parts 0: those are in the [M, R + N] rows), the
+    // conv output there [B, E] and its share of ∂xc [B, E] for the two x_proj products at the last
+    // steps
+    const JD = last ? R + N : J;
+    const dxdblAt = ownDxdbl ?? dy;
+    const dxdbl = new Tensor(dxdblAt.buffer, dxdblAt.offset, [M, JD], "f32", "mamba.dxdbl");
+    const [dxdblLast, xcLast, dxcLast] = last
+      ? [t([B, J], "mamba.dxdbl_last"), t([B, E], "mamba.xc_last"), t([B, E], "mamba.dxc_last")]
+      : [];
     const dh = io.dInputAccumulate ?? io.dInputTarget ??
       new Tensor(dy.buffer, dy.offset, [M, H], "f32", "mamba.dh");
+    // LAST: x_proj's backward at the last steps, with all J rows (the dt_r | Bt parts of
+    // dxdblLast are 0): Σ_b ∂x_dbl ⊗ xc into its weight gradient, and ∂x_dbl·W added into ∂xc there
+    const xprojAtLast = async () => [
+      last && packed ? await gatherRows(rt, io.lastTokens!, xc, xcLast!) : (await gatherLast(rt, {
+        input: xc,
+        lengths: lens,
+        output: xcLast!,
+        batch: B,
+        seqLen: L,
+        dim: E,
+      })).forward[0],
+      ...await matmulOps(rt, { a: dxdblLast!, b: xcLast!, c: g("x_proj.weight"), workspace }, {
+        m: J,
+        n: E,
+        k: B,
+        transA: true,
+        beta: 1,
+      }),
+      ...await matmulOps(rt, { a: dxdblLast!, b: p("x_proj.weight"), c: dxcLast!, workspace }, {
+        m: B,
+        n: E,
+        k: J,
+      }),
+      await addAtLast(rt, {
+        dOutput: dxcLast!,
+        dInput: dxc,
+        batch: B,
+        seqLen: L,
+        dim: E,
+        ...(packed ? { rows: io.lastTokens! } : { lengths: lens }),
+      }),
+    ];
     const [scanB, bcReduce, convB, reduce] = await Promise.all([
       rt.kernel("mamba", "scan_bwd", { ...scanDefs, SLIM: last }),
       rt.kernel("conv1d", "bc_reduce", convDefs),
@@ -493,25 +539,39 @@ export class MambaLayer {
             lens,
             starts,
           ], { params: sp, workgroups: [E / EB, nb, 1] }),
-          rt.op(bcReduce, [bcp, tok(dxdbl, L * J), null, null, null, null, null, lens, starts], {
+          rt.op(bcReduce, [
+            bcp,
+            tok(dxdbl, L * JD),
+            dxdblLast ?? part, // read under LAST only (naga counts the binding as used: bound)
+            null,
+            null,
+            null,
+            null,
+            lens,
+            starts,
+          ], {
             params: sp,
-            workgroups: grid(nb * L * Math.ceil(J / 4), 64),
+            // LAST: then the slice's rows of the last steps' ∂x_dbl, one invocation per element
+            workgroups: grid(nb * L * Math.ceil(JD / 4) + (last ? nb * J : 0), 64),
           }),
         ];
       }),
-      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight"), workspace }, {
-        m: J,
+      // x_proj's backward: its dt_r | Bt rows (all of them but LAST) over every step
+      ...await matmulOps(rt, { a: dxdbl, b: xc, c: g("x_proj.weight").rows(0, JD), workspace }, {
+        m: JD,
         n: E,
         k: M,
         transA: true,
         beta: 1,
       }),
-      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight"), c: dxc, workspace }, {
+      ...await matmulOps(rt, { a: dxdbl, b: p("x_proj.weight").rows(0, JD), c: dxc, workspace }, {
         m: M,
         n: E,
-        k: J,
+        k: JD,
         beta: 1,
       }),
+      // LAST: and every row (the Ct ones' only non-zero input) at the last steps
+      ...(last ? await xprojAtLast() : []),
       rt.op(convB, [xIn, p("conv1d.weight"), p("conv1d.bias"), dxc, dx, part, null, lens, starts], {
         params,
         workgroups: [Math.ceil(EV / CONV_BWD_QUADS), B, 1],
@@ -621,7 +681,7 @@ export class MambaLayer {
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     const NC = Math.ceil(L / Math.min(this.chunk, L));
     // (LAST: the [B, E] tensors of the last steps are sliced per row too)
-    const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP, ...(last ? [E] : [])];
+    const perB = [L * 2 * E, L * E, L * J, NC * N * E, E * JP, ...(last ? [E, L * (R + N)] : [])];
     let unit = 1; // rows per alignment step: every per-b stride times it is a multiple of 64 floats
     while (!perB.every((n) => (n * unit) % 64 === 0)) unit++;
     const want = this.scanSlices ?? Math.ceil((B * L * (E / EB) * J * 4) / MAMBA_SLICE_BYTES);

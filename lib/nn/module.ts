@@ -171,6 +171,11 @@ export interface LayerIO {
    */
   lastOnly?: Tensor;
   /**
+   * With `lastOnly` in a training build on packed tokens: i32 [B], the token row of each row's last
+   * step (−1: an empty row).
+   */
+  lastTokens?: Tensor;
+  /**
    * With `lastOnly` in a training build: [B, H], the backward ADDS ∂loss/∂lastOnly into it (the
    * caller adds that into the input gradient at the last steps, see lib/nn/elementwise.ts
    * `addAtLast`).
