@@ -278,14 +278,15 @@ export class MambaLayer {
     // Forward-only, they are mere temporaries of the forward, carved from the backward arena
     // (which holds every layer's forward temporaries then), and scan_fwd writes no checkpoints:
     // `ckpt` is a placeholder binding.
-    const keeps = (what: "xc" | "xdbl") => !!io.keep?.includes(what);
+    const keeps = (what: "xz" | "xc" | "xdbl") => !!io.keep?.includes(what);
     const saved = (shape: number[], name: string, own = false) =>
       ctx.scratch && !this.keepActivations && !own ? ctx.scratch(name, shape) : t(shape, name);
     const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
     const [xz, xc, xdbl, y] = fwdOnly
       ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)
       : [
-        saved([M, 2 * E], "mamba.xz"),
+        // LAST: in_proj's x half only (z at the last steps is a [B, E] of its own)
+        saved([M, last ? E : 2 * E], "mamba.xz", keeps("xz")),
         saved([M, E], "mamba.xc", keeps("xc")),
         saved([M, J], "mamba.xdbl", keeps("xdbl")),
         saved([M, E], "mamba.y"),
@@ -403,7 +404,7 @@ export class MambaLayer {
     });
     // the replay before the backward skips what this layer keeps as its own (io.keep)
     const recompute: Command[] = [
-      ...inProj,
+      ...(keeps("xz") ? [] : inProj),
       ...(keeps("xc") ? [] : [conv]),
       ...(keeps("xdbl") ? [] : xProj),
       scan,

@@ -193,10 +193,10 @@ export interface LayerIO {
   dInputTarget?: Tensor;
   /**
    * MambaLayer: saved activations that stay the layer's own where `ctx.scratch` would share them —
-   * "xc" (the conv output), "xdbl" (x_proj's) — so that `BuiltLayer.recompute` leaves out the
-   * dispatches that make them, for their memory.
+   * "xz" (in_proj's output), "xc" (the conv output), "xdbl" (x_proj's) — so that
+   * `BuiltLayer.recompute` leaves out the dispatches that make them, for their memory.
    */
-  keep?: readonly ("xc" | "xdbl")[];
+  keep?: readonly ("xz" | "xc" | "xdbl")[];
   /**
    * S5Layer: the gradient of its skip weight D (Σ ∂output·input) is added by the caller — the
    * LayerNorm backward after the layer, which has both at hand (lib/nn/layernorm.ts `gradSkip`) —
