@@ -101,10 +101,11 @@ function defaultLanes(units: number, software: boolean): number {
  * Builds z = dropout(input) + residual, output = (z − mean)·rstd·gamma + beta (biased variance,
  * rstd = 1/sqrt(var + eps)), and the backward: dz = rstd·(g − mean(g) − x̂·mean(g·x̂)) with
  * g = dOutput·gamma; dInput = dz·mask, dResidual = dz; gradGamma += Σ dOutput·x̂,
- * gradBeta += Σ dOutput (and gradSkip += Σ dInput·residual). The backward recomputes z (and the dropout mask) from the inputs, so the
- * inputs must be unchanged between forward and backward. `ctx.step` gives the dropout seed and
- * training flag (dropout is the identity when not training). With `ctx.forwardOnly` the gradient
- * tensors may be omitted, and the backward is neither built nor allocated.
+ * gradBeta += Σ dOutput (and gradSkip += Σ dInput·residual). The backward recomputes z (and the
+ * dropout mask) from the inputs, so the inputs must be unchanged between forward and backward.
+ * `ctx.step` gives the dropout seed and training flag (dropout is the identity when not
+ * training). With `ctx.forwardOnly` the gradient tensors may be omitted, and the backward is
+ * neither built nor allocated.
  *
  * Kernels (kernels/layernorm.wgsl): 256-thread workgroups holding 256/lanes rows side by side, each
  * row's sums through a small workgroup array with one barrier per sum; the backward keeps the
