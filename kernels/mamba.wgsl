@@ -284,12 +284,23 @@ fn ck_store(base: u32, v: vec4<f32>) {
   if (n0 + 3u < N) { ckpt[base + 3u * E] = v.w; }
 }
 
-// scan_bwd: the gate z and ∂y of step t (row m) of channel e; LAST: both are [B, E] at each row's
-// last step, and 0 at every other step
-fn z_dy(m: u32, t: u32, e: u32) -> vec2<f32> {
-  if (!LAST) { return vec2<f32>(xz[m * 2u * E + E + e], yb[m * E + e]); }
-  if (t + 1u == ptl) { return vec2<f32>(xz[pb * E + e], yb[pb * E + e]); }
-  return vec2<f32>(0.0);
+// scan_bwd without SLIM: the gate z and ∂y of row m, channel e (a LAST scan_bwd is SLIM: it reads
+// them at the last step only, in its prologue)
+fn z_dy(m: u32, e: u32) -> vec2<f32> {
+  return vec2<f32>(xz[m * 2u * E + E + e], yb[m * E + e]);
+}
+
+// The gate's factors for gate z and output gradient dy: gy = dy·silu(z) (∂y through the gate) and
+// dy·σ(z)·(1 + z·(1 − σ(z))) (∂z per unit of the pre-gate output).
+fn gate_grads(z: f32, dy: f32) -> vec2<f32> {
+  let sz = sigmoid(z);
+  return vec2<f32>(dy * z * sz, dy * sz * (1.0 + z * (1.0 - sz)));
+}
+
+// softplus′ at its pre-activation s (torch's threshold 20, as softplus)
+fn softplus_d(s: f32) -> f32 {
+  if (s <= 20.0) { return sigmoid(s); }
+  return 1.0;
 }
 
 // Stages the inputs of steps t0 + k, k < KS, of row pb (zeros where t ≥ t1).
@@ -309,18 +320,12 @@ fn load_chunk(lid: u32, t0: u32, t1: u32, KS: u32, bwd: bool) {
       let s = dt_pre(m, e);
       dl = softplus(s);
       u = xc[m * E + e];
-      if (bwd && SLIM) {
-        ds = 1.0;
-        if (s <= 20.0) { ds = sigmoid(s); }
-      } else if (bwd) {
-        let zy = z_dy(m, t, e);
-        let z = zy.x;
-        let dy = zy.y;
-        let sz = sigmoid(z);
-        gy = dy * z * sz;
-        gz = dy * sz * (1.0 + z * (1.0 - sz));
-        ds = 1.0;
-        if (s <= 20.0) { ds = sigmoid(s); }
+      if (bwd) { ds = softplus_d(s); }
+      if (bwd && !SLIM) {
+        let zy = z_dy(m, e);
+        let gg = gate_grads(zy.x, zy.y);
+        gy = gg.x;
+        gz = gg.y;
       }
     }
     sh_in[k * QS][el] = dl;
@@ -386,7 +391,7 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
     let m = prow0 + ta;
     qu0 = xc[m * E + e0];
     var zy = vec2<f32>(0.0);
-    if (!SLIM) { zy = z_dy(m, ta, e0); }
+    if (!SLIM) { zy = z_dy(m, e0); }
     qz0 = zy.x;
     qy0 = zy.y;
   }
@@ -394,7 +399,7 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
     let m = prow0 + tb;
     qu1 = xc[m * E + e0];
     var zy = vec2<f32>(0.0);
-    if (!SLIM) { zy = z_dy(m, tb, e0); }
+    if (!SLIM) { zy = z_dy(m, e0); }
     qz1 = zy.x;
     qy1 = zy.y;
   }
@@ -424,13 +429,10 @@ fn stage_items(lid: u32, t0: u32, t1: u32) {
       for (; r < R; r++) { s += sh_dtr[k][r] * sh_w[el][r]; }
       dl = softplus(s);
       u = select(qu1, qu0, j == 0u);
-      let z = select(qz1, qz0, j == 0u);
-      let dy = select(qy1, qy0, j == 0u);
-      let sz = sigmoid(z);
-      gy = dy * z * sz;
-      gz = dy * sz * (1.0 + z * (1.0 - sz));
-      ds = 1.0;
-      if (s <= 20.0) { ds = sigmoid(s); }
+      let gg = gate_grads(select(qz1, qz0, j == 0u), select(qy1, qy0, j == 0u));
+      gy = gg.x;
+      gz = gg.y;
+      ds = softplus_d(s);
     }
     sh_in[k * QS][el] = dl;
     sh_in[k * QS + 1u][el] = u;
@@ -1006,10 +1008,8 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     // the last step's gy, ∂z factor and Ct, once; its ∂Ct = Σ_e gy·hT over the block's channels
     let tL = tl - 1u;
     pct = bc4((prow0 + tL) * J + R + N, png * 4u);
-    let z = xz[pb * E + e];
-    let dy = yb[pb * E + e];
-    let sz = sigmoid(z);
-    pgy = dy * z * sz;
+    let gg = gate_grads(xz[pb * E + e], yb[pb * E + e]);
+    pgy = gg.x;
     if (lid < EB) { slast[lid] = pgy; }
     sbv[0][png][pel] = pgy * hT;
     snv[0][png][pel] = vec4<f32>(dot(pct, hT), 0.0, 0.0, 0.0);
@@ -1024,7 +1024,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       // ∂z = (Σ_n Ct·hT + D·xc)·dy·σ(z)·(1 + z·(1 − σ(z))) at the last step ([B, E])
       var ys = dsk[e] * xc[(prow0 + tL) * E + e];
       for (var g = 0u; g < NGR; g++) { ys += snv[0][g][lid].x; }
-      dxz[pb * E + e] = ys * dy * sz * (1.0 + z * (1.0 - sz));
+      dxz[pb * E + e] = ys * gg.y;
     }
   }
   if (PF && tl > 0u) {
