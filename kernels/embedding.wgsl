@@ -14,8 +14,9 @@
 //               order (deterministic bits); the block's cnt row is zeroed for the next step
 //   emb_partial thread per (chunk, h): partial[chunk, h] = sum of dOut[r, h] over the chunk
 //   emb_final   thread per (id, h): dTable[id, h] += sum of the id's chunk partials, in order
-// Chunking keeps both sums at most ch (about sqrt(n)) long, so a hot id costs no more than many
-// cold ones.
+// Chunking keeps emb_partial's sums at most ch (about sqrt(n) / 4) long and emb_final's at most
+// n / ch, so a hot id costs no more than many cold ones; the longest chunk, a chain of dependent
+// loads, is emb_partial's critical path (session 11: ch sqrt(n) -> sqrt(n) / 4).
 // ws layout (u32): cnt [nblk * vocab] | offsets [vocab + 1] | choff [vocab + 1] | chunk_id [maxch]
 //                  | sorted [n]; tot shares the offsets slots until emb_scan.
 
@@ -192,18 +193,22 @@ fn emb_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let v = ws1[off_chunk() + c];
   let lo = ws1[off_offsets() + v] + (c - ws1[off_choff() + v]) * q.ch;
   let hi = min(lo + q.ch, ws1[off_offsets() + v + 1u]);
-  // unrolled by 4, two chains: the four index loads, then the four gathers, are in flight together
-  // (the NVIDIA compiler leaves naga's loops rolled, and each step is two dependent loads)
+  // unrolled by 8, two chains: the eight index loads, then the eight gathers, are in flight
+  // together (the NVIDIA compiler leaves naga's loops rolled, and each step is two dependent loads)
   var s = 0.0;
   var s1 = 0.0;
   var k = lo;
-  for (; k + 4u <= hi; k += 4u) {
+  for (; k + 8u <= hi; k += 8u) {
     let i0 = ws1[off_sorted() + k];
     let i1 = ws1[off_sorted() + k + 1u];
     let i2 = ws1[off_sorted() + k + 2u];
     let i3 = ws1[off_sorted() + k + 3u];
-    s += f2[i0 * q.dim + h] + f2[i1 * q.dim + h];
-    s1 += f2[i2 * q.dim + h] + f2[i3 * q.dim + h];
+    let i4 = ws1[off_sorted() + k + 4u];
+    let i5 = ws1[off_sorted() + k + 5u];
+    let i6 = ws1[off_sorted() + k + 6u];
+    let i7 = ws1[off_sorted() + k + 7u];
+    s += (f2[i0 * q.dim + h] + f2[i1 * q.dim + h]) + (f2[i2 * q.dim + h] + f2[i3 * q.dim + h]);
+    s1 += (f2[i4 * q.dim + h] + f2[i5 * q.dim + h]) + (f2[i6 * q.dim + h] + f2[i7 * q.dim + h]);
   }
   for (; k < hi; k++) { s += f2[ws1[off_sorted() + k] * q.dim + h]; }
   f3[c * q.dim + h] = s + s1;

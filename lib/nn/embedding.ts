@@ -80,7 +80,10 @@ export interface BuiltEmbedding {
 export interface EmbeddingTuning {
   /** Tokens per counting-sort block (a multiple of 256; default 1,024, more when V is large). */
   blockTokens?: number;
-  /** Longest run of tokens one thread sums (default ceil(sqrt(n)), at least 32). */
+  /**
+   * Longest run of tokens one thread sums (default ceil(sqrt(n) / 4), at least 32: the longest
+   * chunk is emb_partial's critical path, a chain of dependent loads; session 11).
+   */
   chunk?: number;
 }
 
@@ -89,7 +92,7 @@ export interface EmbeddingTuning {
  * counting sort of the token positions by id (per-block counts, a scan, a per-block placement with
  * in-workgroup ranks), then per-(chunk, h) sums over segments cut into chunks of at most `chunk`
  * tokens and a per-(id, h) sum of the chunk sums in order. Work is O(n + V) and each thread's sum
- * is at most ~sqrt(n) long whatever the id skew. The workspace's counts start at zero (fresh
+ * is at most ~4·sqrt(n) long whatever the id skew. The workspace's counts start at zero (fresh
  * allocations are) and are left at zero by the backward, so no clear command is needed.
  */
 export async function embedding(
@@ -114,7 +117,7 @@ export async function embedding(
     256 * Math.max(4, Math.ceil(Math.ceil(n / 256) * vocab / (4 << 20)));
   if (tblk % 256 !== 0 || tblk < 256) throw new Error("embedding: blockTokens % 256 != 0");
   const nblk = Math.max(1, Math.ceil(n / tblk));
-  const ch = io.chunk ?? Math.max(32, Math.ceil(Math.sqrt(n)));
+  const ch = io.chunk ?? Math.max(32, Math.ceil(Math.sqrt(n) / 4));
   const maxch = Math.floor(n / ch) + Math.min(vocab, n) + 1;
   const workspace = rt.tensor(
     [nblk * vocab + 2 * (vocab + 1) + maxch + n],

@@ -94,6 +94,13 @@ function reduceAll(
   return rt.op(pipeline, [parts, outs], { params: words, workgroups: wg });
 }
 
+/**
+ * At most this many slices for the dB̃ and dC̃ products (each sums B·L / slices rows; reduce_all adds
+ * the slices). 2 per SM on the H100 at B·L = 204,800 (256 slices): the products 90 → ~70 µs each
+ * against 128 (kernels/lab/RESULTS.md, sessions 7 and 11).
+ */
+const DW_SLICES = 256;
+
 /** Largest divisor of `n` that is ≤ `cap` (the number of split-K slices). */
 function splitCount(n: number, cap: number): number {
   for (let d = Math.min(n, cap); d > 1; d--) if (n % d === 0) return d;
@@ -263,7 +270,7 @@ export class S5Layer {
   #arenaShapes(nb: number, forwardOnly: boolean, bl: number): number[][] {
     const { hidden: nh, state: np } = this.options;
     if (forwardOnly) return [[bl, 2 * np], [bl, 2 * np]];
-    const slices = splitCount(bl, 128);
+    const slices = splitCount(bl, DW_SLICES);
     return [
       ...(this.options.keepActivations ? [] : [[bl, 2 * np], [bl, 2 * np]]),
       [bl, nh],
