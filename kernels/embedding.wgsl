@@ -80,27 +80,44 @@ fn emb_count(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   atomicAdd(&wsa[(r / q.tblk) * q.vocab + u32(id)], 1u);
 }
 
-// bindings: 1 ws. Thread per id; four independent loads in flight per step.
+// bindings: 1 ws. Thread per id; eight independent loads in flight per step (the walk over the
+// blocks is the kernel's critical path: 26 -> 18 µs on the H100 against four; session 11).
 @compute @workgroup_size(256)
 fn emb_colscan(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let v = lin(gid, nwg, 256u);
   if (v >= q.vocab) { return; }
+  let V = q.vocab;
   var run = 0u;
   var b = 0u;
-  for (; b + 4u <= q.nblk; b += 4u) {
-    let i = b * q.vocab + v;
+  for (; b + 8u <= q.nblk; b += 8u) {
+    let i = b * V + v;
     let c0 = ws1[i];
-    let c1 = ws1[i + q.vocab];
-    let c2 = ws1[i + 2u * q.vocab];
-    let c3 = ws1[i + 3u * q.vocab];
+    let c1 = ws1[i + V];
+    let c2 = ws1[i + 2u * V];
+    let c3 = ws1[i + 3u * V];
+    let c4 = ws1[i + 4u * V];
+    let c5 = ws1[i + 5u * V];
+    let c6 = ws1[i + 6u * V];
+    let c7 = ws1[i + 7u * V];
+    let r1 = run + c0;
+    let r2 = r1 + c1;
+    let r3 = r2 + c2;
+    let r4 = r3 + c3;
+    let r5 = r4 + c4;
+    let r6 = r5 + c5;
+    let r7 = r6 + c6;
     ws1[i] = run;
-    ws1[i + q.vocab] = run + c0;
-    ws1[i + 2u * q.vocab] = run + c0 + c1;
-    ws1[i + 3u * q.vocab] = run + c0 + c1 + c2;
-    run += c0 + c1 + c2 + c3;
+    ws1[i + V] = r1;
+    ws1[i + 2u * V] = r2;
+    ws1[i + 3u * V] = r3;
+    ws1[i + 4u * V] = r4;
+    ws1[i + 5u * V] = r5;
+    ws1[i + 6u * V] = r6;
+    ws1[i + 7u * V] = r7;
+    run = r7 + c7;
   }
   for (; b < q.nblk; b++) {
-    let i = b * q.vocab + v;
+    let i = b * V + v;
     let c = ws1[i];
     ws1[i] = run;
     run += c;
@@ -147,7 +164,7 @@ fn emb_scan(@builtin(local_invocation_id) lid: vec3u) {
   }
 }
 
-var<workgroup> sid: array<u32, 256>;
+var<workgroup> sid: array<vec4u, 64>;
 
 // bindings: 1 ids, 2 ws. Workgroup per block of tblk tokens, in rounds of 256.
 @compute @workgroup_size(256)
@@ -164,12 +181,20 @@ fn emb_place(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
       let v = ids[r];
       if (valid_id(v)) { id = u32(v); }
     }
-    sid[l] = id;
+    sid[l >> 2u][l & 3u] = id;
     workgroupBarrier();
     var rank = 0u;
     var base = 0u;
     if (id != 0xFFFFFFFFu) {
-      for (var j = 0u; j < l; j++) { rank += select(0u, 1u, sid[j] == id); }
+      // the earlier same-id tokens of the round, four at a time (session 11: the scalar loop of up
+      // to 255 workgroup loads was the kernel's critical path: 62 -> 30 µs on the H100)
+      let lq = l >> 2u;
+      let one = vec4u(1u);
+      var acc = vec4u(0u);
+      for (var j = 0u; j < lq; j++) { acc += select(vec4u(0u), one, sid[j] == vec4u(id)); }
+      let early = vec4u(0u, 1u, 2u, 3u) < vec4u(l & 3u);
+      acc += select(vec4u(0u), one, (sid[lq] == vec4u(id)) & early);
+      rank = acc.x + acc.y + acc.z + acc.w;
       base = atomicLoad(&wsa[row + id]);
       let slot = atomicLoad(&wsa[off_offsets() + id]) + base + rank;
       atomicStore(&wsa[off_sorted() + slot], r);
