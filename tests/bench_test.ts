@@ -33,9 +33,14 @@ Deno.test("bench --memory: the B 1,024, L 200 training step stays within 2 GiB (
   const total = Object.values(step.buffers as Record<string, number>).reduce((a, b) => a + b, 0);
   assert.equal(total, step.peakBytes);
   assert.ok(step.peakBytes <= 2 * 2 ** 30, `peak ${(step.peakBytes / 2 ** 30).toFixed(3)} GiB`);
-  // prefix mode: block 0 keeps its in_proj output (replaying the conv and the scan), and the last
-  // block's in_proj x half is the shared scratch, which block 0's replayed conv output also uses
+  // prefix mode: block 0 keeps its in_proj output and its scan's output and checkpoints (replaying
+  // the conv alone), and the last block's in_proj x half is the shared scratch, which block 0's
+  // replayed conv output also uses; the last block's own final states [B, N, E] add to block 0's
+  // checkpoints [B, 13, N, E]
   assert.equal(step.buffers["mamba.xz"], 1024 * 200 * 256 * 4);
+  assert.equal(step.buffers["mamba.y"], 1024 * 200 * 128 * 4);
+  assert.equal(step.buffers["mamba.ckpt"], 1024 * 14 * 32 * 128 * 4);
+  assert.equal(step.buffers["scratch.mamba.y"], undefined);
   assert.equal(step.buffers["scratch.mamba.xz"], 1024 * 200 * 128 * 4);
   assert.equal(step.buffers["scratch.mamba.xc"], 1024 * 200 * 128 * 4);
   assert.match(await Deno.readTextFile(`${out}/memory.md`), /\| train step L=200 \| 1\.\d+ GiB \|/);

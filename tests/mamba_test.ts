@@ -291,7 +291,7 @@ Deno.test("mamba GPU: lastOnly in training (the last block in prefix mode): outp
   }
 });
 
-Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays recompute, keeping none, its conv and x_proj outputs, or its in_proj and x_proj outputs), backward scan in 3 batch slices", async () => {
+Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays recompute, keeping none, its conv and x_proj outputs, its in_proj and x_proj outputs, or those and its scan's), backward scan in 3 batch slices", async () => {
   const rt = new Runtime(await getGpu());
   // L·E, L·J, E·JP chosen so a batch slice may start at every 4th row (256-byte binding offsets)
   const d: MambaDims = { B: 10, L: 16, H: 8, E: 16, N: 4, R: 8, K: 4 };
@@ -316,7 +316,7 @@ Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays re
     const fwd = mambaForward(h, p, d);
     return { layer, p, h, dOut, out: fwd.out, ref: mambaBackward(h, p, d, dOut, fwd.cache) };
   });
-  for (const keep of [[], ["xc", "xdbl"], ["xz", "xdbl"]] as const) {
+  for (const keep of [[], ["xc", "xdbl"], ["xz", "xdbl"], ["xz", "xdbl", "scan"]] as const) {
     const ctx: BuildContext = {
       rt,
       param: (k) => P.views.get(k)!,
@@ -340,8 +340,10 @@ Deno.test("mamba GPU: two layers sharing ctx.scratch (the earlier one replays re
     assert.equal(built[0].dInput!.buffer, built[1].dInput!.buffer);
     // what the earlier layer keeps is its own, and its replay leaves out what makes it
     const labels = (cmds: Command[]) => cmds.map((op) => "label" in op ? op.label : "");
-    const kept = (what: "xz" | "xc" | "xdbl") => (keep as readonly string[]).includes(what);
+    const kept = (what: "xz" | "xc" | "xdbl" | "scan") =>
+      (keep as readonly string[]).includes(what);
     assert.equal(labels(built[0].recompute!).includes("conv1d:conv_fwd4"), !kept("xc"));
+    assert.equal(labels(built[0].recompute!).includes("mamba:scan_fwd_e"), !kept("scan"));
     assert.equal(
       labels(built[0].recompute!).filter((l) => l === "matmul:main").length,
       (kept("xz") ? 0 : 1) + (kept("xdbl") ? 0 : 1),

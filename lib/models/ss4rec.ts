@@ -70,7 +70,7 @@ export interface SS4RecOptions {
    * forward before its backward (the Mamba layers share one set of saved activations) and S5
    * recomputes its states in its backward — the least memory. "mamba": the Mamba replay only;
    * every S5 layer keeps its own activations, and in prefix mode the replaying Mamba layers keep
-   * their in_proj and x_proj outputs (`PREFIX_KEEP`). False: every layer keeps its own activations
+   * their in_proj and x_proj outputs and their forward scan's (`PREFIX_KEEP`). False: every layer keeps its own activations
    * (more memory, fewer dispatches per step).
    */
   recompute?: boolean | "mamba";
@@ -87,13 +87,16 @@ const HEAD_CHUNK_BYTES = 24 << 20;
 
 /**
  * What the replaying Mamba layers keep of their own in prefix-mode training under `recompute:
- * mamba` (`LayerIO.keep`): the in_proj and x_proj outputs, so block 0's replay runs the conv and
- * the scan only. The last block's last-steps-only build left the room (it shares only in_proj's x
- * half; sequence mode has none: its step with its evaluation is at 1.98 GiB). Keeping xz (0.2 GiB)
- * instead of xc (0.1 GiB) saves in_proj's replay (0.26 ms) for the conv's (0.1 ms): the memory is
- * the same, since the last block's share of xz halves.
+ * mamba` (`LayerIO.keep`): the in_proj and x_proj outputs and the forward scan's output and
+ * checkpoints, so block 0's replay is the conv alone. The last block's last-steps-only build left
+ * the room (it shares only in_proj's x half and the conv output; its own scan output and final
+ * states are [B, E] and [B, N, E], and its ∂xc lives in its backward arena; sequence mode has
+ * none: its step with its evaluation is at 1.98 GiB). Keeping xz (0.2 GiB) instead of xc (0.1
+ * GiB) saves in_proj's replay (0.26 ms) for the conv's (0.1 ms) for the same memory, since the
+ * last block's share of xz halves; keeping the scan's y and checkpoints (which no other layer
+ * needs then) saves the replayed scan (0.36 ms) for 16 MB (session 11).
  */
-const PREFIX_KEEP = ["xz", "xdbl"] as const;
+const PREFIX_KEEP = ["xz", "xdbl", "scan"] as const;
 
 /** The constant gap (seconds) that `no_time` feeds instead of real gaps. */
 export const NO_TIME_GAP = 1;

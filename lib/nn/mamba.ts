@@ -89,6 +89,11 @@ export interface MambaOptions {
   keepActivations?: boolean;
 }
 
+/** `n` f32 rounded up to a whole number of 256-byte binding-offset steps. */
+function alignedRows(n: number): number {
+  return Math.ceil(n / 64) * 64;
+}
+
 /** Largest of 32, 16, …, 1 that divides `n` and is at most `cap`. */
 function pow2Divisor(n: number, cap: number): number {
   for (let d = 32; d > 1; d /= 2) if (d <= cap && n % d === 0) return d;
@@ -278,7 +283,7 @@ export class MambaLayer {
     // Forward-only, they are mere temporaries of the forward, carved from the backward arena
     // (which holds every layer's forward temporaries then), and scan_fwd writes no checkpoints:
     // `ckpt` is a placeholder binding.
-    const keeps = (what: "xz" | "xc" | "xdbl") => !!io.keep?.includes(what);
+    const keeps = (what: "xz" | "xc" | "xdbl" | "scan") => !!io.keep?.includes(what);
     const saved = (shape: number[], name: string, own = false) =>
       ctx.scratch && !this.keepActivations && !own ? ctx.scratch(name, shape) : t(shape, name);
     const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
@@ -289,11 +294,18 @@ export class MambaLayer {
         saved([M, last ? E : 2 * E], "mamba.xz", keeps("xz")),
         saved([M, E], "mamba.xc", keeps("xc")),
         saved([M, J], "mamba.xdbl", keeps("xdbl")),
-        saved([M, E], "mamba.y"),
+        // LAST: the output at the last steps only, [B, E], its own (∂xc, which takes y's memory
+        // otherwise, is carved from the backward arena then)
+        last ? t([B, E], "mamba.y_last") : saved([M, E], "mamba.y", keeps("scan")),
       ];
-    // LAST: scan_bwd needs only the state after each row's last step (kernels/mamba.wgsl v43)
+    // LAST: scan_bwd needs only the state after each row's last step (kernels/mamba.wgsl v43),
+    // [B, N, E]: its own, so that it overwrites no checkpoints another layer keeps in ctx.scratch
     const ckPerRow = last ? N * E : NC * N * E;
-    const ckpt = fwdOnly ? t([1], "mamba.ckpt") : saved([B * ckPerRow], "mamba.ckpt");
+    const ckpt = fwdOnly
+      ? t([1], "mamba.ckpt")
+      : last
+      ? t([B * ckPerRow], "mamba.ckpt")
+      : saved([B * ckPerRow], "mamba.ckpt", keeps("scan"));
     const out = io.output ?? t(last ? [B, H] : packed ? [M, H] : [B, L, H], "mamba.out");
     const rowsOut = last ? B : M;
 
@@ -407,9 +419,9 @@ export class MambaLayer {
       ...(keeps("xz") ? [] : inProj),
       ...(keeps("xc") ? [] : [conv]),
       ...(keeps("xdbl") ? [] : xProj),
-      scan,
+      ...(keeps("scan") ? [] : [scan]),
     ];
-    // LAST: scan_fwd_e's output at the last steps, [B, E], at y's start
+    // LAST: scan_fwd_e's output at the last steps, [B, E] (forward-only: at y's start)
     const yOut = last ? new Tensor(y.buffer, y.offset, [B, E], "f32", "mamba.y_last") : y;
     const forward: Command[] = [
       ...inProj,
@@ -434,22 +446,26 @@ export class MambaLayer {
     }
 
     const dOut = io.dOutput!.reshape([rowsOut, H]);
-    // ∂xc is first written by scan_bwd, after the out_proj dW product has read y for the last
-    // time: it takes y's memory
-    const dxc = new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
     // Backward-only temporaries, carved from one region (ctx.scratch's backward arena, shared
     // with every other layer's backward): [dy | dxz | part | bcp (| dxdbl)]. ∂xdbl (bc_reduce,
     // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
     // after ∂xdbl's last reader) takes it too.
     const shapes = this.#arenaShapes(B, L, EB, false, M, ctx.packed?.fillers);
     const arena = backwardRegion(ctx, shapes, "mamba.backward");
-    const [dy, dxz, part, bcp, ownDxdbl] = carve(arena, shapes);
+    const [dy, dxzAt, part, bcp, ownDxdbl] = carve(arena, shapes);
+    const dxz = new Tensor(dxzAt.buffer, dxzAt.offset, [M, 2 * E], "f32", dxzAt.name);
     // LAST: ∂y and ∂z exist at the last steps only, [B, E] each (tensors of their own: slice by
     // slice ∂xdbl takes the dy region while later slices' scan_bwd still read ∂y), and conv_bwd
     // writes ∂x [M, E] (no z columns) into dxz's region
     const dyS = last ? t([B, E], "mamba.dy_last") : dy;
     const dzS = last ? t([B, E], "mamba.dz_last") : dxz;
     const dx = last ? new Tensor(dxz.buffer, dxz.offset, [M, E], "f32", "mamba.dx") : dxz;
+    // ∂xc is first written by scan_bwd, after the out_proj dW product has read y for the last
+    // time: it takes y's memory — LAST: dxz's second half (y is [B, E]; ∂x takes the first half),
+    // from the first 256-byte boundary past ∂x (the binding offset rule; #arenaShapes)
+    const dxc = last
+      ? new Tensor(dxz.buffer, dxz.offset + 4 * alignedRows(M * E), [M, E], "f32", "mamba.dxc")
+      : new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
     // LAST: ∂x_dbl [M, R + N] (dt_r | Bt: ∂Ct is 0 but at the last steps), and the last steps'
     // whole ∂x_dbl rows [B, J] (their dt_r and Bt parts 0: those are in the [M, R + N] rows), the
     // conv output there [B, E] and its share of ∂xc [B, E] for the two x_proj products at the last
@@ -665,8 +681,14 @@ export class MambaLayer {
       ...[false, true].flatMap((last) => this.#slices(B, L, EB, last, fillers)).map(([, nb]) => nb),
     ) * L;
     // ∂xdbl's block partials [rows, E/EB, J], flat and padded to whole vec4s (scan_bwd binds them
-    // as array<vec4<f32>>)
-    const shapes = [[M, E], [M, 2 * E], [B, E, JP], [Math.ceil((rows * (E / EB) * J) / 4) * 4]];
+    // as array<vec4<f32>>); ∂xz [M, 2E] with room for LAST's ∂x [M, E] and ∂xc [M, E] at 256-byte
+    // aligned offsets
+    const shapes = [
+      [M, E],
+      [alignedRows(M * E) + M * E],
+      [B, E, JP],
+      [Math.ceil((rows * (E / EB) * J) / 4) * 4],
+    ];
     return J <= E ? shapes : [...shapes, [M, J]];
   }
 

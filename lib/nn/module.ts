@@ -193,10 +193,11 @@ export interface LayerIO {
   dInputTarget?: Tensor;
   /**
    * MambaLayer: saved activations that stay the layer's own where `ctx.scratch` would share them —
-   * "xz" (in_proj's output), "xc" (the conv output), "xdbl" (x_proj's) — so that
-   * `BuiltLayer.recompute` leaves out the dispatches that make them, for their memory.
+   * "xz" (in_proj's output), "xc" (the conv output), "xdbl" (x_proj's), "scan" (the forward
+   * scan's output y and its checkpoints) — so that `BuiltLayer.recompute` leaves out the
+   * dispatches that make them, for their memory.
    */
-  keep?: readonly ("xz" | "xc" | "xdbl")[];
+  keep?: readonly ("xz" | "xc" | "xdbl" | "scan")[];
   /**
    * S5Layer: the gradient of its skip weight D (Σ ∂output·input) is added by the caller — the
    * LayerNorm backward after the layer, which has both at hand (lib/nn/layernorm.ts `gradSkip`) —
