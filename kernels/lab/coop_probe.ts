@@ -88,13 +88,26 @@ function bind(p: GPUComputePipeline, bufs: GPUBuffer[]): GPUBindGroup {
   });
 }
 
-async function run(p: GPUComputePipeline, bg: GPUBindGroup, wg: [number, number, number]) {
+type Grid = [number, number, number];
+
+/** One pass of one dispatch (timestamped when `ts` is given). */
+function pass(
+  enc: GPUCommandEncoder,
+  p: GPUComputePipeline,
+  bg: GPUBindGroup,
+  wg: Grid,
+  ts?: GPUComputePassTimestampWrites,
+) {
+  const cp = enc.beginComputePass(ts ? { timestampWrites: ts } : {});
+  cp.setPipeline(p);
+  cp.setBindGroup(0, bg);
+  cp.dispatchWorkgroups(...wg);
+  cp.end();
+}
+
+async function run(p: GPUComputePipeline, bg: GPUBindGroup, wg: Grid) {
   const enc = dev.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(p);
-  pass.setBindGroup(0, bg);
-  pass.dispatchWorkgroups(...wg);
-  pass.end();
+  pass(enc, p, bg, wg);
   dev.queue.submit([enc.finish()]);
   await dev.queue.onSubmittedWorkDone();
 }
@@ -103,7 +116,7 @@ async function run(p: GPUComputePipeline, bg: GPUBindGroup, wg: [number, number,
 async function time(
   p: GPUComputePipeline,
   bg: GPUBindGroup,
-  wg: [number, number, number],
+  wg: Grid,
   reps = 15,
 ) {
   const qs = dev.createQuerySet({ type: "timestamp", count: 2 * reps });
@@ -117,29 +130,17 @@ async function time(
   });
   for (let w = 0; w < 3; w++) {
     const enc = dev.createCommandEncoder();
-    for (let i = 0; i < 100; i++) {
-      const pass = enc.beginComputePass();
-      pass.setPipeline(p);
-      pass.setBindGroup(0, bg);
-      pass.dispatchWorkgroups(...wg);
-      pass.end();
-    }
+    for (let i = 0; i < 100; i++) pass(enc, p, bg, wg);
     dev.queue.submit([enc.finish()]);
     await dev.queue.onSubmittedWorkDone();
   }
   const enc = dev.createCommandEncoder();
   for (let i = 0; i < reps; i++) {
-    const pass = enc.beginComputePass({
-      timestampWrites: {
-        querySet: qs,
-        beginningOfPassWriteIndex: 2 * i,
-        endOfPassWriteIndex: 2 * i + 1,
-      },
+    pass(enc, p, bg, wg, {
+      querySet: qs,
+      beginningOfPassWriteIndex: 2 * i,
+      endOfPassWriteIndex: 2 * i + 1,
     });
-    pass.setPipeline(p);
-    pass.setBindGroup(0, bg);
-    pass.dispatchWorkgroups(...wg);
-    pass.end();
   }
   enc.resolveQuerySet(qs, 0, 2 * reps, res, 0);
   enc.copyBufferToBuffer(res, 0, rd, 0, 16 * reps);
@@ -154,43 +155,27 @@ async function time(
 }
 
 function f16bits(x: number): number {
-  // round to nearest even f16 via Float16Array where available, else a manual path
+  // round to nearest even through Float16Array
   return new Uint16Array(new Float16Array([x]).buffer)[0];
 }
 
-// 1. which types compile
+// 1. which types compile: one n x n product of `ab` inputs into `acc` sums
 const HEAD = "enable f16;\nenable wgpu_cooperative_matrix;\n";
+const tile = (n: number, ab: string, acc: string) =>
+  `${HEAD}@group(0) @binding(0) var<storage, read> a: array<${ab}>;
+@group(0) @binding(1) var<storage, read> b: array<${ab}>;
+@group(0) @binding(2) var<storage, read_write> c: array<${acc}>;
+@compute @workgroup_size(32) fn main() {
+  var acc = coop_mat${n}x${n}<${acc}, C>();
+  let x = coopLoadT<coop_mat${n}x${n}<${ab}, A>>(&a[0], ${n}u);
+  let y = coopLoadT<coop_mat${n}x${n}<${ab}, B>>(&b[0], ${n}u);
+  acc = coopMultiplyAdd(x, y, acc);
+  coopStoreT(acc, &c[0], ${n}u);
+}`;
 const kinds: Record<string, string> = {
-  "f32 8x8": `${HEAD}@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@compute @workgroup_size(32) fn main() {
-  var acc = coop_mat8x8<f32, C>();
-  let x = coopLoadT<coop_mat8x8<f32, A>>(&a[0], 8u);
-  let y = coopLoadT<coop_mat8x8<f32, B>>(&b[0], 8u);
-  acc = coopMultiplyAdd(x, y, acc);
-  coopStoreT(acc, &c[0], 8u);
-}`,
-  "f16 16x16 -> f16": `${HEAD}@group(0) @binding(0) var<storage, read> a: array<f16>;
-@group(0) @binding(1) var<storage, read> b: array<f16>;
-@group(0) @binding(2) var<storage, read_write> c: array<f16>;
-@compute @workgroup_size(32) fn main() {
-  var acc = coop_mat16x16<f16, C>();
-  let x = coopLoadT<coop_mat16x16<f16, A>>(&a[0], 16u);
-  let y = coopLoadT<coop_mat16x16<f16, B>>(&b[0], 16u);
-  acc = coopMultiplyAdd(x, y, acc);
-  coopStoreT(acc, &c[0], 16u);
-}`,
-  "f16 16x16 -> f32": `${HEAD}@group(0) @binding(0) var<storage, read> a: array<f16>;
-@group(0) @binding(1) var<storage, read> b: array<f16>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@compute @workgroup_size(32) fn main() {
-  var acc = coop_mat16x16<f32, C>();
-  let x = coopLoadT<coop_mat16x16<f16, A>>(&a[0], 16u);
-  let y = coopLoadT<coop_mat16x16<f16, B>>(&b[0], 16u);
-  acc = coopMultiplyAdd(x, y, acc);
-  coopStoreT(acc, &c[0], 16u);
-}`,
+  "f32 8x8": tile(8, "f32", "f32"),
+  "f16 16x16 -> f16": tile(16, "f16", "f16"),
+  "f16 16x16 -> f32": tile(16, "f16", "f32"),
 };
 const ok: Record<string, GPUComputePipeline> = {};
 for (const [k, code] of Object.entries(kinds)) {
@@ -233,6 +218,13 @@ for (const [k, p] of Object.entries(ok)) {
 // 3. speed of a long-M product, C[M,N] = A[M,K] B[K,N], the model's in_proj shape
 const M = 204_800, K = 64, N = 256;
 const flop = 2 * M * N * K;
+// the 2 x 4 accumulators of 16 x 16 a subgroup holds, and their stores at rows q0 and q1 of C
+const ACC = [0, 1].map((i) =>
+  "  " + [0, 1, 2, 3].map((j) => `var c${i}${j} = coop_mat16x16<f32, C>();`).join(" ")
+).join("\n");
+const STORE = [0, 1].map((i) =>
+  "  " + [0, 1, 2, 3].map((j) => `coopStoreT(c${i}${j}, &c[q${i} + ${16 * j}u], N);`).join(" ")
+).join("\n");
 if (ok["f16 16x16 -> f32"]) {
   // (a) f16 inputs from memory, each subgroup 32 x 64 of C, four subgroups a workgroup
   const direct = await compile(
@@ -244,8 +236,7 @@ const K = ${K}u; const N = ${N}u;
 @compute @workgroup_size(128) fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let sg = li / 32u;
   let r0 = wg.x * 64u + (sg >> 1u) * 32u; let c0 = wg.y * 128u + (sg & 1u) * 64u;
-  var c00 = coop_mat16x16<f32, C>(); var c01 = coop_mat16x16<f32, C>(); var c02 = coop_mat16x16<f32, C>(); var c03 = coop_mat16x16<f32, C>();
-  var c10 = coop_mat16x16<f32, C>(); var c11 = coop_mat16x16<f32, C>(); var c12 = coop_mat16x16<f32, C>(); var c13 = coop_mat16x16<f32, C>();
+${ACC}
   for (var k = 0u; k < K; k += 16u) {
     let a0 = coopLoadT<coop_mat16x16<f16, A>>(&a[r0 * K + k], K);
     let a1 = coopLoadT<coop_mat16x16<f16, A>>(&a[(r0 + 16u) * K + k], K);
@@ -256,9 +247,8 @@ const K = ${K}u; const N = ${N}u;
     c00 = coopMultiplyAdd(a0, b0, c00); c01 = coopMultiplyAdd(a0, b1, c01); c02 = coopMultiplyAdd(a0, b2, c02); c03 = coopMultiplyAdd(a0, b3, c03);
     c10 = coopMultiplyAdd(a1, b0, c10); c11 = coopMultiplyAdd(a1, b1, c11); c12 = coopMultiplyAdd(a1, b2, c12); c13 = coopMultiplyAdd(a1, b3, c13);
   }
-  coopStoreT(c00, &c[r0 * N + c0], N); coopStoreT(c01, &c[r0 * N + c0 + 16u], N); coopStoreT(c02, &c[r0 * N + c0 + 32u], N); coopStoreT(c03, &c[r0 * N + c0 + 48u], N);
-  let r1 = (r0 + 16u) * N + c0;
-  coopStoreT(c10, &c[r1], N); coopStoreT(c11, &c[r1 + 16u], N); coopStoreT(c12, &c[r1 + 32u], N); coopStoreT(c13, &c[r1 + 48u], N);
+  let q0 = r0 * N + c0; let q1 = q0 + 16u * N;
+${STORE}
 }`,
   );
   // (b) fp32 inputs, staged through workgroup memory as f16 hi + lo; three products
@@ -274,8 +264,7 @@ var<workgroup> bh: array<f16, 2048>; var<workgroup> bl: array<f16, 2048>; // 16 
   let sg = li / 32u;
   let R0 = wg.x * 64u; let C0 = wg.y * 128u;
   let lr = (sg >> 1u) * 32u; let lc = (sg & 1u) * 64u;
-  var c00 = coop_mat16x16<f32, C>(); var c01 = coop_mat16x16<f32, C>(); var c02 = coop_mat16x16<f32, C>(); var c03 = coop_mat16x16<f32, C>();
-  var c10 = coop_mat16x16<f32, C>(); var c11 = coop_mat16x16<f32, C>(); var c12 = coop_mat16x16<f32, C>(); var c13 = coop_mat16x16<f32, C>();
+${ACC}
   for (var k = 0u; k < K; k += 16u) {
     // A tile 64 x 16: 256 vec4, two per invocation
     for (var i = 0u; i < 2u; i++) {
@@ -316,9 +305,8 @@ var<workgroup> bh: array<f16, 2048>; var<workgroup> bl: array<f16, 2048>; // 16 
     }
     workgroupBarrier();
   }
-  let r0 = (R0 + lr) * N + C0 + lc; let r1 = r0 + 16u * N;
-  coopStoreT(c00, &c[r0], N); coopStoreT(c01, &c[r0 + 16u], N); coopStoreT(c02, &c[r0 + 32u], N); coopStoreT(c03, &c[r0 + 48u], N);
-  coopStoreT(c10, &c[r1], N); coopStoreT(c11, &c[r1 + 16u], N); coopStoreT(c12, &c[r1 + 32u], N); coopStoreT(c13, &c[r1 + 48u], N);
+  let q0 = (R0 + lr) * N + C0 + lc; let q1 = q0 + 16u * N;
+${STORE}
 }`,
   );
   const A = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));

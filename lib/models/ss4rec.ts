@@ -70,8 +70,8 @@ export interface SS4RecOptions {
    * forward before its backward (the Mamba layers share one set of saved activations) and S5
    * recomputes its states in its backward — the least memory. "mamba": the Mamba replay only;
    * every S5 layer keeps its own activations, and in prefix mode the replaying Mamba layers keep
-   * their in_proj and x_proj outputs and their forward scan's (`PREFIX_KEEP`). False: every layer keeps its own activations
-   * (more memory, fewer dispatches per step).
+   * their in_proj and x_proj outputs and their forward scan's (`PREFIX_KEEP`). False: every layer
+   * keeps its own activations (more memory, fewer dispatches per step).
    */
   recompute?: boolean | "mamba";
 }

@@ -46,6 +46,7 @@ import { randn } from "../reference/gradcheck.ts";
 import { addAtLast, gatherLast } from "./elementwise.ts";
 import { gatherRows } from "./embedding.ts";
 import {
+  alignedF32,
   arenaSize,
   backwardRegion,
   type BuildContext,
@@ -87,11 +88,6 @@ export interface MambaOptions {
    * before this layer's backward. Default false: they are shared through `ctx.scratch`.
    */
   keepActivations?: boolean;
-}
-
-/** `n` f32 rounded up to a whole number of 256-byte binding-offset steps. */
-function alignedRows(n: number): number {
-  return Math.ceil(n / 64) * 64;
 }
 
 /** Largest of 32, 16, …, 1 that divides `n` and is at most `cap`. */
@@ -464,7 +460,7 @@ export class MambaLayer {
     // time: it takes y's memory — LAST: dxz's second half (y is [B, E]; ∂x takes the first half),
     // from the first 256-byte boundary past ∂x (the binding offset rule; #arenaShapes)
     const dxc = last
-      ? new Tensor(dxz.buffer, dxz.offset + 4 * alignedRows(M * E), [M, E], "f32", "mamba.dxc")
+      ? new Tensor(dxz.buffer, dxz.offset + 4 * alignedF32(M * E), [M, E], "f32", "mamba.dxc")
       : new Tensor(y.buffer, y.offset, [M, E], "f32", "mamba.dxc");
     // LAST: ∂x_dbl [M, R + N] (dt_r | Bt: ∂Ct is 0 but at the last steps), and the last steps'
     // whole ∂x_dbl rows [B, J] (their dt_r and Bt parts 0: those are in the [M, R + N] rows), the
@@ -685,7 +681,7 @@ export class MambaLayer {
     // aligned offsets
     const shapes = [
       [M, E],
-      [alignedRows(M * E) + M * E],
+      [alignedF32(M * E) + M * E],
       [B, E, JP],
       [Math.ceil((rows * (E / EB) * J) / 4) * 4],
     ];

@@ -102,10 +102,15 @@ export const BACKWARD_ARENA = "backward";
 /** Floats per 256 bytes: views into an arena start at multiples of this (binding alignment). */
 const ALIGN_F32 = 64;
 
+/** `n` f32 rounded up to whole 256-byte steps: where a view after `n` floats may start. */
+export function alignedF32(n: number): number {
+  return Math.ceil(n / ALIGN_F32) * ALIGN_F32;
+}
+
 /** f32 elements an arena needs to hold `shapes` side by side (see {@linkcode carve}). */
 export function arenaSize(shapes: readonly (readonly number[])[]): number {
   let n = 0;
-  for (const s of shapes) n += Math.ceil(s.reduce((a, b) => a * b, 1) / ALIGN_F32) * ALIGN_F32;
+  for (const s of shapes) n += alignedF32(s.reduce((a, b) => a * b, 1));
   return Math.max(n, 1);
 }
 
