@@ -96,11 +96,12 @@ export interface Config {
   /**
    * SS4Rec: recompute activations in the backward instead of keeping them from the forward.
    * "mamba" (default): only the Mamba blocks replay their forward (all but the last), every S5
-   * layer keeps its own activations, and in prefix mode block 0 also its in_proj and x_proj outputs
-   * (1.95 GiB for the official shapes at batch 1,024, L 200; sequence mode, which replays all of
-   * it, 1.98 GiB with its evaluation). True: S5 recomputes its states as well (the least
-   * memory: 1.61 GiB; steps ~2.5 % slower on the H100). False: every layer keeps its own (2.45
-   * GiB) and nothing is recomputed (the fastest steps).
+   * layer keeps its own activations, and in prefix mode block 0 also its in_proj and x_proj
+   * outputs and its forward scan's, so its replay is the conv alone (1.97 GiB for the official
+   * shapes at batch 1,024, L 200; sequence mode, which replays all of it, 1.98 GiB with its
+   * evaluation). True: S5 recomputes its states as well (the least memory: 1.63 GiB; steps ~2.5 %
+   * slower on the H100). False: every layer keeps its own (2.07 GiB) and nothing is recomputed
+   * (the fastest steps).
    */
   recompute: boolean | "mamba";
   /** NeuMF: GMF embedding size. */
