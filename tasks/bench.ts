@@ -1,7 +1,8 @@
 /**
  * `deno task bench`: end-to-end SS4Rec training steps and full-ranking evaluation at ML-1M shapes
- * on synthetic ML-1M-shaped batches (realistic lengths and time gaps), warm-up excluded, many steps
- * between syncs; median and spread, peak GPU memory (our allocator's accounting), and the
+ * on synthetic ML-1M-shaped batches (realistic lengths and time gaps), warm-up excluded, steady-state
+ * step times (runs of 10 and 40 steps per wait, differenced: Deno's wait for the GPU costs a fixed
+ * ~11 ms, see steady); median and spread, peak GPU memory (our allocator's accounting), and the
  * per-kernel breakdown from timestamp queries (and every dispatch of one profiled step in
  * dispatches.md). `--quick` runs CI-sized shapes. `--memory` only
  * builds the training steps and the evaluation graph on a dry-run device and reports their peak
@@ -145,6 +146,35 @@ async function timed(reps: number, f: () => Promise<void>) {
   return spread(times);
 }
 
+/**
+ * Steady-state milliseconds per unit of work (a training step, an evaluation pass), without the
+ * fixed cost of the wait that ends a timed run: Deno's wait for the GPU (`onSubmittedWorkDone`,
+ * `mapAsync`) returns ~11 ms after the GPU is done whatever it ran (its device poll sleeps 10 ms;
+ * kernels/lab/sync_probe.ts), so n units and one wait take n·t + ~13 ms, and dividing by n alone
+ * would add 1/n of that to t (1.1–1.3 ms per step at 10 steps per wait). Each repetition runs
+ * `lo` units and then `hi` units, each followed by one `wait`, and contributes (T_hi − T_lo) /
+ * (hi − lo). The trainer waits once per epoch, so this is the per-step rate of its epochs.
+ */
+async function steady(
+  reps: number,
+  lo: number,
+  hi: number,
+  run: (n: number) => void | Promise<void>,
+  wait: () => Promise<unknown>,
+) {
+  const per: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const a = performance.now();
+    await run(lo);
+    await wait();
+    const b = performance.now();
+    await run(hi);
+    await wait();
+    per.push(((performance.now() - b) - (b - a)) / (hi - lo));
+  }
+  return spread(per);
+}
+
 /** Median, min and max of a sample. */
 function spread(xs: number[]) {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
@@ -158,7 +188,11 @@ function scaled(t: { median: number; min: number; max: number }, k: number) {
 export async function benchMain(args: string[]): Promise<number> {
   const program = new Command("bench")
     .option("--quick", "small shapes (CI smoke test on a software adapter)")
-    .option("--steps <n>", "timed steps per repetition", (v: string) => parseInt(v, 10))
+    .option(
+      "--steps <n>",
+      "steps of the shorter of each repetition's two timed runs (the longer runs 4 times as many)",
+      (v: string) => parseInt(v, 10),
+    )
     .option(
       "--reps <n>",
       "repetitions (median and spread over them)",
@@ -212,6 +246,8 @@ export async function benchMain(args: string[]): Promise<number> {
       { name: "train step L=200, sequence mode", B: 1024, L: 200, mode: "sequence" },
     ];
   const steps = o.steps ?? (o.quick ? 2 : 10), reps = o.reps ?? (o.quick ? 2 : 5);
+  // the longer of each repetition's two timed runs, in multiples of `steps` (see steady)
+  const LONG = 4;
   let cfg: Config;
   try {
     cfg = loadConfig("configs/ss4rec.yaml", o.set);
@@ -266,17 +302,14 @@ export async function benchMain(args: string[]): Promise<number> {
     for (let i = 0; i < 3; i++) one();
     await rt.sync();
     const encode: number[] = [];
-    const per: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const s = performance.now();
-      for (let i = 0; i < steps; i++) {
+    const sync = () => rt.sync();
+    const per = await steady(reps, steps, LONG * steps, (n) => {
+      for (let i = 0; i < n; i++) {
         const e = performance.now();
         one();
         encode.push(performance.now() - e);
       }
-      await rt.sync();
-      per.push((performance.now() - s) / steps);
-    }
+    }, sync);
     const shapePeak = rt.peakBytes;
     if (shape.mode === "sequence") {
       // A whole ML-1M-shaped epoch: 6,040 users with ML-1M's rating counts (min 20, mean ~165,
@@ -336,12 +369,12 @@ export async function benchMain(args: string[]): Promise<number> {
         unit: "GiB",
       });
     }
-    rows.push({ what: shape.name, ...spread(per), unit: "ms" });
+    rows.push({ what: shape.name, ...per, unit: "ms" });
     if (shape.mode === "prefix" && (o.quick || (shape.L === 200 && shape.B === 1024))) {
       // the official log's 959 steps per ML-1M epoch, from the measured step time
       rows.push({
         what: "ML-1M epoch (prefix mode, 959 steps)",
-        ...scaled(spread(per), 959 / 1000),
+        ...scaled(per, 959 / 1000),
         unit: "s",
       });
       // With length buckets: the bucket of every batch of the shuffled real length mix, each
@@ -361,7 +394,7 @@ export async function benchMain(args: string[]): Promise<number> {
       });
       let est = { median: 0, min: 0, max: 0 };
       for (const [len, count] of hist) {
-        let t = spread(per);
+        let t = per;
         if (len !== shape.L) {
           const rows = Array.from(
             { length: shape.B },
@@ -372,13 +405,9 @@ export async function benchMain(args: string[]): Promise<number> {
           const stepAt = () => runStep(g, batch);
           stepAt();
           await rt.sync();
-          t = scaled(
-            await timed(reps, async () => {
-              for (let i = 0; i < steps; i++) stepAt();
-              await rt.sync();
-            }),
-            1 / steps,
-          );
+          t = await steady(reps, steps, LONG * steps, (n) => {
+            for (let i = 0; i < n; i++) stepAt();
+          }, sync);
         }
         est = {
           median: est.median + count * t.median / 1000,
@@ -409,13 +438,12 @@ export async function benchMain(args: string[]): Promise<number> {
         g.upload(batch);
         await profileInto(rt, {}, g.commands, packedDispatches);
       }
-      const same = await timed(reps, async () => {
-        for (let i = 0; i < steps; i++) await stepPacked(batches[i % 3] as Batch);
-        await rt.sync();
-      });
+      const same = await steady(reps, steps, LONG * steps, async (n) => {
+        for (let i = 0; i < n; i++) await stepPacked(batches[i % 3] as Batch);
+      }, sync);
       rows.push({
         what: `${shape.name}, packed tokens (the same batches)`,
-        ...scaled(same, 1 / steps),
+        ...same,
         unit: "ms",
       });
       const mix = ml1mPrefixLengths(shape.L, o.quick ? users : 6040);
@@ -441,12 +469,13 @@ export async function benchMain(args: string[]): Promise<number> {
         }% of L filled, packed tokens: ${epochSteps} steps, estimated from ${sample}; capacities ${
           pk.graphs.capacities.join(" ")
         })`,
+        // steady state: the sample once and then twice between waits (the epoch's one wait at
+        // its end, ~13 ms, left out)
         ...scaled(
-          await timed(Math.min(reps, 3), async () => {
-            for (const b of real) await stepPacked(b);
-            await rt.sync();
-          }),
-          epochSteps / sample / 1000,
+          await steady(Math.min(reps, 3), sample, 2 * sample, async (n) => {
+            for (let i = 0; i < n; i++) await stepPacked(real[i % sample]);
+          }, sync),
+          epochSteps / 1000,
         ),
         unit: "s",
       });
@@ -473,6 +502,12 @@ export async function benchMain(args: string[]): Promise<number> {
     });
     if (o.profile && shape === shapes[0]) await profileInto(rt, breakdown, cmds, dispatches);
   }
+  // What one wait for the GPU costs when the GPU is idle (Deno's device poll: see steady).
+  rows.push({
+    what: "waiting for the GPU once, nothing running (rt.sync)",
+    ...await timed(7, () => rt.sync()),
+    unit: "ms",
+  });
   // Full-ranking evaluation of all users (eval batch 2,048, L = 200 or 20).
   {
     rt.dispose();
@@ -505,7 +540,7 @@ export async function benchMain(args: string[]): Promise<number> {
     }
     // All users with ML-1M's lengths (history before the test item, cut to L): padded, and
     // ordered by length with each batch at its bucket (as lib/train/trainer.ts evaluates).
-    // "passes per sync": GPU time without the fixed ~10 ms of Deno's mapAsync read-back.
+    // "GPU time per pass": without the fixed ~11 ms of Deno's mapAsync read-back (see steady).
     const lengths = Int32Array.from(ml1mCounts(users), (n) => Math.min(n - 1, L));
     const sorted = Int32Array.from(lengthOrder(lengths), (i) => lengths[i]);
     const batchesOf = (size: number) =>
@@ -620,14 +655,10 @@ export async function benchMain(args: string[]): Promise<number> {
         unit: "ms",
       });
       rows.push({
-        what: `${what}: GPU time per pass (${many} passes per sync)`,
-        ...scaled(
-          await timed(reps, async () => {
-            for (let i = 0; i < many; i++) await pass();
-            await rt.read(lastRanks);
-          }),
-          1 / many,
-        ),
+        what: `${what}: GPU time per pass (steady state, 1 and ${1 + many} passes per read)`,
+        ...await steady(reps, 1, 1 + many, async (k) => {
+          for (let i = 0; i < k; i++) await pass();
+        }, () => rt.read(lastRanks)),
         unit: "ms",
       });
     }
@@ -639,7 +670,10 @@ export async function benchMain(args: string[]): Promise<number> {
     `- adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}`,
     `- date: ${date}`,
     `- command: deno task bench ${args.join(" ")}`,
-    `- shapes: V = ${V}, H = 64, 2 blocks, P = 32, E = 128, N = 32; ${steps} steps between syncs × ${reps} repetitions; warm-up excluded`,
+    `- shapes: V = ${V}, H = 64, 2 blocks, P = 32, E = 128, N = 32; warm-up excluded`,
+    `- step times: steady state, (T(${LONG * steps} steps) − T(${steps} steps)) / ${
+      (LONG - 1) * steps
+    }, each run ended by one wait for the GPU (which Deno makes cost a fixed ~11 ms: the last row); median and spread over ${reps} repetitions`,
     "",
     "| what | median | min | max | official PyTorch (H100) |",
     "|---|---|---|---|---|",
