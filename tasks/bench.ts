@@ -154,23 +154,25 @@ async function timed(reps: number, f: () => Promise<void>) {
  * would add 1/n of that to t (1.1–1.3 ms per step at 10 steps per wait). Each repetition runs
  * `lo` units and then `hi` units, each followed by one `wait`, and contributes (T_hi − T_lo) /
  * (hi − lo). The trainer waits once per epoch, so this is the per-step rate of its epochs.
+ * `now` is the clock (tests pass their own).
  */
-async function steady(
+export async function steady(
   reps: number,
   lo: number,
   hi: number,
   run: (n: number) => void | Promise<void>,
   wait: () => Promise<unknown>,
+  now: () => number = () => performance.now(),
 ) {
   const per: number[] = [];
   for (let r = 0; r < reps; r++) {
-    const a = performance.now();
+    const a = now();
     await run(lo);
     await wait();
-    const b = performance.now();
+    const b = now();
     await run(hi);
     await wait();
-    per.push(((performance.now() - b) - (b - a)) / (hi - lo));
+    per.push(((now() - b) - (b - a)) / (hi - lo));
   }
   return spread(per);
 }

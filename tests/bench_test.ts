@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { benchMain } from "../tasks/bench.ts";
+import { benchMain, steady } from "../tasks/bench.ts";
 
 Deno.test("bench --quick runs end to end on the local adapter and writes its tables", async () => {
   const out = await Deno.makeTempDir({ prefix: "ss4rec-bench-" });
@@ -53,4 +53,28 @@ Deno.test("bench --memory: the B 1,024, L 200 training step stays within 2 GiB (
     assert.equal(c.overflowBytes, 0, c.name);
     assert.ok(c.peakBytes <= 2 * 2 ** 30, `${c.name}: ${(c.peakBytes / 2 ** 30).toFixed(3)} GiB`);
   }
+});
+
+Deno.test("bench's steady-state rate leaves out the fixed cost of the wait that ends each run", async () => {
+  // A fake clock: each unit of work takes 2.5 ms (the second repetition 3.5), each wait 11.3 ms.
+  let t = 0, unit = 2.5;
+  const run = (n: number) => void (t += n * unit);
+  const wait = () => Promise.resolve(t += 11.3);
+  const reps: number[] = [];
+  const r = await steady(
+    2,
+    10,
+    40,
+    (n) => {
+      run(n);
+      reps.push(n);
+      if (reps.length === 2) unit = 3.5;
+    },
+    wait,
+    () => t,
+  );
+  assert.deepEqual(reps, [10, 40, 10, 40]);
+  assert.ok(Math.abs(r.min - 2.5) < 1e-9 && Math.abs(r.max - 3.5) < 1e-9, JSON.stringify(r));
+  // (dividing one run's time by its steps, as the bench did until session 12, gives (10·2.5 +
+  // 11.3) / 10 = 3.63 ms for the first repetition)
 });
