@@ -141,6 +141,8 @@ export class S5Layer {
       throw new Error(`${this.prefix}: output is not [B,L,H]`);
     }
     if (io.timeGaps.size !== bl) throw new Error(`${this.prefix}: timeGaps is not [B,L]`);
+    // the forward scan's workgroup holds at least one step of all P states
+    if (np > 256) throw new Error(`${this.prefix}: state ${np} > 256 is not supported`);
     const name = (s: string) => `${this.prefix}.${s}`;
     const P = (s: string) => ctx.param(name(s));
     const G = (s: string) => ctx.grad(name(s));
@@ -166,10 +168,11 @@ export class S5Layer {
 
     const recompute = [
       await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
+      // one workgroup per row (kernels/s5.wgsl scan_forward v2)
       rt.op(
         await k("scan_forward"),
         [dt, P("Lambda"), P("log_step"), v, x, null, null, ...lensStarts],
-        { params: params(), workgroups: grid(nb * np, 64) },
+        { params: params(), workgroups: grid(nb, 1) },
       ),
     ];
     const forward = [
@@ -206,7 +209,7 @@ export class S5Layer {
       rt.op(
         await k("scan_backward"),
         [dt, P("Lambda"), P("log_step"), v, x, gd, partL, ...lensStarts],
-        { params: params(), workgroups: grid(nb * np, 64) },
+        { params: params(), workgroups: grid(nb, 1) },
       ),
       // du = dv·Bm + D·dy (added to the residual's gradient already there with dInputAccumulate)
       await matmul(rt, { a: gd, b: bm, c: du }, {
