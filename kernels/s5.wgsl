@@ -235,96 +235,156 @@ fn skip_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   t5[i] = acc;
 }
 
-// Reverse scan, v2 (session 12; v1, one invocation per (b, q) walking its row, is at commit
-// b069a94): λ[t] = G[t] + conj(a[t+1])·λ[t+1] with G = dy·conj(C̃) precomputed by a matmul;
-// writes dv = conj(s·φ₁)·λ over G in place and the per-row partials of dΛ and dlog_step. One
-// workgroup of SF_T invocations per row b walks the row's chunks of CS = SF_T / P steps from the
-// last: phase 1, every invocation (k, q) discretises step t0 + k of state q and loads its G, v and
-// the state before it; phase 2, the P walkers q run the recurrence down the chunk (the only
-// sequential part) and leave λ in workgroup memory; phase 3, every (k, q) forms dv and its terms
-// of dΛ and dlog_step. The per-slot partials are summed over k at the end in a fixed order.
-// t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out [B,L,P,2],
-// t7 = partials [B, 3P] (dΛ re/im interleaved in [0, 2P), dlog_step in [2P, 3P)).
-var<workgroup> sb_ga: array<vec4f, SF_T>; // (G, then λ; a' = a, or 1 where s = 0) of a slot
+// Reverse scan, one invocation per (b, q): λ[t] = G[t] + conj(a[t+1])·λ[t+1] with G = dy·conj(C̃)
+// precomputed by a matmul; writes dv = conj(g)·λ over G in place and the per-row partials of dΛ
+// and dlog_step. t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out
+// [B,L,P,2], t7 = partials [B, 3P] (dΛ re/im interleaved in [0, 2P), dlog_step in [2P, 3P)).
+// scan_backward's running state (one invocation's): λ, a[t+1], dΛ, dlog_step
+var<private> bw_lm: vec2f;
+var<private> bw_anext: vec2f;
+var<private> bw_dl: vec2f;
+var<private> bw_dls: f32;
 
-@compute @workgroup_size(SF_T)
-fn scan_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                 @builtin(local_invocation_id) lidv: vec3u) {
-  let b = wid.x + wid.y * nwg.x;
-  if (b >= p.nb) { return; }
-  let lid = lidv.x;
-  let cs = max(1u, SF_T / p.np); // steps per chunk
-  let q = lid % p.np;
-  let k = lid / p.np;
+// One reverse step at offset o given its inputs: s = dt·step, its discretisation d, G = t6[o],
+// the previous state xp and v = t4[o]; writes dv over G.
+fn bw_step(o: u32, lam: vec2f, s: f32, d: Disc, g: vec2f, xp: vec2f, v: vec2f) {
+  bw_lm = g + cmulc(bw_anext, bw_lm);
+  if (s == 0.0) {
+    // a = 1, g = 0: λ passes through, nothing flows into v, Λ or log_step
+    t6[o] = 0.0;
+    t6[o + 1u] = 0.0;
+    bw_anext = vec2f(1.0, 0.0);
+    return;
+  }
+  let dv = cmulc(s * d.phi, bw_lm);
+  t6[o] = dv.x;
+  t6[o + 1u] = dv.y;
+  let da = cmulc(xp, bw_lm);
+  let dg = cmulc(v, bw_lm);
+  // dΛ += conj(s·a)·da + conj(s²·φ₁')·dg;  ds = Re(conj(a)·(dg + conj(Λ)·da))
+  bw_dl += s * (cmulc(d.a, da) + s * cmulc(d.dphi, dg));
+  bw_dls += s * dot(d.a, dg + cmulc(lam, da));
+  bw_anext = d.a;
+}
+
+// scan_backward's prefetch registers: s (step), G, v of four steps and the states x before them
+var<private> ns0: f32;
+var<private> ns1: f32;
+var<private> ns2: f32;
+var<private> ns3: f32;
+var<private> ng0: vec2f;
+var<private> ng1: vec2f;
+var<private> ng2: vec2f;
+var<private> ng3: vec2f;
+var<private> nv0: vec2f;
+var<private> nv1: vec2f;
+var<private> nv2: vec2f;
+var<private> nv3: vec2f;
+var<private> nx0: vec2f;
+var<private> nx1: vec2f;
+var<private> nx2: vec2f;
+var<private> nx3: vec2f;
+
+// Loads steps bt, bt − 1, bt − 2, bt − 3 (token rows; row = floats between steps) into the
+// prefetch registers; the state before bt − 3 only when it exists (`before`), else 0.
+fn bw_prefetch4(bt: u32, row: u32, q: u32, before: bool) {
+  let o = (bt * p.np + q) * 2u;
+  ns0 = t1[bt];
+  ns1 = t1[bt - 1u];
+  ns2 = t1[bt - 2u];
+  ns3 = t1[bt - 3u];
+  ng0 = vec2f(t6[o], t6[o + 1u]);
+  ng1 = vec2f(t6[o - row], t6[o - row + 1u]);
+  ng2 = vec2f(t6[o - 2u * row], t6[o - 2u * row + 1u]);
+  ng3 = vec2f(t6[o - 3u * row], t6[o - 3u * row + 1u]);
+  nv0 = vec2f(t4[o], t4[o + 1u]);
+  nv1 = vec2f(t4[o - row], t4[o - row + 1u]);
+  nv2 = vec2f(t4[o - 2u * row], t4[o - 2u * row + 1u]);
+  nv3 = vec2f(t4[o - 3u * row], t4[o - 3u * row + 1u]);
+  nx0 = vec2f(t5[o - row], t5[o - row + 1u]);
+  nx1 = vec2f(t5[o - 2u * row], t5[o - 2u * row + 1u]);
+  nx2 = vec2f(t5[o - 3u * row], t5[o - 3u * row + 1u]);
+  nx3 = vec2f(0.0);
+  if (before) { nx3 = vec2f(t5[o - 4u * row], t5[o - 4u * row + 1u]); }
+}
+
+// Reverse scan, one invocation per (b, q): λ[t] = G[t] + conj(a[t+1])·λ[t+1] with G = dy·conj(C̃)
+// precomputed by a matmul; writes dv = conj(g)·λ over G in place and the per-row partials of dΛ
+// and dlog_step. t1 = dt, t2 = Lambda, t3 = log_step, t4 = v, t5 = x, t6 = G in / dv out
+// [B,L,P,2], t7 = partials [B, 3P] (dΛ re/im interleaved in [0, 2P), dlog_step in [2P, 3P)).
+// Like scan_forward, four steps' loads and discretisations are issued before the state walks
+// through them (same arithmetic as one step at a time).
+@compute @workgroup_size(64)
+fn scan_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, 64u);
+  if (i >= p.nb * p.np) { return; }
+  let b = i / p.np;
+  let q = i % p.np;
   let raw = vec2f(t2[2u * q], t2[2u * q + 1u]);
   let lam = lambda_at(raw);
   let step = exp(t3[q]);
-  let nl = row_steps_uniform(lid, b);
-  let row0 = row_start(b);
+  bw_lm = vec2f(0.0);
+  bw_anext = vec2f(0.0);
+  bw_dl = vec2f(0.0);
+  bw_dls = 0.0;
   let row = 2u * p.np; // floats between consecutive steps
-  var lm = vec2f(0.0); // walkers: λ and a' of the step after
-  var anext = vec2f(0.0);
-  var dl = vec2f(0.0); // every slot: its terms of dΛ and dlog_step
-  var dls = 0.0;
-  for (var c = (nl + cs - 1u) / cs; c > 0u; c--) {
-    let t0 = (c - 1u) * cs;
-    let t = t0 + k;
-    let live = k < cs && t < nl;
-    var s = 0.0;
-    var d = Disc(vec2f(0.0), vec2f(0.0), vec2f(0.0));
-    var v = vec2f(0.0);
-    var xp = vec2f(0.0);
-    var o = 0u;
-    if (live) {
-      let bt = row0 + t;
-      o = (bt * p.np + q) * 2u;
-      s = t1[bt] * step;
-      d = discretize(lam, s);
-      v = vec2f(t4[o], t4[o + 1u]);
-      if (t > 0u) { xp = vec2f(t5[o - row], t5[o - row + 1u]); }
-      sb_ga[lid] = vec4f(t6[o], t6[o + 1u], select(vec2f(1.0, 0.0), d.a, s != 0.0));
-    }
-    workgroupBarrier();
-    if (lid < p.np) {
-      for (var j = min(cs, nl - t0); j > 0u; j--) {
-        let e = sb_ga[(j - 1u) * p.np + lid];
-        lm = e.xy + cmulc(anext, lm);
-        sb_ga[(j - 1u) * p.np + lid] = vec4f(lm, e.zw);
-        anext = e.zw;
-      }
-    }
-    workgroupBarrier();
-    if (live) {
-      let l = sb_ga[lid].xy;
-      if (s == 0.0) {
-        // a = 1, g = 0: λ passes through, nothing flows into v, Λ or log_step
-        t6[o] = 0.0;
-        t6[o + 1u] = 0.0;
-      } else {
-        let dv = cmulc(s * d.phi, l);
-        t6[o] = dv.x;
-        t6[o + 1u] = dv.y;
-        let da = cmulc(xp, l);
-        let dg = cmulc(v, l);
-        // dΛ += conj(s·a)·da + conj(s²·φ₁')·dg;  ds = Re(conj(a)·(dg + conj(Λ)·da))
-        dl += s * (cmulc(d.a, da) + s * cmulc(d.dphi, dg));
-        dls += s * dot(d.a, dg + cmulc(lam, da));
-      }
-    }
-    workgroupBarrier();
+  let nl = row_steps(b);
+  let row0 = row_start(b);
+  // Session 7: the next group's loads (s, G, v and the states before it) are issued before this
+  // group computes, into the prefetch registers n*, so a group waits on no load of its own.
+  if (4u <= nl) { bw_prefetch4(row0 + nl - 1u, row, q, nl > 4u); } // steps nl − 1 .. nl − 4
+  var k = 0u;
+  for (; k + 4u <= nl; k += 4u) {
+    // steps t, t − 1, t − 2, t − 3
+    let t = nl - 1u - k;
+    let bt = row0 + t;
+    let o0 = (bt * p.np + q) * 2u;
+    let o1 = o0 - row;
+    let o2 = o1 - row;
+    let o3 = o2 - row;
+    let s0 = ns0 * step;
+    let s1 = ns1 * step;
+    let s2 = ns2 * step;
+    let s3 = ns3 * step;
+    let g0 = ng0;
+    let g1 = ng1;
+    let g2 = ng2;
+    let g3 = ng3;
+    let v0 = nv0;
+    let v1 = nv1;
+    let v2 = nv2;
+    let v3 = nv3;
+    let x0 = nx0;
+    let x1 = nx1;
+    let x2 = nx2;
+    let x3 = nx3;
+    // steps t − 4 .. t − 7; the state before t − 7 exists when t > 7
+    if (k + 8u <= nl) { bw_prefetch4(bt - 4u, row, q, t > 7u); }
+    let d0 = discretize(lam, s0);
+    let d1 = discretize(lam, s1);
+    let d2 = discretize(lam, s2);
+    let d3 = discretize(lam, s3);
+    bw_step(o0, lam, s0, d0, g0, x0, v0);
+    bw_step(o1, lam, s1, d1, g1, x1, v1);
+    bw_step(o2, lam, s2, d2, g2, x2, v2);
+    bw_step(o3, lam, s3, d3, g3, x3, v3);
   }
-  sb_ga[lid] = vec4f(dl, dls, 0.0);
-  workgroupBarrier();
-  if (lid >= p.np) { return; }
-  var acc = vec4f(0.0);
-  for (var j = 0u; j < cs; j++) { acc += sb_ga[j * p.np + lid]; }
-  var dlo = acc.xy;
+  for (; k < nl; k++) {
+    let t = nl - 1u - k;
+    let bt = row0 + t;
+    let o = (bt * p.np + q) * 2u;
+    let s = t1[bt] * step;
+    var xp = vec2f(0.0);
+    if (t > 0u) { xp = vec2f(t5[o - row], t5[o - row + 1u]); }
+    bw_step(o, lam, s, discretize(lam, s), vec2f(t6[o], t6[o + 1u]), xp, vec2f(t4[o], t4[o + 1u]));
+  }
+  var dl = bw_dl;
   // clamped entries: the forward used a constant, so Re gets no gradient (as jnp/torch clip)
-  if (p.clip != 0u && raw.x > CLIP_RE) { dlo.x = 0.0; }
+  if (p.clip != 0u && raw.x > CLIP_RE) { dl.x = 0.0; }
   let w = b * 3u * p.np;
-  t7[w + 2u * q] = dlo.x;
-  t7[w + 2u * q + 1u] = dlo.y;
-  t7[w + 2u * p.np + q] = acc.z;
+  t7[w + 2u * q] = dl.x;
+  t7[w + 2u * q + 1u] = dl.y;
+  t7[w + 2u * p.np + q] = bw_dls;
 }
 
 // Deterministic reductions of partials [slices, n] over slices, ADDED into gradients: the layer's

@@ -209,7 +209,7 @@ export class S5Layer {
       rt.op(
         await k("scan_backward"),
         [dt, P("Lambda"), P("log_step"), v, x, gd, partL, ...lensStarts],
-        { params: params(), workgroups: grid(nb, 1) },
+        { params: params(), workgroups: grid(nb * np, 64) },
       ),
       // du = dv·Bm + D·dy (added to the residual's gradient already there with dInputAccumulate)
       await matmul(rt, { a: gd, b: bm, c: du }, {
