@@ -10,8 +10,9 @@
  *   conj(C̃)ᵀdy = dy·Cm (both re/im at once)
  * - v [BL,P,2] = u·Bmᵀ (= B̃u); x [BL,P,2] the states; G/dv [BL,P,2] = dy·Cm, then dv in place
  *
- * Forward (4 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (per (b,p), over t)
- * → y = x·Cmᵀ + D·u (matmul, K = 2P, the skip term in its epilogue).
+ * Forward (4 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (a workgroup per row:
+ * every (step, state) discretised in parallel, the recurrence walked per state) → y = x·Cmᵀ + D·u
+ * (matmul, K = 2P, the skip term in its epilogue).
  * Backward (9 dispatches; 7 when `keepActivations`): v and x again (the forward's matmul and scan: v and x are temporaries in
  * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
  * and backward) → per-row dD partials (Σ dy·u; left to the caller with `skipGradByCaller`, as
