@@ -180,6 +180,23 @@ fn stash_b(i: u32, st: u32, v: vec4f) {
 
 fn fma_row(acc: vec4f, a: f32, b: vec4f) -> vec4f { return fma(vec4f(a), b, acc); }
 
+// v12 (session 12): the aligned epilogue in two passes, every load of the thread's rows (beta·C,
+// SKIP's D·U) before any store. Interleaved, as store4 does, each row's C or U load waited on the
+// previous row's store (the bindings may alias), one memory round trip per row.
+// Final value of row `row`, columns col..col+3 (aligned path; dk = Dk[col..col+3] under SKIP).
+fn epi4(bc: u32, row: u32, col: u32, acc: vec4f, dk: vec4f) -> vec4f {
+  var v = p.alpha * acc;
+  if (row >= p.m) { return v; }
+  let i4 = (bc + row * p.n + col) >> 2u;
+  if (p.beta != 0.0) { v += p.beta * C[i4]; }
+  if (SKIP) { v += dk * U[i4]; }
+  return v;
+}
+
+fn put4(bc: u32, row: u32, col: u32, v: vec4f) {
+  if (row < p.m) { C[(bc + row * p.n + col) >> 2u] = v; }
+}
+
 // Row `row` of this workgroup's tile, columns col..col+3: alpha/beta epilogue, vec4 when aligned.
 fn store4(bc: u32, row: u32, col: u32, acc: vec4f) {
   if (row >= p.m || col >= p.n) { return; }
@@ -363,11 +380,40 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let bc = wid.z * p.stride_c;
   let col = n0 + tx * 4u;
   let r0 = m0 + ty * 4u;
+  let r1 = m0 + (WG_Y + ty) * 4u;
+  if (VEC_C && col + 3u < p.n) {
+    var dk = vec4f(0.0);
+    if (SKIP) { dk = vec4f(Dk[col], Dk[col + 1u], Dk[col + 2u], Dk[col + 3u]); }
+    let v0 = epi4(bc, r0, col, c0, dk);
+    let v1 = epi4(bc, r0 + 1u, col, c1, dk);
+    let v2 = epi4(bc, r0 + 2u, col, c2, dk);
+    let v3 = epi4(bc, r0 + 3u, col, c3, dk);
+    var v4 = vec4f(0.0);
+    var v5 = vec4f(0.0);
+    var v6 = vec4f(0.0);
+    var v7 = vec4f(0.0);
+    if (TM == 8u) {
+      v4 = epi4(bc, r1, col, c4, dk);
+      v5 = epi4(bc, r1 + 1u, col, c5, dk);
+      v6 = epi4(bc, r1 + 2u, col, c6, dk);
+      v7 = epi4(bc, r1 + 3u, col, c7, dk);
+    }
+    put4(bc, r0, col, v0);
+    put4(bc, r0 + 1u, col, v1);
+    put4(bc, r0 + 2u, col, v2);
+    put4(bc, r0 + 3u, col, v3);
+    if (TM == 8u) {
+      put4(bc, r1, col, v4);
+      put4(bc, r1 + 1u, col, v5);
+      put4(bc, r1 + 2u, col, v6);
+      put4(bc, r1 + 3u, col, v7);
+    }
+    return;
+  }
   store4(bc, r0, col, c0);
   store4(bc, r0 + 1u, col, c1);
   store4(bc, r0 + 2u, col, c2);
   store4(bc, r0 + 3u, col, c3);
-  let r1 = m0 + (WG_Y + ty) * 4u;
   if (TM == 8u) {
     store4(bc, r1, col, c4);
     store4(bc, r1 + 1u, col, c5);
