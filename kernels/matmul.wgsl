@@ -41,7 +41,7 @@
 // [s*k_chunk, (s+1)*k_chunk) into a workspace (alpha 1, beta 0); `splitk_reduce` sums the partials
 // in a fixed order (deterministic) and applies alpha/beta.
 //
-// Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C, SKIP (bool); WG_X, WG_Y, TM, TN, BK (u32; TN = 4,
+// Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C, SKIP, EPI2 (bool, v12); WG_X, WG_Y, TM, TN, BK (u32; TN = 4,
 // TM in {4, 8}, BK a multiple of 4; at most 4 chunks of each operand per invocation and K step, i.e.
 // TM*BK <= 16*WG_X and TN*BK <= 16*WG_Y — checked on the host).
 
@@ -180,9 +180,13 @@ fn stash_b(i: u32, st: u32, v: vec4f) {
 
 fn fma_row(acc: vec4f, a: f32, b: vec4f) -> vec4f { return fma(vec4f(a), b, acc); }
 
-// v12 (session 12): the aligned epilogue in two passes, every load of the thread's rows (beta·C,
-// SKIP's D·U) before any store. Interleaved, as store4 does, each row's C or U load waited on the
-// previous row's store (the bindings may alias), one memory round trip per row.
+// v12 (session 12), EPI2 (define): the aligned epilogue in two passes, every row's beta·C load
+// before any store. Interleaved, as store4 does, each row's load waits on the previous row's store
+// (the bindings may alias): one memory round trip per row, which a short K does not amortise.
+// H100 (kernel_ab, same process): x_proj's dX products with beta = 1, K = 36 and 68: 159 → 133
+// and 210 → 187 µs; the same epilogue on every product made the others slower (in_proj dX, K =
+// 256 with beta: 245 → 291 µs; x_proj fwd, no beta: 158 → 184; S5's SKIP products +6 µs), so
+// lib/gpu/ops.ts sets EPI2 only for beta ≠ 0 without SKIP at K ≤ 128.
 // Final value of row `row`, columns col..col+3 (aligned path; dk = Dk[col..col+3] under SKIP).
 fn epi4(bc: u32, row: u32, col: u32, acc: vec4f, dk: vec4f) -> vec4f {
   var v = p.alpha * acc;
@@ -381,7 +385,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let col = n0 + tx * 4u;
   let r0 = m0 + ty * 4u;
   let r1 = m0 + (WG_Y + ty) * 4u;
-  if (VEC_C && col + 3u < p.n) {
+  if (EPI2 && VEC_C && col + 3u < p.n) {
     var dk = vec4f(0.0);
     if (SKIP) { dk = vec4f(Dk[col], Dk[col + 1u], Dk[col + 2u], Dk[col + 3u]); }
     let v0 = epi4(bc, r0, col, c0, dk);

@@ -227,6 +227,8 @@ async function plan(rt: Runtime, tensors: { a: Tensor; b: Tensor; c: Tensor }, o
     VEC_B: aligned(tensors.b, o.transB ? k : n, batch > 1 ? sb : 0),
     VEC_C: aligned(tensors.c, n, batch > 1 ? sc : 0),
     SKIP: !!o.skip,
+    // the two-pass epilogue (kernels/matmul.wgsl v12): faster where beta·C is read and K is short
+    EPI2: (o.beta ?? 0) !== 0 && !o.skip && k <= 128,
     WG_X: tile.wgX,
     WG_Y: tile.wgY,
     TM: tile.tm,
