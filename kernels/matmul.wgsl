@@ -41,9 +41,9 @@
 // [s*k_chunk, (s+1)*k_chunk) into a workspace (alpha 1, beta 0); `splitk_reduce` sums the partials
 // in a fixed order (deterministic) and applies alpha/beta.
 //
-// Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C, SKIP, EPI2 (bool, v12); WG_X, WG_Y, TM, TN, BK (u32; TN = 4,
-// TM in {4, 8}, BK a multiple of 4; at most 4 chunks of each operand per invocation and K step, i.e.
-// TM*BK <= 16*WG_X and TN*BK <= 16*WG_Y — checked on the host).
+// Defines: TRANS_A, TRANS_B, VEC_A, VEC_B, VEC_C, SKIP, EPI2 (bool; EPI2 since v12); WG_X, WG_Y,
+// TM, TN, BK (u32; TN = 4, TM in {4, 8}, BK a multiple of 4; at most 4 chunks of each operand per
+// invocation and K step, i.e. TM*BK <= 16*WG_X and TN*BK <= 16*WG_Y — checked on the host).
 
 struct Params {
   m: u32, n: u32, k: u32,
@@ -187,13 +187,12 @@ fn fma_row(acc: vec4f, a: f32, b: vec4f) -> vec4f { return fma(vec4f(a), b, acc)
 // and 210 → 187 µs; the same epilogue on every product made the others slower (in_proj dX, K =
 // 256 with beta: 245 → 291 µs; x_proj fwd, no beta: 158 → 184; S5's SKIP products +6 µs), so
 // lib/gpu/ops.ts sets EPI2 only for beta ≠ 0 without SKIP at K ≤ 128.
-// Final value of row `row`, columns col..col+3 (aligned path; dk = Dk[col..col+3] under SKIP).
-fn epi4(bc: u32, row: u32, col: u32, acc: vec4f, dk: vec4f) -> vec4f {
+const_assert !(EPI2 && SKIP); // epi4 has no skip term
+// Final value of row `row`, columns col..col+3 (aligned path): alpha·acc + beta·C.
+fn epi4(bc: u32, row: u32, col: u32, acc: vec4f) -> vec4f {
   var v = p.alpha * acc;
   if (row >= p.m) { return v; }
-  let i4 = (bc + row * p.n + col) >> 2u;
-  if (p.beta != 0.0) { v += p.beta * C[i4]; }
-  if (SKIP) { v += dk * U[i4]; }
+  if (p.beta != 0.0) { v += p.beta * C[(bc + row * p.n + col) >> 2u]; }
   return v;
 }
 
@@ -386,21 +385,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let r0 = m0 + ty * 4u;
   let r1 = m0 + (WG_Y + ty) * 4u;
   if (EPI2 && VEC_C && col + 3u < p.n) {
-    var dk = vec4f(0.0);
-    if (SKIP) { dk = vec4f(Dk[col], Dk[col + 1u], Dk[col + 2u], Dk[col + 3u]); }
-    let v0 = epi4(bc, r0, col, c0, dk);
-    let v1 = epi4(bc, r0 + 1u, col, c1, dk);
-    let v2 = epi4(bc, r0 + 2u, col, c2, dk);
-    let v3 = epi4(bc, r0 + 3u, col, c3, dk);
+    let v0 = epi4(bc, r0, col, c0);
+    let v1 = epi4(bc, r0 + 1u, col, c1);
+    let v2 = epi4(bc, r0 + 2u, col, c2);
+    let v3 = epi4(bc, r0 + 3u, col, c3);
     var v4 = vec4f(0.0);
     var v5 = vec4f(0.0);
     var v6 = vec4f(0.0);
     var v7 = vec4f(0.0);
     if (TM == 8u) {
-      v4 = epi4(bc, r1, col, c4, dk);
-      v5 = epi4(bc, r1 + 1u, col, c5, dk);
-      v6 = epi4(bc, r1 + 2u, col, c6, dk);
-      v7 = epi4(bc, r1 + 3u, col, c7, dk);
+      v4 = epi4(bc, r1, col, c4);
+      v5 = epi4(bc, r1 + 1u, col, c5);
+      v6 = epi4(bc, r1 + 2u, col, c6);
+      v7 = epi4(bc, r1 + 3u, col, c7);
     }
     put4(bc, r0, col, v0);
     put4(bc, r0 + 1u, col, v1);
