@@ -279,7 +279,7 @@ export class MambaLayer {
     // Forward-only, they are mere temporaries of the forward, carved from the backward arena
     // (which holds every layer's forward temporaries then), and scan_fwd writes no checkpoints:
     // `ckpt` is a placeholder binding.
-    const keeps = (what: "xz" | "xc" | "xdbl" | "scan") => !!io.keep?.includes(what);
+    const keeps = (what: NonNullable<LayerIO["keep"]>[number]) => !!io.keep?.includes(what);
     const saved = (shape: number[], name: string, own = false) =>
       ctx.scratch && !this.keepActivations && !own ? ctx.scratch(name, shape) : t(shape, name);
     const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
