@@ -82,6 +82,12 @@
 // all R + 2N over the last steps only (lib/nn/mamba.ts). Two device calls against its predecessor
 // (docs/results/h100-2026-11-27-s10/xl, xl2): padded step 12.36 -> 12.16 and 12.35 -> 12.17 ms,
 // packed 11.39 -> 11.36 and 11.47 -> 11.34 ms, L 50 +0.04 / +0.06 ms (five small dispatches more).
+// Version 46 (session 13): a SLIM scan_bwd walks chunks of HB = 8 steps instead of 16 (it needs no
+// checkpoints): 13.7 -> 10.5 KB of workgroup memory. On the H100 an SM holds 48 KB of it for these
+// kernels (probes with unused workgroup arrays: docs/results/h100-2026-11-27-s13/d13), so the
+// kernel runs 4 workgroups per SM instead of 3: the last block's scan_bwd 1535 -> 1453 µs at B
+// 1,024 (one slice), the step's 8 scan_bwd dispatches 3.605 -> 3.527 ms (kernel_ab, hb/, h4/).
+// Chunks of 4 steps (8.2 KB) are slower (1726 µs: the per-chunk staging and barriers).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -156,6 +162,12 @@ const T: u32 = EB * NGR; // workgroup size
 const NEB: u32 = E / EB; // channel blocks
 const EP: u32 = EB + 1u; // padded row (bank conflicts)
 const HS: u32 = 16u; // unrolled chunk length of scan_bwd (CH ≤ HS)
+// v46: the chunk length the workgroup arrays and staging hold: HS, or 8 in a SLIM scan_bwd, whose
+// chunks need no checkpoints (it walks down from the final state) — 10.5 KB of workgroup memory
+// instead of 13.8, so 4 workgroups fit an SM's 48 KB (H100: 3 before)
+const HB: u32 = select(HS, 8u, SLIM);
+// scan_bwd's chunk of steps: CH (the checkpoint interval), or HB in a SLIM scan_bwd
+const CB: u32 = select(CH, HB, SLIM);
 // v16: one finaliser lane set per flush slot when there are warps to spare (EB ≤ 32, FS + 1 ≤ T/32)
 const SPREAD: bool = EB <= 32u && T >= 32u * (FS + 1u);
 // v40: when the FS slots' EB channels fit one warp (FS·EB ≤ 32) the last warp finalises all of
@@ -185,12 +197,12 @@ const JB: u32 = select(J, R + N, SLIM);
 // SLIM: 0: Δ, 1: xc, 2: softplus′
 const QS: u32 = select(5u, 3u, SLIM);
 const Q_DS: u32 = select(3u, 2u, SLIM);
-var<workgroup> sh_in: array<array<f32, EB>, HS * QS>;
-var<workgroup> sh_bc: array<array<vec4<f32>, NGR>, HS * BCH>; // [k][Bt | Ct][ng]
+var<workgroup> sh_in: array<array<f32, EB>, HB * QS>;
+var<workgroup> sh_bc: array<array<vec4<f32>, NGR>, HB * BCH>; // [k][Bt | Ct][ng]
 var<workgroup> slast: array<f32, EB>; // SLIM: gy at the row's last step
 var<private> pgy: f32; // SLIM: gy of the invocation's channel at the row's last step
 var<private> pct: vec4<f32>; // SLIM: Ct of its 4 states there
-var<workgroup> sh_dtr: array<array<f32, R>, HS>;
+var<workgroup> sh_dtr: array<array<f32, R>, HB>;
 var<workgroup> sh_w: array<array<f32, R>, EB>;
 // [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding)
 var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * BCH>;
@@ -198,9 +210,9 @@ var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * BCH>;
 // 2·(s % 2) + 1 of entry s / 2 (yss is needed at the last step only: the prologue sums it)
 const SNS: u32 = select(FS, (FS + 1u) / 2u, SLIM);
 var<workgroup> snv: array<array<array<vec4<f32>, EB>, NGR>, SNS>;
-var<workgroup> cgs: array<array<f32, EP>, HS>; // [k][el] ∂loss/∂(Δ pre-activation)
+var<workgroup> cgs: array<array<f32, EP>, HB>; // [k][el] ∂loss/∂(Δ pre-activation)
 var<workgroup> sgw: array<f32, EB * R>; // [el][r] Σ_t ∂dt_proj.weight
-var<workgroup> sy: array<f32, HS * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
+var<workgroup> sy: array<f32, HB * NGR * EB>; // scan_fwd: [k][ng][el] partial Σ_n Ct·h
 
 // per-invocation constants (registers)
 var<private> pb: u32;
@@ -348,10 +360,10 @@ fn bc4(base: u32, n0: u32) -> vec4<f32> {
 }
 
 // Bt (c < NGR) or Ct vec4 item i of the chunk of steps t0 .. (staging layout [k][Bt | Ct][ng];
-// SLIM: [k][Bt][ng]; zeros past step t1 and past HS steps; states n ≥ N read as 0).
+// SLIM: [k][Bt][ng]; zeros past step t1 and past HB steps; states n ≥ N read as 0).
 fn bc_item(i: u32, t0: u32, t1: u32) -> vec4<f32> {
   var v = vec4<f32>(0.0);
-  if (i >= HS * BCH * NGR) { return v; }
+  if (i >= HB * BCH * NGR) { return v; }
   let k = i / (BCH * NGR);
   let c = i % (BCH * NGR);
   let half = c / NGR;
@@ -368,7 +380,7 @@ fn dtr_item(i: u32, t0: u32, t1: u32) -> f32 {
   return xdbl[(prow0 + t) * J + i % R];
 }
 
-// scan_bwd's (step, channel) items lid and lid + T of the chunk (at most two when T ≥ HS·EB/2):
+// scan_bwd's (step, channel) items lid and lid + T of the chunk (at most two when T ≥ HB·EB/2):
 // their xc, z and dy into registers (0 past step t1).
 var<private> qu0: f32;
 var<private> qz0: f32;
@@ -387,7 +399,7 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
   let e0 = pblk * EB + lid % EB;
   let ta = t0 + lid / EB;
   let tb = t0 + (lid + T) / EB;
-  if (lid < HS * EB && ta < t1) {
+  if (lid < HB * EB && ta < t1) {
     let m = prow0 + ta;
     qu0 = xc[m * E + e0];
     var zy = vec2<f32>(0.0);
@@ -395,7 +407,7 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
     qz0 = zy.x;
     qy0 = zy.y;
   }
-  if (lid + T < HS * EB && tb < t1) {
+  if (lid + T < HB * EB && tb < t1) {
     let m = prow0 + tb;
     qu1 = xc[m * E + e0];
     var zy = vec2<f32>(0.0);
@@ -410,7 +422,7 @@ fn load_items(lid: u32, t0: u32, t1: u32) {
 fn stage_items(lid: u32, t0: u32, t1: u32) {
   for (var j = 0u; j < 2u; j++) {
     let i = lid + j * T;
-    if (i >= HS * EB) { continue; }
+    if (i >= HB * EB) { continue; }
     let k = i / EB;
     let el = i % EB;
     let t = t0 + k;
@@ -447,8 +459,8 @@ fn stage_items(lid: u32, t0: u32, t1: u32) {
 // v17: scan_bwd's chunk staging: Bt, Ct and dt_r first (one barrier), then the per-(step, channel)
 // inputs (stage_items); xc, z, dy are loaded before the barrier so the two rounds of loads overlap.
 fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
-  for (var i = lid; i < HS * BCH * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
-  for (var i = lid; i < HS * R; i += T) { sh_dtr[i / R][i % R] = dtr_item(i, t0, t1); }
+  for (var i = lid; i < HB * BCH * NGR; i += T) { sh_bc[i / NGR][i % NGR] = bc_item(i, t0, t1); }
+  for (var i = lid; i < HB * R; i += T) { sh_dtr[i / R][i % R] = dtr_item(i, t0, t1); }
   load_items(lid, t0, t1);
   workgroupBarrier();
   stage_items(lid, t0, t1);
@@ -458,7 +470,7 @@ fn load_chunk_bwd(lid: u32, t0: u32, t1: u32) {
 // walks the chunks in reverse, so the loads of chunk c − 1 overlap the work on chunk c), then into
 // workgroup memory at the chunk's start. Used when each invocation has at most 4 Bt/Ct vec4, one
 // dt_r and two (step, channel) items (PF), else load_chunk_bwd / load_chunk.
-const PF: bool = HS * 2u * NGR <= 4u * T && HS * R <= T && 2u * T >= HS * EB;
+const PF: bool = HB * 2u * NGR <= 4u * T && HB * R <= T && 2u * T >= HB * EB;
 var<private> qbc0: vec4<f32>;
 var<private> qbc1: vec4<f32>;
 var<private> qbc2: vec4<f32>;
@@ -474,16 +486,16 @@ fn prefetch_bwd(lid: u32, t0: u32, t1: u32, ckb: u32) {
   qbc2 = bc_item(lid + 2u * T, t0, t1);
   qbc3 = bc_item(lid + 3u * T, t0, t1);
   qdtr = 0.0;
-  if (lid < HS * R) { qdtr = dtr_item(lid, t0, t1); }
+  if (lid < HB * R) { qdtr = dtr_item(lid, t0, t1); }
   load_items(lid, t0, t1);
 }
 
 fn stage_bwd(lid: u32, t0: u32, t1: u32) {
-  if (lid < HS * BCH * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
-  if (lid + T < HS * BCH * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
-  if (lid + 2u * T < HS * BCH * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
-  if (lid + 3u * T < HS * BCH * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
-  if (lid < HS * R) { sh_dtr[lid / R][lid % R] = qdtr; }
+  if (lid < HB * BCH * NGR) { sh_bc[lid / NGR][lid % NGR] = qbc0; }
+  if (lid + T < HB * BCH * NGR) { sh_bc[(lid + T) / NGR][(lid + T) % NGR] = qbc1; }
+  if (lid + 2u * T < HB * BCH * NGR) { sh_bc[(lid + 2u * T) / NGR][(lid + 2u * T) % NGR] = qbc2; }
+  if (lid + 3u * T < HB * BCH * NGR) { sh_bc[(lid + 3u * T) / NGR][(lid + 3u * T) % NGR] = qbc3; }
+  if (lid < HB * R) { sh_dtr[lid / R][lid % R] = qdtr; }
   workgroupBarrier();
   stage_items(lid, t0, t1);
 }
@@ -540,7 +552,7 @@ fn scan_fwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
 }
 
 // Forward with one invocation per (b, e) holding all N ≤ 32 states as 8 named vec4 values (only
-// the first NGR are live; the rest fold away). The 64 invocations of a workgroup share b: per HS
+// the first NGR are live; the rest fold away). The 64 invocations of a workgroup share b: per HB
 // steps they stage that row's Bt, Ct and dt_r in workgroup memory (v4; v3 read them from global
 // memory every step). Dispatch [ceil(E/64), B].
 fn ck_store_n(base: u32, n0: u32, v: vec4<f32>) {
@@ -594,19 +606,19 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
   if (R == 4u) { w4 = vec4<f32>(dtw[ec * 4u], dtw[ec * 4u + 1u], dtw[ec * 4u + 2u], dtw[ec * 4u + 3u]); }
   let nc = nchunks();
   let tl = row_len(lid, b);
-  for (var t0 = 0u; t0 < tl; t0 += HS) {
-    // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HS − 1
+  for (var t0 = 0u; t0 < tl; t0 += HB) {
+    // stage Bt, Ct (padded to NGR vec4 each, zeros past N) and dt_r of steps t0 .. t0 + HB − 1
     workgroupBarrier();
     // (inline rather than through bc_item / dtr_item: 1–3 % faster in scan_fwd_e on the H100,
     // docs/results/h100-2026-11-27-z/review_refactor_ab*.txt)
-    for (var i = lid; i < HS * 2u * NGR; i += 64u) {
+    for (var i = lid; i < HB * 2u * NGR; i += 64u) {
       let k = i / (2u * NGR);
       let c = i % (2u * NGR);
       var v = vec4<f32>(0.0);
       if (t0 + k < tl) { v = bc4((prow0 + t0 + k) * J + R + (c / NGR) * N, (c % NGR) * 4u); }
       sh_bc[i / NGR][i % NGR] = v;
     }
-    for (var i = lid; i < HS * R; i += 64u) {
+    for (var i = lid; i < HB * R; i += 64u) {
       let t = t0 + i / R;
       var v = 0.0;
       if (t < tl) { v = xdbl[(prow0 + t) * J + i % R]; }
@@ -614,7 +626,7 @@ fn scan_fwd_e(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) 
     }
     workgroupBarrier();
     if (live) {
-      let kn = min(HS, tl - t0);
+      let kn = min(HB, tl - t0);
       // v20: the next step's u and z are loaded while this step computes
       let m0 = prow0 + t0;
       var un = xc[m0 * E + e];
@@ -1028,26 +1040,27 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     }
   }
   if (PF && tl > 0u) {
-    let c0 = ((tl + CH - 1u) / CH - 1u) * CH;
-    prefetch_bwd(lid, c0, min(c0 + CH, tl), ((pb * nc + c0 / CH) * N + png * 4u) * E + e);
+    let c0 = ((tl + CB - 1u) / CB - 1u) * CB;
+    prefetch_bwd(lid, c0, min(c0 + CB, tl), ((pb * nc + c0 / CB) * N + png * 4u) * E + e);
   }
-  for (var ci = (tl + CH - 1u) / CH; ci > 0u; ci--) {
-    pt0 = (ci - 1u) * CH;
-    pt1 = min(pt0 + CH, tl);
+  for (var ci = (tl + CB - 1u) / CB; ci > 0u; ci--) {
+    pt0 = (ci - 1u) * CB;
+    pt1 = min(pt0 + CB, tl);
     if (PF) {
       stage_bwd(lid, pt0, pt1);
-    } else if (2u * T >= HS * EB) {
+    } else if (2u * T >= HB * EB) {
       load_chunk_bwd(lid, pt0, pt1);
     } else {
-      load_chunk(lid, pt0, pt1, HS, true);
+      load_chunk(lid, pt0, pt1, HB, true);
     }
     workgroupBarrier();
     // v32: the next chunk's inputs load while this one computes
     // the chunk's checkpoint: prefetched with its inputs (v34), else loaded now
     let hq = qck;
-    if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CH, pt0, ((pb * nc + ci - 2u) * N + png * 4u) * E + e); }
+    if (PF && ci > 1u) { prefetch_bwd(lid, pt0 - CB, pt0, ((pb * nc + ci - 2u) * N + png * 4u) * E + e); }
     if (LAST) {
-      // v43: the reverse steps without the forward states (bstw)
+      // v43: the reverse steps without the forward states (bstw); v46: SLIM chunks of HB = 8
+      if (HB > 8u) {
       bstw(15u, hT, &st, &w);
       if (15u % FS == 0u) { flush(lid, 15u, &fs); }
       bstw(14u, hT, &st, &w);
@@ -1064,6 +1077,7 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       if (9u % FS == 0u) { flush(lid, 9u, &fs); }
       bstw(8u, hT, &st, &w);
       if (8u % FS == 0u) { flush(lid, 8u, &fs); }
+      }
       bstw(7u, hT, &st, &w);
       if (7u % FS == 0u) { flush(lid, 7u, &fs); }
       bstw(6u, hT, &st, &w);
@@ -1195,25 +1209,25 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       let el = i / R;
       let r = i % R;
       var s = sgw[i];
-      // over the chunk's HS steps at constant indices (v29; steps past kn stage dt_r = 0, and cgs
+      // over the chunk's HB steps at constant indices (v29; steps past kn stage dt_r = 0, and cgs
       // there is masked so a stale value never enters)
       var s1 = 0.0;
-      s += select(0.0, cgs[0u][el], 0u < kn) * sh_dtr[0u][r];
-      s1 += select(0.0, cgs[1u][el], 1u < kn) * sh_dtr[1u][r];
-      s += select(0.0, cgs[2u][el], 2u < kn) * sh_dtr[2u][r];
-      s1 += select(0.0, cgs[3u][el], 3u < kn) * sh_dtr[3u][r];
-      s += select(0.0, cgs[4u][el], 4u < kn) * sh_dtr[4u][r];
-      s1 += select(0.0, cgs[5u][el], 5u < kn) * sh_dtr[5u][r];
-      s += select(0.0, cgs[6u][el], 6u < kn) * sh_dtr[6u][r];
-      s1 += select(0.0, cgs[7u][el], 7u < kn) * sh_dtr[7u][r];
-      s += select(0.0, cgs[8u][el], 8u < kn) * sh_dtr[8u][r];
-      s1 += select(0.0, cgs[9u][el], 9u < kn) * sh_dtr[9u][r];
-      s += select(0.0, cgs[10u][el], 10u < kn) * sh_dtr[10u][r];
-      s1 += select(0.0, cgs[11u][el], 11u < kn) * sh_dtr[11u][r];
-      s += select(0.0, cgs[12u][el], 12u < kn) * sh_dtr[12u][r];
-      s1 += select(0.0, cgs[13u][el], 13u < kn) * sh_dtr[13u][r];
-      s += select(0.0, cgs[14u][el], 14u < kn) * sh_dtr[14u][r];
-      s1 += select(0.0, cgs[15u][el], 15u < kn) * sh_dtr[15u][r];
+      s += select(0.0, cgs[0u % HB][el], 0u < kn) * sh_dtr[0u % HB][r];
+      s1 += select(0.0, cgs[1u % HB][el], 1u < kn) * sh_dtr[1u % HB][r];
+      s += select(0.0, cgs[2u % HB][el], 2u < kn) * sh_dtr[2u % HB][r];
+      s1 += select(0.0, cgs[3u % HB][el], 3u < kn) * sh_dtr[3u % HB][r];
+      s += select(0.0, cgs[4u % HB][el], 4u < kn) * sh_dtr[4u % HB][r];
+      s1 += select(0.0, cgs[5u % HB][el], 5u < kn) * sh_dtr[5u % HB][r];
+      s += select(0.0, cgs[6u % HB][el], 6u < kn) * sh_dtr[6u % HB][r];
+      s1 += select(0.0, cgs[7u % HB][el], 7u < kn) * sh_dtr[7u % HB][r];
+      s += select(0.0, cgs[8u % HB][el], 8u < kn) * sh_dtr[8u % HB][r];
+      s1 += select(0.0, cgs[9u % HB][el], 9u < kn) * sh_dtr[9u % HB][r];
+      s += select(0.0, cgs[10u % HB][el], 10u < kn) * sh_dtr[10u % HB][r];
+      s1 += select(0.0, cgs[11u % HB][el], 11u < kn) * sh_dtr[11u % HB][r];
+      s += select(0.0, cgs[12u % HB][el], 12u < kn) * sh_dtr[12u % HB][r];
+      s1 += select(0.0, cgs[13u % HB][el], 13u < kn) * sh_dtr[13u % HB][r];
+      s += select(0.0, cgs[14u % HB][el], 14u < kn) * sh_dtr[14u % HB][r];
+      s1 += select(0.0, cgs[15u % HB][el], 15u < kn) * sh_dtr[15u % HB][r];
       sgw[i] = s + s1;
     }
     workgroupBarrier();
