@@ -5,6 +5,10 @@
 //
 // Also bc_reduce, the sum over channel blocks of scan_bwd's ∂(dt_r, Bt, Ct) partials.
 //
+// Version 4 (session 13): conv_bwd sums its five parameter partials over the time chunks one at a
+// time through 4 KB of workgroup memory (red_put) instead of 20 KB at once, which held an SM to 2
+// workgroups (48 KB of workgroup memory per SM on the H100: kernels/mamba.wgsl v46); the step's
+// two conv_bwd 0.402 -> 0.382 ms (kernel_ab, docs/results/h100-2026-11-27-s13/c13).
 // Version 3 (session 6): conv_bwd with 8 time chunks of ~25 steps instead of 32 of ~7 (less halo
 // recomputation, a shorter final sum over chunks, at constant indices); see TCN below.
 // Version 2: channel quads (4 channels per invocation) along E, several steps per invocation with
@@ -164,7 +168,31 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   }
 }
 
-var<workgroup> red: array<array<array<vec4<f32>, EQ>, TCN>, 5u>; // [tap 0..3 | bias][time chunk][quad]
+// [time chunk][quad] partials of one conv parameter at a time (v4: 4 KB instead of 20 KB for all
+// five at once, so the workgroup memory no longer holds an SM to 2 workgroups; see red_put)
+var<workgroup> red: array<array<vec4<f32>, EQ>, TCN>;
+
+// Sums column j (tap j: conv weight column K − 1 − j; j = 4: the bias) of the TCN chunk partials
+// over the chunks, in a fixed order (two chains), into the (b, e) partials b6. Every invocation
+// calls it (two barriers).
+fn red_put(j: u32, v: vec4<f32>, lid: u32, tc: u32, ql: u32, qb: u32, b: u32) {
+  red[tc][ql] = v;
+  workgroupBarrier();
+  let q2 = qb * EQ + lid;
+  if (lid < EQ && (j < K || j == 4u) && q2 < EV) {
+    let s = ((red[0][lid] + red[2][lid]) + (red[4][lid] + red[6][lid])) +
+      ((red[1][lid] + red[3][lid]) + (red[5][lid] + red[7][lid]));
+    var col = JS + K;
+    if (j < 4u) { col = JS + K - 1u - j; }
+    let e2 = q2 * 4u;
+    let o = (b * E + e2) * JP + col;
+    if (e2 < E) { b6[o] = s.x; }
+    if (e2 + 1u < E) { b6[o + JP] = s.y; }
+    if (e2 + 2u < E) { b6[o + 2u * JP] = s.z; }
+    if (e2 + 3u < E) { b6[o + 3u * JP] = s.w; }
+  }
+  workgroupBarrier();
+}
 
 // Workgroup (quad block, b); invocation (time chunk tc, quad): steps t0 .. t1 − 1 of the chunk,
 // walking τ = t0 .. t1 + 2 forward with the inputs and the pre-activation gradients g sliding
@@ -231,30 +259,11 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       x1 = x0;
     }
   }
-  red[0][tc][ql] = gw0;
-  red[1][tc][ql] = gw1;
-  red[2][tc][ql] = gw2;
-  red[3][tc][ql] = gw3;
-  red[4][tc][ql] = gb;
-  workgroupBarrier();
-  if (lid < 5u * EQ) {
-    let j = lid / EQ; // tap j (conv weight column K − 1 − j), or the bias when j = 4
-    let q2 = wid.x * EQ + lid % EQ;
-    if ((j < K || j == 4u) && q2 < EV) {
-      // the TCN = 8 chunk partials in a fixed order, two chains
-      let qq = lid % EQ;
-      let s = ((red[j][0][qq] + red[j][2][qq]) + (red[j][4][qq] + red[j][6][qq])) +
-        ((red[j][1][qq] + red[j][3][qq]) + (red[j][5][qq] + red[j][7][qq]));
-      var col = JS + K;
-      if (j < 4u) { col = JS + K - 1u - j; }
-      let e2 = q2 * 4u;
-      let o = (b * E + e2) * JP + col;
-      if (e2 < E) { b6[o] = s.x; }
-      if (e2 + 1u < E) { b6[o + JP] = s.y; }
-      if (e2 + 2u < E) { b6[o + 2u * JP] = s.z; }
-      if (e2 + 3u < E) { b6[o + 3u * JP] = s.w; }
-    }
-  }
+  red_put(0u, gw0, lid, tc, ql, wid.x, b);
+  red_put(1u, gw1, lid, tc, ql, wid.x, b);
+  red_put(2u, gw2, lid, tc, ql, wid.x, b);
+  red_put(3u, gw3, lid, tc, ql, wid.x, b);
+  red_put(4u, gb, lid, tc, ql, wid.x, b);
 }
 
 var<workgroup> prs: array<f32, 256>;
