@@ -164,7 +164,7 @@ const EP: u32 = EB + 1u; // padded row (bank conflicts)
 const HS: u32 = 16u; // unrolled chunk length of scan_bwd (CH ≤ HS)
 // v46: the chunk length the workgroup arrays and staging hold: HS, or 8 in a SLIM scan_bwd, whose
 // chunks need no checkpoints (it walks down from the final state) — 10.5 KB of workgroup memory
-// instead of 13.8, so 4 workgroups fit an SM's 48 KB (H100: 3 before)
+// instead of 13.7, so 4 workgroups fit an SM's 48 KB (H100: 3 before)
 const HB: u32 = select(HS, 8u, SLIM);
 // scan_bwd's chunk of steps: CH (the checkpoint interval), or HB in a SLIM scan_bwd
 const CB: u32 = select(CH, HB, SLIM);
@@ -1061,22 +1061,22 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     if (LAST) {
       // v43: the reverse steps without the forward states (bstw); v46: SLIM chunks of HB = 8
       if (HB > 8u) {
-      bstw(15u, hT, &st, &w);
-      if (15u % FS == 0u) { flush(lid, 15u, &fs); }
-      bstw(14u, hT, &st, &w);
-      if (14u % FS == 0u) { flush(lid, 14u, &fs); }
-      bstw(13u, hT, &st, &w);
-      if (13u % FS == 0u) { flush(lid, 13u, &fs); }
-      bstw(12u, hT, &st, &w);
-      if (12u % FS == 0u) { flush(lid, 12u, &fs); }
-      bstw(11u, hT, &st, &w);
-      if (11u % FS == 0u) { flush(lid, 11u, &fs); }
-      bstw(10u, hT, &st, &w);
-      if (10u % FS == 0u) { flush(lid, 10u, &fs); }
-      bstw(9u, hT, &st, &w);
-      if (9u % FS == 0u) { flush(lid, 9u, &fs); }
-      bstw(8u, hT, &st, &w);
-      if (8u % FS == 0u) { flush(lid, 8u, &fs); }
+        bstw(15u, hT, &st, &w);
+        if (15u % FS == 0u) { flush(lid, 15u, &fs); }
+        bstw(14u, hT, &st, &w);
+        if (14u % FS == 0u) { flush(lid, 14u, &fs); }
+        bstw(13u, hT, &st, &w);
+        if (13u % FS == 0u) { flush(lid, 13u, &fs); }
+        bstw(12u, hT, &st, &w);
+        if (12u % FS == 0u) { flush(lid, 12u, &fs); }
+        bstw(11u, hT, &st, &w);
+        if (11u % FS == 0u) { flush(lid, 11u, &fs); }
+        bstw(10u, hT, &st, &w);
+        if (10u % FS == 0u) { flush(lid, 10u, &fs); }
+        bstw(9u, hT, &st, &w);
+        if (9u % FS == 0u) { flush(lid, 9u, &fs); }
+        bstw(8u, hT, &st, &w);
+        if (8u % FS == 0u) { flush(lid, 8u, &fs); }
       }
       bstw(7u, hT, &st, &w);
       if (7u % FS == 0u) { flush(lid, 7u, &fs); }
@@ -1210,7 +1210,8 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       let r = i % R;
       var s = sgw[i];
       // over the chunk's HB steps at constant indices (v29; steps past kn stage dt_r = 0, and cgs
-      // there is masked so a stale value never enters)
+      // there is masked so a stale value never enters; v46: with HB = 8 the terms from 8 on read
+      // entry X % HB and are masked, kn ≤ 8)
       var s1 = 0.0;
       s += select(0.0, cgs[0u % HB][el], 0u < kn) * sh_dtr[0u % HB][r];
       s1 += select(0.0, cgs[1u % HB][el], 1u < kn) * sh_dtr[1u % HB][r];
