@@ -305,13 +305,16 @@ export async function benchMain(args: string[]): Promise<number> {
     await rt.sync();
     const encode: number[] = [];
     const sync = () => rt.sync();
-    const per = await steady(reps, steps, LONG * steps, (n) => {
-      for (let i = 0; i < n; i++) {
-        const e = performance.now();
-        one();
-        encode.push(performance.now() - e);
-      }
-    }, sync);
+    /** Steady-state ms per call of `stepAt(i)` (i counts the calls of a run; see steady). */
+    const stepRate = (stepAt: (i: number) => void | Promise<void>) =>
+      steady(reps, steps, LONG * steps, async (n) => {
+        for (let i = 0; i < n; i++) await stepAt(i);
+      }, sync);
+    const per = await stepRate(() => {
+      const e = performance.now();
+      one();
+      encode.push(performance.now() - e);
+    });
     const shapePeak = rt.peakBytes;
     if (shape.mode === "sequence") {
       // A whole ML-1M-shaped epoch: 6,040 users with ML-1M's rating counts (min 20, mean ~165,
@@ -382,9 +385,7 @@ export async function benchMain(args: string[]): Promise<number> {
       const fullStep = () => runStep(graph, full[k++ % 3]);
       for (let i = 0; i < 3; i++) fullStep();
       await rt.sync();
-      const fullPer = await steady(reps, steps, LONG * steps, (n) => {
-        for (let i = 0; i < n; i++) fullStep();
-      }, sync);
+      const fullPer = await stepRate(fullStep);
       rows.push({ what: `${shape.name}, every row at L (100% filled)`, ...fullPer, unit: "ms" });
       // the official log's 959 steps per ML-1M epoch, from the measured step time
       rows.push({
@@ -420,9 +421,7 @@ export async function benchMain(args: string[]): Promise<number> {
           const stepAt = () => runStep(g, batch);
           stepAt();
           await rt.sync();
-          t = await steady(reps, steps, LONG * steps, (n) => {
-            for (let i = 0; i < n; i++) stepAt();
-          }, sync);
+          t = await stepRate(stepAt);
         }
         est = {
           median: est.median + count * t.median / 1000,
@@ -453,9 +452,7 @@ export async function benchMain(args: string[]): Promise<number> {
         g.upload(batch);
         await profileInto(rt, {}, g.commands, packedDispatches);
       }
-      const same = await steady(reps, steps, LONG * steps, async (n) => {
-        for (let i = 0; i < n; i++) await stepPacked(batches[i % 3] as Batch);
-      }, sync);
+      const same = await stepRate((i) => stepPacked(batches[i % 3] as Batch));
       rows.push({
         what: `${shape.name}, packed tokens (the same batches)`,
         ...same,
