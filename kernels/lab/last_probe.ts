@@ -2,7 +2,8 @@
 // variant "V:EB/FS:last" (V: kernel dir tmp/kV/, or "cur" for kernels/; EB/FS "def" = default;
 // last 0/1), the min over rounds of the scan_bwd dispatch time at each batch size B (one slice),
 // so the step in time as B grows shows how many workgroups an SM runs at once (session 2's
-// method, kernels/lab/RESULTS.md). Args: L "B1,B2,..." variants rounds.
+// method, kernels/lab/RESULTS.md). Args: L "B1,B2,..." variants rounds [kernel]: kernel is the
+// dispatch label to time (default scan_bwd; e.g. conv_bwd, conv_fwd4, scan_fwd_e).
 import { getGpu } from "../../lib/gpu/device.ts";
 import { Runtime } from "../../lib/gpu/runtime.ts";
 import { MambaLayer } from "../../lib/nn/mamba.ts";
@@ -12,7 +13,8 @@ const L = Number(Deno.args[0] ?? 200);
 const Bs = (Deno.args[1] ?? "16,33,50,66,99,132,264,1024").split(",").map(Number);
 const which = (Deno.args[2] ?? "cur:def:0,cur:def:1").split(",");
 const rounds = Number(Deno.args[3] ?? 5);
-console.log(gpu.adapterName, new Date().toISOString(), `L=${L} H=64 E=128 N=32`);
+const kernel = Deno.args[4] ?? "scan_bwd";
+console.log(gpu.adapterName, new Date().toISOString(), `L=${L} H=64 E=128 N=32`, kernel);
 const H = 64;
 // every (variant, B) built first, then the card kept busy for 1.5 s (an idle H100 runs at 345 MHz
 // and ramps up slowly: kernels/lab/RESULTS.md, session 3), then alternating profiled rounds
@@ -68,7 +70,7 @@ for (let i = 0; i < rounds; i++) {
   for (const c of built) {
     const ns = await c.rt.profile(c.ops);
     if (!ns) continue;
-    const t = c.ops.reduce((s, o, j) => s + (o.label?.includes("scan_bwd") ? ns[j] : 0), 0);
+    const t = c.ops.reduce((s, o, j) => s + (o.label?.includes(kernel) ? ns[j] : 0), 0);
     c.best = Math.min(c.best, t);
   }
 }
