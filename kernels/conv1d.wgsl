@@ -5,6 +5,9 @@
 //
 // Also bc_reduce, the sum over channel blocks of scan_bwd's ∂(dt_r, Bt, Ct) partials.
 //
+// Version 5 (session 14): in the padded layout the convs stop reading at each row's length
+// (cvalid): conv_fwd writes xc = 0 and conv_bwd ∂x = 0 on the right padding, and conv_bwd's time
+// chunks split the real steps only (see cvalid; H100 figures in kernels/lab/RESULTS.md, session 14).
 // Version 4 (session 13): conv_bwd sums its five parameter partials over the time chunks one at a
 // time through 4 KB of workgroup memory (red_put) instead of 20 KB at once, which held an SM to 2
 // workgroups (48 KB of workgroup memory per SM on the H100: kernels/mamba.wgsl v46); the step's
@@ -59,6 +62,11 @@ fn csteps(b: u32) -> u32 {
   if (PACKED) { return u32(clamp(clens[b], 0, i32(p.len))); }
   return p.len;
 }
+
+// v5: steps of row b with real inputs, the row's length (≤ csteps). Past it (the padded layout's
+// right padding) the conv writes zeros without reading: no loss reads those steps (every layer is
+// causal), their ∂xc is 0 (mamba.wgsl:scan_bwd writes 0 there), so their ∂x is 0 too.
+fn cvalid(b: u32) -> u32 { return u32(clamp(clens[b], 0, i32(p.len))); }
 
 const JS: u32 = N + R + 2u;
 const JP: u32 = JS + K + 1u;
@@ -154,10 +162,13 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   var x1 = vec4<f32>(0.0);
   var x2 = vec4<f32>(0.0);
   var x3 = vec4<f32>(0.0);
-  if (t0 >= 1u) { x1 = x4(rb + t0 - 1u, e0); }
-  if (t0 >= 2u) { x2 = x4(rb + t0 - 2u, e0); }
-  if (t0 >= 3u) { x3 = x4(rb + t0 - 3u, e0); }
-  for (var t = t0; t < t1; t++) {
+  let tv = clamp(cvalid(b), t0, t1); // v5: steps from tv on are padding (zeros, no loads)
+  if (t0 < tv) {
+    if (t0 >= 1u) { x1 = x4(rb + t0 - 1u, e0); }
+    if (t0 >= 2u) { x2 = x4(rb + t0 - 2u, e0); }
+    if (t0 >= 3u) { x3 = x4(rb + t0 - 3u, e0); }
+  }
+  for (var t = t0; t < tv; t++) {
     let m = rb + t;
     let x0 = x4(m, e0);
     let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
@@ -165,6 +176,10 @@ fn conv_fwd(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     x3 = x2;
     x2 = x1;
     x1 = x0;
+  }
+  for (var t = tv; t < t1; t++) {
+    let m = rb + t;
+    st_b4(m * E + e0, e0, vec4<f32>(0.0));
   }
 }
 
@@ -208,9 +223,11 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
   let rb = crow(b, 0u); // row of step 0 (one load when PACKED)
   let e0 = q * 4u;
   let nl = csteps(b);
-  let ct = (nl + TCN - 1u) / TCN;
-  let t0 = min(tc * ct, nl);
-  let t1 = min(t0 + ct, nl);
+  // v5: the time chunks split the row's real steps; the padding's ∂x is 0 (cvalid)
+  let nv = min(cvalid(b), nl);
+  let ct = (nv + TCN - 1u) / TCN;
+  let t0 = min(tc * ct, nv);
+  let t1 = min(t0 + ct, nv);
   var gw0 = vec4<f32>(0.0);
   var gw1 = vec4<f32>(0.0);
   var gw2 = vec4<f32>(0.0);
@@ -234,7 +251,7 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     for (var tau = t0; tau < t1 + 3u; tau++) {
       var g0 = vec4<f32>(0.0);
       var x0 = vec4<f32>(0.0);
-      if (tau < nl) {
+      if (tau < nv) {
         let m = rb + tau;
         x0 = x4(m, e0);
         let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
@@ -258,6 +275,9 @@ fn conv_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
       x2 = x1;
       x1 = x0;
     }
+  }
+  if (q < EV) {
+    for (var t = nv + tc; t < nl; t += TCN) { st_b5((rb + t) * XS + e0, e0, vec4<f32>(0.0)); }
   }
   red_put(0u, gw0, lid, tc, ql, wid.x, b);
   red_put(1u, gw1, lid, tc, ql, wid.x, b);
@@ -417,10 +437,13 @@ fn conv_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var x1 = vec4<f32>(0.0);
   var x2 = vec4<f32>(0.0);
   var x3 = vec4<f32>(0.0);
-  if (t0 >= 1u) { x1 = x4v(rb + t0 - 1u, e0); }
-  if (t0 >= 2u) { x2 = x4v(rb + t0 - 2u, e0); }
-  if (t0 >= 3u) { x3 = x4v(rb + t0 - 3u, e0); }
-  for (var t = t0; t < t1; t++) {
+  let tv = clamp(cvalid(b), t0, t1); // v5: steps from tv on are padding (zeros, no loads)
+  if (t0 < tv) {
+    if (t0 >= 1u) { x1 = x4v(rb + t0 - 1u, e0); }
+    if (t0 >= 2u) { x2 = x4v(rb + t0 - 2u, e0); }
+    if (t0 >= 3u) { x3 = x4v(rb + t0 - 3u, e0); }
+  }
+  for (var t = t0; t < tv; t++) {
     let m = rb + t;
     let x0 = x4v(m, e0);
     let s = bias + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3;
@@ -428,5 +451,9 @@ fn conv_fwd4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     x3 = x2;
     x2 = x1;
     x1 = x0;
+  }
+  for (var t = tv; t < t1; t++) {
+    let m = rb + t;
+    st_b4v(m * E + e0, e0, vec4<f32>(0.0));
   }
 }
