@@ -247,9 +247,13 @@ export function packedGranule(batchSize: number, maxLen: number): number {
   return Math.min(8, Math.max(1, Math.ceil(batchSize / 128))) * maxLen;
 }
 
-/** Tokens of a filler row: few, so that no filler row is longer than the batch's own rows. */
+/**
+ * Tokens of a filler row: at most 64, so that the filler rows, which come last (after the batch's
+ * shortest rows: trainers order rows longest first), add little to the scans' tail; and few filler
+ * rows (25 at B 1,024, L 200), which lib/nn/mamba.ts slices together with the real rows.
+ */
 export function fillerLength(maxLen: number): number {
-  return Math.min(16, maxLen);
+  return Math.min(64, maxLen);
 }
 
 /** Filler rows after the rows of a packed batch: enough to take any rest below one granule. */

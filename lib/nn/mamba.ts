@@ -282,7 +282,7 @@ export class MambaLayer {
     const keeps = (what: NonNullable<LayerIO["keep"]>[number]) => !!io.keep?.includes(what);
     const saved = (shape: number[], name: string, own = false) =>
       ctx.scratch && !this.keepActivations && !own ? ctx.scratch(name, shape) : t(shape, name);
-    const fwdShapes = this.#arenaShapes(B, L, EB, true, M, ctx.packed?.fillers);
+    const fwdShapes = this.#arenaShapes(B, L, EB, true, M);
     const [xz, xc, xdbl, y] = fwdOnly
       ? carve(backwardRegion(ctx, fwdShapes, "mamba.forward"), fwdShapes)
       : [
@@ -446,7 +446,7 @@ export class MambaLayer {
     // with every other layer's backward): [dy | dxz | part | bcp (| dxdbl)]. ∂xdbl (bc_reduce,
     // after scan_bwd has consumed dy) takes dy's place when it fits, and ∂h (the last product,
     // after ∂xdbl's last reader) takes it too.
-    const shapes = this.#arenaShapes(B, L, EB, false, M, ctx.packed?.fillers);
+    const shapes = this.#arenaShapes(B, L, EB, false, M);
     const arena = backwardRegion(ctx, shapes, "mamba.backward");
     const [dy, dxzAt, part, bcp, ownDxdbl] = carve(arena, shapes);
     const dxz = new Tensor(dxzAt.buffer, dxzAt.offset, [M, 2 * E], "f32", dxzAt.name);
@@ -532,7 +532,7 @@ export class MambaLayer {
       // tokens: the kernels find a row's tokens through the row starts, so the token tensors are
       // bound whole (where a slice's tokens begin changes with every batch); the same argument
       // holds for ∂xdbl, since a slice's tokens still follow the previous slice's.
-      ...this.#slices(B, L, EB, last, ctx.packed?.fillers).flatMap(([b0, nb]) => {
+      ...this.#slices(B, L, EB, last).flatMap(([b0, nb]) => {
         const v = (x: Tensor, perB: number) =>
           new Tensor(x.buffer, x.offset + 4 * b0 * perB, [nb * perB], "f32", x.name);
         const tok = (x: Tensor, perB: number) => packed ? x : v(x, perB);
@@ -649,7 +649,6 @@ export class MambaLayer {
         EB,
         !!ctx.forwardOnly,
         tokenRows(ctx),
-        ctx.packed?.fillers,
       ),
     );
   }
@@ -661,7 +660,8 @@ export class MambaLayer {
 
   /**
    * The backward arena's views: dy, dxz, part, bcp (, dxdbl); forward-only: xz, xc, xdbl, y, of M
-   * rows (B·L, or the packed token count; the last `fillers` rows of B are filler rows).
+   * rows (B·L, or the packed token count; packed, the last rows of B are filler rows, sliced with
+   * the others).
    */
   #arenaShapes(
     B: number,
@@ -669,12 +669,11 @@ export class MambaLayer {
     EB: number,
     forwardOnly: boolean,
     M: number,
-    fillers = 0,
   ): number[][] {
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     if (forwardOnly) return [[M, 2 * E], [M, E], [M, J], [M, E]];
     const rows = Math.max(
-      ...[false, true].flatMap((last) => this.#slices(B, L, EB, last, fillers)).map(([, nb]) => nb),
+      ...[false, true].flatMap((last) => this.#slices(B, L, EB, last)).map(([, nb]) => nb),
     ) * L;
     // ∂xdbl's block partials [rows, E/EB, J], flat and padded to whole vec4s (scan_bwd binds them
     // as array<vec4<f32>>); ∂xz [M, 2E] with room for LAST's ∂x [M, E] and ∂xc [M, E] at 256-byte
@@ -693,10 +692,7 @@ export class MambaLayer {
    * size, each starting where every per-b view is 256-byte aligned (the binding offset rule);
    * fewer when the batch is too small for that.
    */
-  #slices(B: number, L: number, EB: number, last: boolean, fillers = 0): [number, number][] {
-    // packed tokens: the real rows are sliced as a padded batch of theirs would be, the filler rows
-    // (short) are one more slice, so that they neither lengthen nor unbalance the others
-    if (fillers > 0) return [...this.#slices(B - fillers, L, EB, last), [B - fillers, fillers]];
+  #slices(B: number, L: number, EB: number, last: boolean): [number, number][] {
     const { E, N, R, K } = this, J = R + 2 * N, JP = N + R + 2 + K + 1;
     const NC = Math.ceil(L / Math.min(this.chunk, L));
     // (LAST: the [B, E] tensors of the last steps are sliced per row too)
