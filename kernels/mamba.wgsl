@@ -88,6 +88,13 @@
 // kernel runs 4 workgroups per SM instead of 3: the last block's scan_bwd 1535 -> 1453 µs at B
 // 1,024 (one slice), the step's 8 scan_bwd dispatches 3.605 -> 3.527 ms (kernel_ab, hb/, h4/).
 // Chunks of 4 steps (8.2 KB) are slower (1726 µs: the per-chunk staging and barriers).
+// Version 48 (session 14): block 0's scan_bwd (with checkpoints) ran 2 workgroups per SM, held by
+// its 24 KB of workgroup memory and by its registers (probes: 12.8 KB alone still 2, without the
+// kept decays as well 3; docs/results/h100-2026-11-27-s14/b0s, b0p). With subgroups (define SG) it
+// sums each step's ∂Bt/∂Ct over the block's channels in shuffles (sg_bc; sbv goes) and recomputes
+// each reverse step's decay (dk): 3 per SM, the step's 8 scan_bwd 3.525 -> 3.368 ms (kernel_ab,
+// same process), block 0's slice of 256 full rows 603 -> 570 µs (sgo/). The kept-decay path stays
+// for devices without subgroups (and EB < 8).
 //
 // Version 3 keeps no per-invocation array indexed by a loop variable (the NVIDIA Vulkan compiler
 // does not unroll naga's loops and spills such arrays to local memory): each invocation holds 4
@@ -105,7 +112,8 @@
 // ∂y at those steps (it is 0 at every other), and ∂z goes to binding 11 as [B, E]; with CKPT, ckpt
 // holds the state after each row's last step, and scan_bwd walks down without checkpoints, v43),
 // SLIM (bool: set for a LAST scan_bwd only, v44: the staging and workgroup arrays it needs; see
-// BCH). Params: nb = B, len = L, b0 = the dispatch's first row in lens. Rows are m = b·L + t.
+// BCH), SG (bool, v48: the device has subgroups whose consecutive lanes hold whole blocks of
+// 8 ≤ EB ≤ 32 invocations; see SGB). Params: nb = B, len = L, b0 = the dispatch's first row in lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
 // T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e
@@ -152,6 +160,8 @@ struct Params { nb: u32, len: u32, b0: u32 }
 // step t of row b0 + b is row start[b0 + b] + t of the [T, ·] activations (bound whole, not as the
 // slice's views), there are no padding rows at all; bcp keeps the slice's padded layout.
 @group(0) @binding(15) var<storage, read_write> start: array<i32>;
+
+// #include "subgroup"
 
 const J: u32 = R + 2u * N;
 const LOG2E: f32 = 1.4426950408889634;
@@ -204,8 +214,18 @@ var<private> pgy: f32; // SLIM: gy of the invocation's channel at the row's last
 var<private> pct: vec4<f32>; // SLIM: Ct of its 4 states there
 var<workgroup> sh_dtr: array<array<f32, R>, HB>;
 var<workgroup> sh_w: array<array<f32, R>, EB>;
+// v48, SGB: a scan_bwd with checkpoints (not SLIM) on a device with subgroups (define SG) sums each
+// step's ∂Bt/∂Ct partials over the block's EB channels in subgroup shuffles (sg_bc: the EB lanes of
+// a state group are consecutive lanes of one subgroup) and stores the sums to bcp itself, so the
+// flush has no ∂Bt/∂Ct sums and sbv shrinks to a placeholder; and it recomputes each reverse
+// step's decay exp(Δ·A) instead of keeping the chunk's 16 (v38's KEEPD). Both to fit 3 workgroups
+// per SM instead of 2 (H100: 48 KB of workgroup memory per SM, and the registers; session 14).
+const SGB: bool = SG && !SLIM;
+const KEEPD: bool = !SGB;
+const SBS: u32 = select(FS * BCH, 1u, SGB);
+const SBN: u32 = select(NGR, 1u, SGB);
 // [slot][∂Bt | ∂Ct][ng][el], rows padded to EP vec4 (the flush reads down a column: v4 padding)
-var<workgroup> sbv: array<array<array<vec4<f32>, EP>, NGR>, FS * BCH>;
+var<workgroup> sbv: array<array<array<vec4<f32>, EP>, SBN>, SBS>;
 // [slot][ng][el] (yss, ∂Δ, ∂xc) partials; SLIM: (∂Δ, ∂xc) of slot s in components 2·(s % 2) and
 // 2·(s % 2) + 1 of entry s / 2 (yss is needed at the last step only: the prologue sums it)
 const SNS: u32 = select(FS, (FS + 1u) / 2u, SLIM);
@@ -702,6 +722,40 @@ fn fstd(k: u32, h: vec4<f32>, da: ptr<function, vec4<f32>>) -> vec4<f32> {
   return *da * h + (dl * u) * sh_bc[k * 2u][png];
 }
 
+// v48, SGB: step k's ∂Bt (pb4) and ∂Ct (pc4) partials of states 4·png .. 4·png + 3, summed over
+// the block's EB channels — lanes pel = 0 .. EB − 1 of one subgroup — by a reduce-scatter in fixed
+// lane order (deterministic): each round halves what a lane keeps and adds its partner's other
+// half, so after log2(8) rounds lane pel holds sum number 4·h1 + 2·h2 + h3 of the 8 (h = pel's
+// bits EB/2, EB/4, EB/8), and the rounds left (EB > 8) add whole values. The lanes with
+// pel % (EB/8) = 0 store their sum to bcp (R + half·N + state; states ≥ N are padding).
+fn sg_bc(k: u32, pb4: vec4<f32>, pc4: vec4<f32>) {
+  // (max(·, 1u): valid constants where EB < 8, a build without SG)
+  let m1 = max(EB / 2u, 1u);
+  let m2 = max(EB / 4u, 1u);
+  let m3 = max(EB / 8u, 1u);
+  let h1 = (pel & m1) != 0u;
+  let h2 = (pel & m2) != 0u;
+  let h3 = (pel & m3) != 0u;
+  let v4 = select(pb4, pc4, h1) + sg_xor4(select(pc4, pb4, h1), m1);
+  let v2 = select(v4.xy, v4.zw, h2) + sg_xor2(select(v4.zw, v4.xy, h2), m2);
+  var v1 = select(v2.x, v2.y, h3) + sg_xor1(select(v2.y, v2.x, h3), m3);
+  if (m3 >= 2u) { v1 += sg_xor1(v1, max(m3 / 2u, 1u)); }
+  if (m3 >= 4u) { v1 += sg_xor1(v1, max(m3 / 4u, 1u)); }
+  let t = pt0 + k;
+  let n = png * 4u + select(0u, 2u, h2) + select(0u, 1u, h3);
+  if (t < pt1 && pel % m3 == 0u && n < N) {
+    let o = ((pb * p.len + t) * NEB + pblk) * JB + R + select(0u, N, h1) + n;
+    bcp[o >> 2u][o & 3u] = v1;
+  }
+}
+
+// The decay of step k: the one fstd kept (KEEPD, v38), or computed again (v48, SGB: 64 registers
+// fewer per invocation)
+fn dk(k: u32, kept: vec4<f32>) -> vec4<f32> {
+  if (KEEPD) { return kept; }
+  return exp2(sh_in[k * QS][pel] * pal);
+}
+
 // Reverse step k (slot k % FS) given the states before (prev) and after (hcur) step k and its
 // decay da.
 fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, da: vec4<f32>, st: ptr<function, BwdState>) {
@@ -715,8 +769,12 @@ fn bst(k: u32, prev: vec4<f32>, hcur: vec4<f32>, da: vec4<f32>, st: ptr<function
   (*st).ga += gq * dl;
   (*st).dh = g * da;
   let s = k % FS;
-  sbv[s * 2u][png][pel] = g * (dl * u);
-  sbv[s * 2u + 1u][png][pel] = gy * hcur;
+  if (SGB) {
+    sg_bc(k, g * (dl * u), gy * hcur);
+  } else {
+    sbv[s * 2u][png][pel] = g * (dl * u);
+    sbv[s * 2u + 1u][png][pel] = gy * hcur;
+  }
   let gb = dot(g, bt);
   snv[s][png][pel] = vec4<f32>(dot(ct, hcur), dot(gq, pa) + gb * u, gb * dl, 0.0);
 }
@@ -843,7 +901,8 @@ fn bcp_store(o: u32, n0: u32, v: vec4<f32>) {
 // and per channel the partial sums over n (∂z, ∂xc, ∂Δ pre-activation).
 fn flush(lid: u32, k0: u32, fs: ptr<function, FinState>) {
   workgroupBarrier();
-  for (var i = lid; i < FS * 2u * NGR; i += T) {
+  // (SGB: the reverse steps stored the ∂Bt/∂Ct sums themselves, sg_bc)
+  for (var i = lid; i < select(FS * 2u * NGR, 0u, SGB); i += T) {
     let s = i / (2u * NGR);
     let c = i % (2u * NGR);
     let t = pt0 + k0 + s;
@@ -1130,37 +1189,37 @@ fn scan_bwd(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     let h15 = fstd(14u, h14, &d14);
     var d15: vec4<f32>;
     let h16 = fstd(15u, h15, &d15);
-    bst(15u, h15, h16, d15, &st);
+    bst(15u, h15, h16, dk(15u, d15), &st);
     if (15u % FS == 0u) { flush(lid, 15u, &fs); }
-    bst(14u, h14, h15, d14, &st);
+    bst(14u, h14, h15, dk(14u, d14), &st);
     if (14u % FS == 0u) { flush(lid, 14u, &fs); }
-    bst(13u, h13, h14, d13, &st);
+    bst(13u, h13, h14, dk(13u, d13), &st);
     if (13u % FS == 0u) { flush(lid, 13u, &fs); }
-    bst(12u, h12, h13, d12, &st);
+    bst(12u, h12, h13, dk(12u, d12), &st);
     if (12u % FS == 0u) { flush(lid, 12u, &fs); }
-    bst(11u, h11, h12, d11, &st);
+    bst(11u, h11, h12, dk(11u, d11), &st);
     if (11u % FS == 0u) { flush(lid, 11u, &fs); }
-    bst(10u, h10, h11, d10, &st);
+    bst(10u, h10, h11, dk(10u, d10), &st);
     if (10u % FS == 0u) { flush(lid, 10u, &fs); }
-    bst(9u, h9, h10, d9, &st);
+    bst(9u, h9, h10, dk(9u, d9), &st);
     if (9u % FS == 0u) { flush(lid, 9u, &fs); }
-    bst(8u, h8, h9, d8, &st);
+    bst(8u, h8, h9, dk(8u, d8), &st);
     if (8u % FS == 0u) { flush(lid, 8u, &fs); }
-    bst(7u, h7, h8, d7, &st);
+    bst(7u, h7, h8, dk(7u, d7), &st);
     if (7u % FS == 0u) { flush(lid, 7u, &fs); }
-    bst(6u, h6, h7, d6, &st);
+    bst(6u, h6, h7, dk(6u, d6), &st);
     if (6u % FS == 0u) { flush(lid, 6u, &fs); }
-    bst(5u, h5, h6, d5, &st);
+    bst(5u, h5, h6, dk(5u, d5), &st);
     if (5u % FS == 0u) { flush(lid, 5u, &fs); }
-    bst(4u, h4, h5, d4, &st);
+    bst(4u, h4, h5, dk(4u, d4), &st);
     if (4u % FS == 0u) { flush(lid, 4u, &fs); }
-    bst(3u, h3, h4, d3, &st);
+    bst(3u, h3, h4, dk(3u, d3), &st);
     if (3u % FS == 0u) { flush(lid, 3u, &fs); }
-    bst(2u, h2, h3, d2, &st);
+    bst(2u, h2, h3, dk(2u, d2), &st);
     if (2u % FS == 0u) { flush(lid, 2u, &fs); }
-    bst(1u, h1, h2, d1, &st);
+    bst(1u, h1, h2, dk(1u, d1), &st);
     if (1u % FS == 0u) { flush(lid, 1u, &fs); }
-    bst(0u, h0, h1, d0, &st);
+    bst(0u, h0, h1, dk(0u, d0), &st);
     flush(lid, 0u, &fs);
     }
     // ∂dt_r of the chunk's steps (Σ over the block's channels) and Σ_t ∂dt_proj.weight

@@ -23,7 +23,7 @@ const built: { w: string; B: number; rt: Runtime; ops: any[]; best: number }[] =
 for (const w of which) {
   const [v, shape, lastS] = w.split(":");
   const last = lastS === "1";
-  const dir = v === "cur" ? "../../kernels/" : `../../tmp/k${v}/`;
+  const dir = v === "cur" ? "../../kernels/" : `../../tmp/${v.startsWith("k") ? v : `k${v}`}/`;
   const rt = new Runtime(gpu, { kernelDir: new URL(dir, import.meta.url) });
   for (const B of Bs) {
     const scan = shape === "def"

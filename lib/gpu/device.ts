@@ -18,6 +18,12 @@ export interface Gpu {
   isFallback: boolean;
   /** Whether pass-level timestamp queries are available (used by benchmarks only). */
   hasTimestamps: boolean;
+  /**
+   * Subgroup size kernels may rely on (0: no subgroups): the device has the `subgroups` feature and
+   * a probe found every subgroup of a 1-D workgroup to be the consecutive invocations
+   * `lid − lid % size .. + size − 1` (see {@linkcode probeSubgroups}). H100: 32; lavapipe: 8.
+   */
+  subgroupSize: number;
   /** The first uncaptured device error, if any; checked by {@linkcode assertHealthy}. */
   errors: string[];
   /** Set when the device is lost. */
@@ -83,13 +89,28 @@ export async function acquireGpu(): Promise<Gpu> {
   const requiredFeatures: GPUFeatureName[] = [];
   const hasTimestamps = adapter.features.has("timestamp-query");
   if (hasTimestamps) requiredFeatures.push("timestamp-query");
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  // Deno 2.9.6's adapters do not list `subgroups` (H100, lavapipe), yet a device asked for it gets
+  // it and its kernels compile and run (kernels/lab/RESULTS.md, session 7): ask, and go without it
+  // when the adapter refuses. SS4REC_SUBGROUPS=0 turns them off (comparisons, driver trouble).
+  let device: GPUDevice | null = null;
+  if (envFlag("SS4REC_SUBGROUPS") !== "0") {
+    try {
+      device = await adapter.requestDevice({
+        requiredLimits,
+        requiredFeatures: [...requiredFeatures, "subgroups" as GPUFeatureName],
+      });
+    } catch {
+      device = null;
+    }
+  }
+  device ??= await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   const gpu: Gpu = {
     device,
     adapterName: info.description || info.device || info.vendor || "unknown adapter",
     isFallback: info.isFallbackAdapter ?? false,
     hasTimestamps,
+    subgroupSize: device.features.has("subgroups") ? await probeSubgroups(device) : 0,
     errors: [],
     lost: null,
   };
@@ -101,6 +122,75 @@ export async function acquireGpu(): Promise<Gpu> {
     gpu.lost = `${l.reason}: ${l.message}`;
   });
   return gpu;
+}
+
+function envFlag(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no env permission
+  }
+}
+
+/**
+ * The subgroup size of a 256-invocation workgroup, or 0 when the shader fails or a subgroup is not
+ * the consecutive run of invocations kernels assume (WGSL does not promise that layout; Vulkan
+ * drivers give it for 1-D workgroups). The shader has no `enable subgroups;`: naga in Deno 2.9.6
+ * refuses the directive but takes the builtins on a device with the feature.
+ */
+export async function probeSubgroups(device: GPUDevice): Promise<number> {
+  const n = 256;
+  const code = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(${n})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(subgroup_size) sgs: u32,
+        @builtin(subgroup_invocation_id) sid: u32) {
+  out[lid * 3u] = sgs;
+  out[lid * 3u + 1u] = sid;
+  out[lid * 3u + 2u] = subgroupShuffleXor(lid, 1u);
+}`;
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ code });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+  const out = device.createBuffer({ size: n * 12, usage });
+  const read = device.createBuffer({
+    size: n * 12,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  if (await device.popErrorScope()) return 0;
+  try {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(
+      0,
+      device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: [{ binding: 0, resource: { buffer: out } }],
+      }),
+    );
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    enc.copyBufferToBuffer(out, 0, read, 0, n * 12);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const u = new Uint32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    const size = u[0];
+    if (size < 4 || size > 128 || (size & (size - 1)) !== 0) return 0;
+    for (let i = 0; i < n; i++) {
+      if (u[3 * i] !== size || u[3 * i + 1] !== i % size || u[3 * i + 2] !== (i ^ 1)) return 0;
+    }
+    return size;
+  } catch {
+    return 0;
+  } finally {
+    out.destroy();
+    read.destroy();
+  }
 }
 
 /** Throws with the first recorded device error (validation, out-of-memory) or device loss. */

@@ -38,6 +38,8 @@ export function dryRunGpu(
     name?: string;
     /** Lay out as for a software adapter (some builders size their partial sums by it). */
     isFallback?: boolean;
+    /** Subgroup size the builders may plan with (default 32, the H100's; 0: none). */
+    subgroupSize?: number;
   } = {},
 ): Gpu {
   const limits = { ...H100_LIMITS, ...options.limits };
@@ -98,6 +100,7 @@ export function dryRunGpu(
     adapterName: options.name ?? "dry run (NVIDIA H100 limits)",
     isFallback: options.isFallback ?? false,
     hasTimestamps: false,
+    subgroupSize: options.subgroupSize ?? 32,
     errors: [],
     lost: null,
   };

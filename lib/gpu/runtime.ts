@@ -405,7 +405,8 @@ export class Runtime {
 
   /**
    * The text of `kernels/<file>.wgsl` with its `// #include "<name>"` lines replaced by
-   * `kernels/<name>.wgsl` (WGSL has no includes; shared helpers such as the RNG live once).
+   * `kernels/<name>.wgsl` (WGSL has no includes; shared helpers such as the RNG live once);
+   * "subgroup" is `kernels/subgroup_none.wgsl` on a device without subgroups.
    */
   async #source(file: string): Promise<string> {
     let src = this.#sources.get(file);
@@ -414,7 +415,9 @@ export class Runtime {
       const parts: string[] = [];
       for (const line of text.split("\n")) {
         const m = /^\/\/ #include "([\w-]+)"\s*$/.exec(line);
-        parts.push(m ? await this.#source(m[1]) : line);
+        // "subgroup" without subgroups: the stand-ins, so the kernel still compiles
+        const inc = m && (m[1] === "subgroup" && !this.gpu.subgroupSize ? "subgroup_none" : m[1]);
+        parts.push(inc ? await this.#source(inc) : line);
       }
       src = parts.join("\n");
       this.#sources.set(file, src);

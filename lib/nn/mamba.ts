@@ -74,7 +74,7 @@ export interface MambaOptions {
   /** Checkpoint interval of the backward scan's state recomputation (default and at most 16). */
   chunk?: number;
   /** Tuning override of the scans' workgroup shape (tests, benchmarks); default {@linkcode mambaScanShape}. */
-  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" };
+  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk"; SG?: boolean };
   /**
    * Batch slices of the backward scan (scan_bwd + bc_reduce run once per slice), which shrink its
    * per-channel-block partials ∂xdbl [B·L, E/EB, R+2N] — the largest backward temporary — to one
@@ -107,6 +107,14 @@ const CONV_BWD_QUADS = 32;
 
 /** Unrolled chunk length of scan_bwd (kernels/mamba.wgsl HS): the checkpoint interval is at most this. */
 export const MAMBA_MAX_CHUNK = 16;
+
+/**
+ * Whether scan_bwd sums ∂Bt/∂Ct over its EB channels in subgroup shuffles (kernels/mamba.wgsl v48,
+ * define SG): a subgroup must hold whole blocks of 8 ≤ EB ≤ 32 consecutive invocations.
+ */
+export function mambaSubgroups(EB: number, subgroupSize: number): boolean {
+  return EB >= 8 && EB <= 32 && subgroupSize >= EB;
+}
 
 /**
  * Workgroup shape of the scans (kernels/mamba.wgsl v3): EB channels per workgroup, FS scan_bwd steps
@@ -157,7 +165,7 @@ export class MambaLayer {
   /** Checkpoint interval (steps) of the state recomputation in backward. */
   readonly chunk: number;
   /** Workgroup-shape override of the scans. */
-  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
+  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk"; SG?: boolean };
   /** Batch slices of the backward scan (see {@linkcode MambaOptions.scanSlices}); undefined: default. */
   readonly scanSlices?: number;
   /** See {@linkcode MambaOptions.keepActivations}. */
@@ -329,6 +337,8 @@ export class MambaLayer {
       LAST: last,
       PACKED: packed,
       SLIM: false,
+      // v48: scan_bwd's ∂Bt/∂Ct sums in subgroup shuffles where the device has them
+      SG: (this.scan.SG ?? true) && mambaSubgroups(EB, rt.gpu.subgroupSize),
     };
     // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
     const convDefs = {
