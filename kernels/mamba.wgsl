@@ -113,7 +113,8 @@
 // holds the state after each row's last step, and scan_bwd walks down without checkpoints, v43),
 // SLIM (bool: set for a LAST scan_bwd only, v44: the staging and workgroup arrays it needs; see
 // BCH), SG (bool, v48: the device has subgroups whose consecutive lanes hold whole blocks of
-// 8 ≤ EB ≤ 32 invocations; see SGB). Params: nb = B, len = L, b0 = the dispatch's first row in lens. Rows are m = b·L + t.
+// 8 ≤ EB ≤ 32 invocations; see SGB). Params: nb = B, len = L, b0 = the dispatch's first row in
+// lens. Rows are m = b·L + t.
 //
 // Work split (both scans): workgroup (blk, b) owns channels e = blk·EB + el, el < EB, of row b; its
 // T = EB·NGR invocations lid = ng·EB + el each hold the states n = 4·ng .. 4·ng + 3 of channel e

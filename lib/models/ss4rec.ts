@@ -606,7 +606,6 @@ export class SS4Rec implements RecModel {
       tokens: T,
       lengths: seqLen,
       starts: rt.tensor([R + 1], "i32", undefined, "row_starts"),
-      fillers: R - B,
     };
     const lastToken = packed && rt.tensor([R], "i32", undefined, "last_token");
     const itemSeq = rt.tensor(packed ? [T!] : [B, L], "i32", undefined, "item_seq");

@@ -68,9 +68,10 @@ export interface BuildContext {
    * [tokens, ·] instead of [B, L, ·], the rows' real steps one row after another, step t of row b
    * at row starts[b] + t, so no work goes to padding. `lengths` [B] and `starts` [B + 1] are i32
    * tensors the host fills per batch. Layers that scan over time index through them; every other
-   * dispatch simply runs over `tokens` rows. The last `fillers` of the B rows are filler rows.
+   * dispatch simply runs over `tokens` rows. The last rows of B may be filler rows (`packBatch`),
+   * which layers treat as any other row.
    */
-  packed?: { tokens: number; lengths: Tensor; starts: Tensor; fillers: number };
+  packed?: { tokens: number; lengths: Tensor; starts: Tensor };
 }
 
 /** Activation rows of a build: its packed token count, else B·L. */
