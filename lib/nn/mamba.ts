@@ -74,7 +74,7 @@ export interface MambaOptions {
   /** Checkpoint interval of the backward scan's state recomputation (default and at most 16). */
   chunk?: number;
   /** Tuning override of the scans' workgroup shape (tests, benchmarks); default {@linkcode mambaScanShape}. */
-  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk"; SG?: boolean };
+  scan?: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /**
    * Batch slices of the backward scan (scan_bwd + bc_reduce run once per slice), which shrink its
    * per-channel-block partials ∂xdbl [B·L, E/EB, R+2N] — the largest backward temporary — to one
@@ -119,7 +119,8 @@ export function mambaSubgroups(EB: number, subgroupSize: number): boolean {
 /**
  * Workgroup shape of the scans (kernels/mamba.wgsl v3): EB channels per workgroup, FS scan_bwd steps
  * per reduction flush, T = EB·ceil(N/4) invocations, and the workgroup memory scan_bwd needs, in
- * bytes. Prefers FS = 2 and EB = 16 (fastest measured), then narrower blocks.
+ * bytes (without subgroups; v48's subgroup path needs less, as it drops the ∂Bt/∂Ct flush buffer).
+ * Prefers FS = 2 and EB = 16 (fastest measured), then narrower blocks.
  */
 export function mambaScanShape(
   E: number,
@@ -165,7 +166,7 @@ export class MambaLayer {
   /** Checkpoint interval (steps) of the state recomputation in backward. */
   readonly chunk: number;
   /** Workgroup-shape override of the scans. */
-  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk"; SG?: boolean };
+  readonly scan: { EB?: number; FS?: number; FWD?: "e" | "blk" };
   /** Batch slices of the backward scan (see {@linkcode MambaOptions.scanSlices}); undefined: default. */
   readonly scanSlices?: number;
   /** See {@linkcode MambaOptions.keepActivations}. */
@@ -338,7 +339,7 @@ export class MambaLayer {
       PACKED: packed,
       SLIM: false,
       // v48: scan_bwd's ∂Bt/∂Ct sums in subgroup shuffles where the device has them
-      SG: (this.scan.SG ?? true) && mambaSubgroups(EB, rt.gpu.subgroupSize),
+      SG: mambaSubgroups(EB, rt.gpu.subgroupSize),
     };
     // LAST: the conv reads x from its own [M, E] (in_proj's x half only; z only at the last steps)
     const convDefs = {
