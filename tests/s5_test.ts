@@ -196,6 +196,11 @@ interface GpuCase {
   hippo?: boolean;
   /** Largest gap in seconds (default: the golden-like mixture up to 3e7 s). */
   maxGap?: number;
+  /**
+   * u as an embedding lookup table[ids] over this many table rows (`LayerIO.lookup`), ids drawn
+   * from −1 .. V (the out-of-range ones read a zero row).
+   */
+  vocab?: number;
 }
 
 async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<string, number>> {
@@ -238,7 +243,24 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
     rt.write(gf.views.get(s.name)!, v);
   }
   const n = c.b * c.l * c.h;
-  const u = f32r(randn(n, rand)), dy = f32r(randn(n, rand));
+  let u = f32r(randn(n, rand));
+  const dy = f32r(randn(n, rand));
+  let lookup;
+  if (c.vocab) {
+    const table = f32r(randn(c.vocab * c.h, rand));
+    const ids = Int32Array.from(
+      { length: c.b * c.l },
+      () => Math.floor(rand() * (c.vocab! + 2)) - 1,
+    );
+    u = new Float64Array(n);
+    ids.forEach((id, r) => {
+      if (id >= 0 && id < c.vocab!) u.set(table.subarray(id * c.h, (id + 1) * c.h), r * c.h);
+    });
+    lookup = {
+      ids: rt.tensor([c.b * c.l], "i32", ids),
+      table: rt.tensor([c.vocab, c.h], "f32", table),
+    };
+  }
   const dt = c.maxGap === undefined
     ? mixedGaps(c.b * c.l, rand)
     : Float64Array.from({ length: c.b * c.l }, () => Math.round(rand() * c.maxGap!));
@@ -257,7 +279,7 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
     batch: c.b,
     seqLen: c.l,
     step: rt.tensor([4], "u32"),
-  }, { input: tu, dOutput: tdy, timeGaps: tdt });
+  }, { input: tu, dOutput: tdy, timeGaps: tdt, lookup });
   rt.write(built.output, new Float32Array(n).fill(NaN));
   rt.write(built.dInput!, new Float32Array(n).fill(NaN));
   rt.run([...built.forward, ...built.backward]);
@@ -308,11 +330,18 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     { b: 3, l: 5, h: 8, p: 4, lens: [5, 5, 4], clip: true, maxGap: 60 },
     // 70 rows: the dD and dΛ reductions over rows take their 4-chain path and a remainder
     { b: 70, l: 3, h: 8, p: 4, lens: Array.from({ length: 70 }, (_, i) => 1 + (i * 7) % 3) },
+    // u an embedding lookup: v gathered from the projected table (LayerIO.lookup)
+    { b: 3, l: 16, h: 64, p: 32, lens: [16, 1, 9], hippo: true, vocab: 23 },
+    { b: 2, l: 5, h: 8, p: 4, lens: [5, 3], vocab: 5 },
   ];
   for (const [i, c] of cases.entries()) {
     const errs = await gpuCase(rt, c, 40 + i);
     const show = Object.entries(errs).map(([k, e]) => `${k} ${e.toExponential(1)}`).join(", ");
-    console.log(`B ${c.b} L ${c.l} H ${c.h} P ${c.p}${c.clip ? " clip" : ""}: ${show}`);
+    console.log(
+      `B ${c.b} L ${c.l} H ${c.h} P ${c.p}${c.clip ? " clip" : ""}${
+        c.vocab ? ` lookup V ${c.vocab}` : ""
+      }: ${show}`,
+    );
     assert.ok(errs.y <= 1e-4, `y ${errs.y}`);
     for (const [k, e] of Object.entries(errs)) {
       assert.ok(Number.isFinite(e) && e <= 1e-3, `${k} ${e} in ${JSON.stringify(c)}`);

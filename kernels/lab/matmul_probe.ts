@@ -93,6 +93,40 @@ if (sections.includes("wave")) {
     row(`w = ${w}`, o, await product(o));
   }
 }
+if (sections.includes("bk")) {
+  // session 15: an SM holds 48 KB of workgroup memory (session 13), so the 12.8 KB long-M tile
+  // (bk 8) may be held at 3 per SM by it; bk 4 (6.4 KB) lifts that bound
+  console.log("\n== long-M shapes by K step (workgroup memory 12.8 KB at bk 8, 6.4 KB at bk 4)");
+  const fams: [string, MatmulOptions][] = [
+    ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
+    ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
+    ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
+    ["in_proj dX", { m: M, n: 64, k: 256 }],
+    ["in_proj.x fwd", { m: M, n: 128, k: 64, transB: true }],
+    ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
+    ["x_proj dX", { m: M, n: 128, k: 68 }],
+    ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
+    ["out_proj dX", { m: M, n: 128, k: 64 }],
+  ];
+  for (const [name, o] of fams) {
+    const t0 = chooseTile(o.m, o.n, o.k);
+    for (const tile of [t0, { ...t0, bk: 4 }, { ...t0, bk: 4, tm: 4 }]) {
+      const oo = { ...o, tile };
+      try {
+        row(name, oo, await product(oo));
+      } catch (e) {
+        console.log(`${name} ${JSON.stringify(tile)}: ${(e as Error).message}`);
+      }
+    }
+  }
+  console.log("\n== wave probe at bk 4: S5 fwd tile 128x64, M = 128 x 132 x w");
+  for (const w of [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+    for (const bk of [8, 4]) {
+      const o = { m: 128 * 132 * w, n: 64, k: 64, transB: true, tile: { ...T128, bk } };
+      row(`w = ${w} bk ${bk}`, o, await product(o));
+    }
+  }
+}
 if (sections.includes("dw")) {
   console.log("\n== dW products: main + reduce by slice count");
   const fams: [string, MatmulOptions][] = [

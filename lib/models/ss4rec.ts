@@ -328,6 +328,10 @@ export class SS4Rec implements RecModel {
           keep: replay && layer instanceof MambaLayer ? inputs.keep : undefined,
           // S5's dD = Σ dy·u comes from the LayerNorm backward below (it reads dy's source and u)
           skipGradByCaller: layer instanceof S5Layer,
+          // the first sublayer reads the item embedding: an S5 there gathers its input projection
+          lookup: k === 1 && layer instanceof S5Layer
+            ? { ids: inputs.itemSeq, table: this.store.param("item_embedding.weight") }
+            : undefined,
         });
         const out = fwdOnly
           ? pair[input === pair[0] ? 1 : 0]

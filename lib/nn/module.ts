@@ -210,6 +210,13 @@ export interface LayerIO {
    * so the layer's backward leaves it out.
    */
   skipGradByCaller?: boolean;
+  /**
+   * S5Layer: `input` is an embedding lookup, input[r] = table[ids[r]] (a zero row for ids outside
+   * [0, V), as lib/nn/embedding.ts gathers), so its projection v = u·Bmᵀ is gathered from the
+   * projected table table·Bmᵀ [V, 2P] — one product over V rows instead of one over every token
+   * (the first block of SS4Rec, whose input is the item embedding).
+   */
+  lookup?: { ids: Tensor; table: Tensor };
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */

@@ -12,7 +12,8 @@
  *
  * Forward (4 dispatches): prep (Bm, Cm) → v = u·Bmᵀ (matmul, K = H) → scan (a workgroup per row:
  * every (step, state) discretised in parallel, the recurrence walked per state) → y = x·Cmᵀ + D·u
- * (matmul, K = 2P, the skip term in its epilogue).
+ * (matmul, K = 2P, the skip term in its epilogue). Where u is an embedding lookup table[ids]
+ * (`io.lookup`), v = u·Bmᵀ is table·Bmᵀ (a product over the V table rows) gathered by id.
  * Backward (9 dispatches; 7 when `keepActivations`): v and x again (the forward's matmul and scan: v and x are temporaries in
  * the build's shared backward arena, so the layer keeps nothing but y and Bm/Cm between its forward
  * and backward) → per-row dD partials (Σ dy·u; left to the caller with `skipGradByCaller`, as
@@ -29,6 +30,7 @@
 
 import { grid, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
 import { matmul } from "../gpu/ops.ts";
+import { gatherRows } from "./embedding.ts";
 import {
   arenaSize,
   backwardRegion,
@@ -167,8 +169,26 @@ export class S5Layer {
     // lengths and row starts of packed tokens (placeholders otherwise): bindings 8 and 9
     const lensStarts = packedBindings(ctx);
 
+    // v = u·Bmᵀ: a product over the tokens, or, for an embedding lookup, over the table's V rows
+    // and a gather (io.lookup)
+    const lookup = io.lookup;
+    if (lookup && (lookup.table.size % nh || lookup.ids.size < bl)) {
+      throw new Error(`${this.prefix}: lookup needs a [V, H] table and ${bl} ids`);
+    }
+    const vtab = lookup && t([lookup.table.size / nh, 2 * np], "Vtab");
+    const project = lookup && vtab
+      ? [
+        await matmul(rt, { a: lookup.table, b: bm, c: vtab }, {
+          m: vtab.shape[0],
+          n: 2 * np,
+          k: nh,
+          transB: true,
+        }),
+        await gatherRows(rt, lookup.ids, vtab, v),
+      ]
+      : [await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true })];
     const recompute = [
-      await matmul(rt, { a: u, b: bm, c: v }, { m: bl, n: 2 * np, k: nh, transB: true }),
+      ...project,
       // one workgroup per row (kernels/s5.wgsl scan_forward v2)
       rt.op(
         await k("scan_forward"),
