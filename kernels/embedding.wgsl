@@ -23,7 +23,10 @@
 struct Params { n: u32, dim: u32, vocab: u32, pad: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 // the backward's params (its own uniform; gather-last and the forward use `p`)
-struct EmbParams { n: u32, dim: u32, vocab: u32, tblk: u32, nblk: u32, ch: u32, maxch: u32, pad: u32 }
+// (overwrite: emb_final's mode, below)
+struct EmbParams {
+  n: u32, dim: u32, vocab: u32, tblk: u32, nblk: u32, ch: u32, maxch: u32, overwrite: u32,
+}
 @group(0) @binding(0) var<uniform> q: EmbParams;
 @group(0) @binding(1) var<storage, read_write> ids: array<i32>;
 @group(0) @binding(1) var<storage, read_write> ws1: array<u32>;
@@ -239,7 +242,8 @@ fn emb_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   f3[c * q.dim + h] = s + s1;
 }
 
-// bindings: 1 ws, 2 partial, 3 dTable [vocab, dim] (accumulated). Thread per (id, h).
+// bindings: 1 ws, 2 partial, 3 dTable [vocab, dim] (accumulated; with q.overwrite != 0,
+// overwritten and 0 for ids without tokens: lib/nn/embedding.ts sumById). Thread per (id, h).
 @compute @workgroup_size(256)
 fn emb_final(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = lin(gid, nwg, 256u);
@@ -248,10 +252,13 @@ fn emb_final(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let h = i - v * q.dim;
   let c0 = ws1[off_choff() + v];
   let c1 = ws1[off_choff() + v + 1u];
-  if (c0 == c1) { return; }
+  if (c0 == c1) {
+    if (q.overwrite != 0u) { f3[i] = 0.0; }
+    return;
+  }
   var s = f2[c0 * q.dim + h];
   for (var c = c0 + 1u; c < c1; c++) { s += f2[c * q.dim + h]; }
-  f3[i] += s;
+  f3[i] = select(f3[i], 0.0, q.overwrite != 0u) + s;
 }
 
 // ---- gather-last: out[b, h] = x[b, clamp(len_b, 1, L) - 1, h] ----

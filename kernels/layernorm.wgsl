@@ -5,7 +5,10 @@
 // K (columns per lane: ceil(units / LANES), a unit being a float, or a vec4 in the *4 entries),
 // SKIPD (bool, backward with RESIDUAL: also the column sums of dA·res, the gradient of a per-column
 // weight D of a skip term D·res inside `a` — S5's y = x·C̃ᵀ + D·u with u the residual — in a third
-// block of partial rows, [3·dim, nparts], which ln_reduce adds into binding 4).
+// block of partial rows, [3·dim, nparts], which ln_reduce adds into binding 4), SKIPADD (bool,
+// backward with RESIDUAL: dRes = dz + D·dA with D [dim] in binding 10 — the skip term's share of
+// the residual's gradient, for an S5 layer whose own input gradient leaves it out (lib/nn/s5.ts,
+// LayerIO.lookup.grad)).
 // With a define off the corresponding binding is still statically used and must be bound (the
 // builder passes a harmless alias).
 //
@@ -45,6 +48,8 @@ struct Params {
 // per-step scalars u32 [step, seed, training, 0]: fwd binding 7, bwd binding 9
 @group(0) @binding(7) var<storage, read_write> step_f: array<u32>;
 @group(0) @binding(9) var<storage, read_write> step_b: array<u32>;
+@group(0) @binding(10) var<storage, read_write> dsk: array<f32>; // bwd: D (SKIPADD)
+@group(0) @binding(10) var<storage, read_write> dsk4: array<vec4f>;
 // vec4 views of the same slots (the *4 entries)
 @group(0) @binding(1) var<storage, read_write> a4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> res4: array<vec4f>;
@@ -220,7 +225,7 @@ fn ln_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
           let dz = rstd * (g[k] - t.x - xh[k] * t.y);
           let da = dz * mask1(on, key, mbase + h);
           b6[base + h] = da;
-          if (RESIDUAL) { b7[base + h] = dz; }
+          if (RESIDUAL) { b7[base + h] = select(dz, dz + dsk[h] * da, SKIPADD); }
           if (SKIPD) { dd[k] += da * res[base + h]; }
         }
       }
@@ -362,7 +367,7 @@ fn ln_backward4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
           let dz = st.y * (g[k] - t.x - xh[k] * t.y);
           let da = dz * mask4(on, key, 4u * (mbase + c));
           da4[base + c] = da;
-          if (RESIDUAL) { dres4[base + c] = dz; }
+          if (RESIDUAL) { dres4[base + c] = select(dz, dz + dsk4[c] * da, SKIPADD); }
           if (SKIPD) { dd[k] += da * res4[base + c]; }
         }
       }

@@ -122,6 +122,8 @@ interface LnShape {
   residual: boolean;
   p: number;
   eps: number;
+  /** With `residual`: dRes = dz + D·dA (`skipAdd`, D = the input `dk`). */
+  skipAdd?: boolean;
 }
 
 function lnInputs(s: LnShape, r: () => number): Named {
@@ -135,6 +137,7 @@ function lnInputs(s: LnShape, r: () => number): Named {
     b0: randF32(s.dim, r),
     d0: randF32(s.dim, r), // gradSkip's initial contents
     seed: Uint32Array.of(Math.floor(r() * 2 ** 32)),
+    dk: randF32(s.dim, r), // skipAdd's D
   };
 }
 
@@ -146,6 +149,8 @@ const lnRow: OpRow<LnShape> = {
     { rows: 5, dim: 200, residual: true, p: 0, eps: 1e-12 },
     { rows: 9, dim: 64, residual: true, p: 0.2, eps: 1e-12 },
     { rows: 4100, dim: 17, residual: true, p: 0.3, eps: 1e-12 }, // > 2,048 rows: several rows per part
+    { rows: 9, dim: 64, residual: true, p: 0.2, eps: 1e-12, skipAdd: true },
+    { rows: 6, dim: 33, residual: true, p: 0.2, eps: 1e-12, skipAdd: true },
   ],
   make: lnInputs,
   gpu: async (rt, s, i) => {
@@ -161,6 +166,7 @@ const lnRow: OpRow<LnShape> = {
       gradGamma,
       gradBeta,
       gradSkip,
+      skipAdd: s.skipAdd ? upload(rt, i.dk) : undefined,
       input: upload(rt, i.a),
       residual: s.residual ? upload(rt, i.res) : undefined,
       output: out,
@@ -213,7 +219,9 @@ const lnRow: OpRow<LnShape> = {
       gradBeta: ew.addForward(i.b0 as Float64Array, g.dbeta),
     };
     if (s.residual) {
-      o.dRes = g.dRes;
+      o.dRes = s.skipAdd
+        ? g.dRes.map((v, k) => v + (i.dk as Float64Array)[k % s.dim] * g.dA[k])
+        : g.dRes;
       // Σ_rows dA·res per column, added to its initial contents
       const d = Float64Array.from(i.d0);
       for (let r = 0; r < s.rows; r++) {

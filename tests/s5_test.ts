@@ -12,7 +12,8 @@ import {
 } from "../lib/reference/s5.ts";
 import { dplrHippo, hippoLegS, s5ParamSpecs } from "../lib/nn/hippo.ts";
 import { S5Layer } from "../lib/nn/s5.ts";
-import { type BuildContext, type BuiltLayer, scratchPool } from "../lib/nn/module.ts";
+import { type BuildContext, type BuiltLayer, type LayerIO, scratchPool } from "../lib/nn/module.ts";
+import { embedding } from "../lib/nn/embedding.ts";
 import { SHARED } from "./shared.ts";
 
 /** Gaps like the golden file's: 0 (ties), 1–9 s, 1 min – 6 h, 1 day – 3e7 s log-uniform. */
@@ -201,6 +202,11 @@ interface GpuCase {
    * from −1 .. V (the out-of-range ones read a zero row).
    */
   vocab?: number;
+  /**
+   * With `vocab`: the training path that sends the v path's gradient to the table by id
+   * (`LayerIO.lookup.grad`; ids then avoid the padding id 0, whose ∂B̃ share it drops).
+   */
+  byId?: boolean;
 }
 
 async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<string, number>> {
@@ -245,21 +251,35 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
   const n = c.b * c.l * c.h;
   let u = f32r(randn(n, rand));
   const dy = f32r(randn(n, rand));
-  let lookup;
+  let lookup: LayerIO["lookup"], byId;
   if (c.vocab) {
-    const table = f32r(randn(c.vocab * c.h, rand));
-    const ids = Int32Array.from(
-      { length: c.b * c.l },
-      () => Math.floor(rand() * (c.vocab! + 2)) - 1,
-    );
+    const V = c.vocab, table = f32r(randn(V * c.h, rand));
+    const ids = Int32Array.from({ length: c.b * c.l }, () => {
+      const id = Math.floor(rand() * (V + 2)) - 1;
+      return c.byId && id === 0 ? V : id;
+    });
     u = new Float64Array(n);
     ids.forEach((id, r) => {
-      if (id >= 0 && id < c.vocab!) u.set(table.subarray(id * c.h, (id + 1) * c.h), r * c.h);
+      if (id >= 0 && id < V) u.set(table.subarray(id * c.h, (id + 1) * c.h), r * c.h);
     });
-    lookup = {
-      ids: rt.tensor([c.b * c.l], "i32", ids),
-      table: rt.tensor([c.vocab, c.h], "f32", table),
-    };
+    const tids = rt.tensor([c.b * c.l], "i32", ids), ttable = rt.tensor([V, c.h], "f32", table);
+    lookup = { ids: tids, table: ttable };
+    if (c.byId) {
+      const g0 = f32r(randn(V * c.h, rand, 0.01));
+      const gradTable = rt.tensor([V, c.h], "f32", g0);
+      const emb = await embedding(rt, {
+        table: ttable,
+        gradTable,
+        ids: tids,
+        output: rt.tensor([c.b * c.l, c.h]),
+        dOutput: rt.tensor([c.b * c.l, c.h]),
+        tokens: c.b * c.l,
+        dim: c.h,
+        vocab: V,
+      });
+      lookup.grad = { table: gradTable, sumById: emb.sumById! };
+      byId = { ids, g0, gradTable, sort: emb.sort, dInput: rt.tensor([c.b, c.l, c.h]) };
+    }
   }
   const dt = c.maxGap === undefined
     ? mixedGaps(c.b * c.l, rand)
@@ -279,10 +299,10 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
     batch: c.b,
     seqLen: c.l,
     step: rt.tensor([4], "u32"),
-  }, { input: tu, dOutput: tdy, timeGaps: tdt, lookup });
+  }, { input: tu, dOutput: tdy, timeGaps: tdt, lookup, dInputAccumulate: byId?.dInput });
   rt.write(built.output, new Float32Array(n).fill(NaN));
-  rt.write(built.dInput!, new Float32Array(n).fill(NaN));
-  rt.run([...built.forward, ...built.backward]);
+  if (!byId) rt.write(built.dInput!, new Float32Array(n).fill(NaN));
+  rt.run([...built.forward, ...byId?.sort ?? [], ...built.backward]);
   const params: S5Params = {
     Lambda: vals.get("Lambda")!,
     B: vals.get("B")!,
@@ -294,10 +314,22 @@ async function gpuCase(rt: Runtime, c: GpuCase, seed: number): Promise<Record<st
   const opts = { clipEigs: c.clip };
   const yRef = s5Forward(params, u, dt, dims, opts);
   const gRef = s5Backward(params, u, dt, dy, dims, opts);
-  const errs: Record<string, number> = {
-    y: relErr(await rt.read(built.output), yRef),
-    du: relErr(await rt.read(built.dInput!), gRef.du),
-  };
+  const errs: Record<string, number> = { y: relErr(await rt.read(built.output), yRef) };
+  if (byId) {
+    // the table's gradient by id: Σ_{r: ids[r] = i} (du_r − D·dy_r) for 0 < i < V (the skip
+    // term's D·dy is the caller's); the input gradient gets nothing from the layer
+    const want = Float64Array.from(byId.g0);
+    byId.ids.forEach((id, r) => {
+      if (id <= 0 || id >= c.vocab!) return;
+      for (let h = 0; h < c.h; h++) {
+        want[id * c.h + h] += gRef.du[r * c.h + h] - params.D[h] * dy[r * c.h + h];
+      }
+    });
+    errs.table = relErr(await rt.read(byId.gradTable), want);
+    assert.ok((await rt.read(built.dInput!)).every((v) => v === 0), "dInput written");
+  } else {
+    errs.du = relErr(await rt.read(built.dInput!), gRef.du);
+  }
   const refByName: Record<string, Float64Array> = {
     Lambda: gRef.Lambda,
     B: gRef.B,
@@ -333,13 +365,16 @@ Deno.test("s5 gpu: forward and backward match the float64 reference", async () =
     // u an embedding lookup: v gathered from the projected table (LayerIO.lookup)
     { b: 3, l: 16, h: 64, p: 32, lens: [16, 1, 9], hippo: true, vocab: 23 },
     { b: 2, l: 5, h: 8, p: 4, lens: [5, 3], vocab: 5 },
+    // ... and its gradient sent to the table by id (LayerIO.lookup.grad)
+    { b: 3, l: 16, h: 64, p: 32, lens: [16, 1, 9], hippo: true, vocab: 23, byId: true },
+    { b: 2, l: 5, h: 8, p: 4, lens: [5, 3], vocab: 5, byId: true },
   ];
   for (const [i, c] of cases.entries()) {
     const errs = await gpuCase(rt, c, 40 + i);
     const show = Object.entries(errs).map(([k, e]) => `${k} ${e.toExponential(1)}`).join(", ");
     console.log(
       `B ${c.b} L ${c.l} H ${c.h} P ${c.p}${c.clip ? " clip" : ""}${
-        c.vocab ? ` lookup V ${c.vocab}` : ""
+        c.vocab ? ` lookup V ${c.vocab}${c.byId ? " by id" : ""}` : ""
       }: ${show}`,
     );
     assert.ok(errs.y <= 1e-4, `y ${errs.y}`);

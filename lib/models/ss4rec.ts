@@ -214,9 +214,11 @@ export class SS4Rec implements RecModel {
     const pair = fwdOnly ? [act("activation.0"), act("activation.1")] : [];
     const branch = fwdOnly ? act("activation.branch") : undefined;
     const x0 = fwdOnly ? pair[0] : act("item_emb"), dx0 = ring.at(0);
-    const emb = await embedding(rt, {
-      table: this.store.param("item_embedding.weight"),
-      gradTable: fwdOnly ? undefined : this.store.grad("item_embedding.weight"),
+    const table = this.store.param("item_embedding.weight");
+    const gradTable = fwdOnly ? undefined : this.store.grad("item_embedding.weight");
+    const built = await embedding(rt, {
+      table,
+      gradTable,
       ids: inputs.itemSeq,
       output: x0,
       dOutput: dx0,
@@ -224,6 +226,11 @@ export class SS4Rec implements RecModel {
       dim: H,
       vocab: V,
     });
+    const emb = {
+      ...built,
+      table,
+      grad: gradTable && built.sumById && { table: gradTable, sumById: built.sumById },
+    };
     activations.set("item_emb", x0);
     const forward: Command[] = [...emb.forward];
     const blockBackward: Command[][] = [];
@@ -317,6 +324,7 @@ export class SS4Rec implements RecModel {
           return { out: inputs.last, dOut: inputs.dLast };
         }
         const dBranch = ring.at((k + 1) % 3);
+        const lookup = k === 1 && layer instanceof S5Layer;
         const built = await layer.build(ctx, {
           input,
           dOutput: dBranch,
@@ -329,9 +337,8 @@ export class SS4Rec implements RecModel {
           // S5's dD = Σ dy·u comes from the LayerNorm backward below (it reads dy's source and u)
           skipGradByCaller: layer instanceof S5Layer,
           // the first sublayer reads the item embedding: an S5 there gathers its input projection
-          lookup: k === 1 && layer instanceof S5Layer
-            ? { ids: inputs.itemSeq, table: this.store.param("item_embedding.weight") }
-            : undefined,
+          // and sends its gradient to the table by id (its skip term's share: the LN below)
+          lookup: lookup ? { ids: inputs.itemSeq, table: emb.table, grad: emb.grad } : undefined,
         });
         const out = fwdOnly
           ? pair[input === pair[0] ? 1 : 0]
@@ -348,6 +355,7 @@ export class SS4Rec implements RecModel {
           gradSkip: layer instanceof S5Layer && !fwdOnly
             ? this.store.grad(`${layer.prefix}.D`)
             : undefined,
+          skipAdd: lookup && !fwdOnly ? this.store.param(`${layer.prefix}.D`) : undefined,
           // masks indexed as at the padded length, so a trimmed graph draws the same ones
           dropout: {
             p: this.o.dropoutProb,
@@ -384,7 +392,10 @@ export class SS4Rec implements RecModel {
     const backward = blockBackward.reverse().flat();
     // the backward's counting sort expects a zeroed workspace (it leaves it zeroed, but in a
     // length-bucket arena another graph may have used the memory since)
-    if (emb.workspace) backward.push({ clear: emb.workspace }, ...emb.backward);
+    if (emb.workspace) {
+      backward.unshift({ clear: emb.workspace }, ...emb.sort);
+      backward.push(...emb.sums);
+    }
     return { output: x, dOutput: dx, forward, backward, activations };
   }
 

@@ -68,7 +68,18 @@ export interface EmbeddingIO {
 /** What {@linkcode embedding} builds. */
 export interface BuiltEmbedding {
   forward: Command[];
+  /** `sort` then `sums`. */
   backward: Command[];
+  /** The counting sort of the token positions by id (reads the ids only). */
+  sort: Command[];
+  /** The per-id sums of `dOutput`, added into `gradTable` (after `sort`). */
+  sums: Command[];
+  /**
+   * The per-id sums of another [n, dim] tensor `dOut` into `out` [V, dim] (dim = out's size / V;
+   * overwritten, 0 for ids without tokens), on `sort`'s order (run after it): rows of ids 0 and
+   * ≥ V count for no id, as in `sums`.
+   */
+  sumById?: (dOut: Tensor, out: Tensor) => Promise<Command[]>;
   /**
    * u32 workspace: cnt [nblk·V] | offsets [V+1] | chunk offsets [V+1] | chunk ids [maxch] |
    * sorted [n] (see kernels/embedding.wgsl); absent in a forward-only build.
@@ -111,7 +122,7 @@ export async function embedding(
   }
   const k = (e: string) => rt.kernel("embedding", e);
   const forward: Command[] = [await gatherRows(rt, io.ids, io.table, io.output, { n, dim, vocab })];
-  if (!io.gradTable || !io.dOutput) return { forward, backward: [] };
+  if (!io.gradTable || !io.dOutput) return { forward, backward: [], sort: [], sums: [] };
   // blocks: the counts matrix [nblk, V] stays under ~4M entries (16 MB)
   const tblk = io.blockTokens ??
     256 * Math.max(4, Math.ceil(Math.ceil(n / 256) * vocab / (4 << 20)));
@@ -125,21 +136,34 @@ export async function embedding(
     undefined,
     "emb.workspace",
   );
-  const partial = rt.tensor([maxch, dim], "f32", undefined, "emb.partial");
   const q = [n, dim, vocab, tblk, nblk, ch, maxch, 0];
-  const backward: Command[] = [
+  const sort: Command[] = [
     rt.op(await k("emb_count"), [io.ids, workspace], { params: q, workgroups: grid(n) }),
     rt.op(await k("emb_colscan"), [workspace], { params: q, workgroups: grid(vocab) }),
     rt.op(await k("emb_scan"), [workspace], { params: q, workgroups: 1 }),
     rt.op(await k("emb_place"), [io.ids, workspace], { params: q, workgroups: grid(nblk, 1) }),
-    rt.op(await k("emb_partial"), [workspace, io.dOutput, partial], {
-      params: q,
-      workgroups: grid(maxch * dim),
-    }),
-    rt.op(await k("emb_final"), [workspace, partial, io.gradTable], {
-      params: q,
-      workgroups: grid(vocab * dim),
-    }),
   ];
-  return { forward, backward, workspace };
+  const sumsOf = async (dOut: Tensor, out: Tensor, d: number, overwrite: boolean) => {
+    const partial = rt.tensor([maxch, d], "f32", undefined, "emb.partial");
+    const qd = [n, d, vocab, tblk, nblk, ch, maxch, overwrite ? 1 : 0];
+    return [
+      rt.op(await k("emb_partial"), [workspace, dOut, partial], {
+        params: qd,
+        workgroups: grid(maxch * d),
+      }),
+      rt.op(await k("emb_final"), [workspace, partial, out], {
+        params: qd,
+        workgroups: grid(vocab * d),
+      }),
+    ];
+  };
+  const sumById = (dOut: Tensor, out: Tensor) => {
+    const d = out.size / vocab;
+    if (!Number.isInteger(d) || dOut.size < n * d) {
+      throw new Error(`embedding: sumById needs [${n}, dim] rows into [${vocab}, dim]`);
+    }
+    return sumsOf(dOut, out, d, true);
+  };
+  const sums = await sumsOf(io.dOutput, io.gradTable, dim, false);
+  return { forward, backward: [...sort, ...sums], sort, sums, workspace, sumById };
 }

@@ -29,6 +29,12 @@ export interface LayerNormIO {
    * then leaves it out (`LayerIO.skipGradByCaller`). Needs `residual`.
    */
   gradSkip?: Tensor;
+  /**
+   * [dim], that skip term's weight D: the backward writes dResidual = dz + D·dInput, the skip
+   * term's share of the residual's gradient, for an S5 layer whose own input gradient leaves it
+   * out (`LayerIO.lookup.grad`). Needs `residual`.
+   */
+  skipAdd?: Tensor;
   /** [rows, dim]: f(x) in the fused form, or the plain LN input. */
   input: Tensor;
   /** [rows, dim]: the residual added after dropout; omit for a plain LN. */
@@ -100,7 +106,7 @@ function defaultLanes(units: number, software: boolean): number {
 /**
  * Builds z = dropout(input) + residual, output = (z − mean)·rstd·gamma + beta (biased variance,
  * rstd = 1/sqrt(var + eps)), and the backward: dz = rstd·(g − mean(g) − x̂·mean(g·x̂)) with
- * g = dOutput·gamma; dInput = dz·mask, dResidual = dz; gradGamma += Σ dOutput·x̂,
+ * g = dOutput·gamma; dInput = dz·mask, dResidual = dz (+ skipAdd·dInput); gradGamma += Σ dOutput·x̂,
  * gradBeta += Σ dOutput (and gradSkip += Σ dInput·residual). The backward recomputes z (and the
  * dropout mask) from the inputs, so the inputs must be unchanged between forward and backward.
  * `ctx.step` gives the dropout seed and training flag (dropout is the identity when not
@@ -140,6 +146,9 @@ export async function layerNorm(
   if (io.gradSkip && !(residual && io.gradSkip.size === dim)) {
     throw new Error(`layerNorm: gradSkip needs a residual and ${dim} elements`);
   }
+  if (io.skipAdd && !(residual && io.skipAdd.size === dim && io.skipAdd.offset % 16 === 0)) {
+    throw new Error(`layerNorm: skipAdd needs a residual and ${dim} aligned elements`);
+  }
   const res = io.residual ?? io.input;
   const dRes = io.dResidual ?? io.dInput;
   const aligned = [io.input, res, io.gamma, io.beta, io.output, io.dOutput, io.dInput, dRes]
@@ -160,6 +169,7 @@ export async function layerNorm(
     LANES: lanes,
     K,
     SKIPD: !fwdOnly && !!io.gradSkip,
+    SKIPADD: !fwdOnly && !!io.skipAdd,
   };
   const p = io.dropout?.p ?? 0;
   // backward: about 2,048 workgroups on a GPU (fills an H100 at 7 row groups each; the partial
@@ -198,7 +208,19 @@ export async function layerNorm(
   const backward: Command[] = [
     rt.op(
       bwdK,
-      [io.input, res, io.gamma, stats, io.dOutput!, io.dInput!, dRes!, partial, ctx.step],
+      // binding 10 is read under SKIPADD only (a placeholder otherwise)
+      [
+        io.input,
+        res,
+        io.gamma,
+        stats,
+        io.dOutput!,
+        io.dInput!,
+        dRes!,
+        partial,
+        ctx.step,
+        io.skipAdd ?? io.gamma,
+      ],
       { params: [...common, gpp, nparts, ...framing], workgroups: grid(nparts, 1) },
     ),
     // binding 4 is read under SKIPD only (a placeholder otherwise)

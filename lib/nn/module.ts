@@ -216,7 +216,20 @@ export interface LayerIO {
    * projected table table·Bmᵀ [V, 2P] — one product over V rows instead of one over every token
    * (the first block of SS4Rec, whose input is the item embedding).
    */
-  lookup?: { ids: Tensor; table: Tensor };
+  lookup?: {
+    ids: Tensor;
+    table: Tensor;
+    /**
+     * Training: the table's gradient [V, H] (ADDED into) and the embedding's per-id sums
+     * (lib/nn/embedding.ts `sumById`, run after its `sort`). The backward then sends the v path
+     * straight to the table — gradTable += (Σ_{r: ids[r] = i} ∂v_r)·Bm and ∂B̃ = Σ_i (those
+     * sums)ᵀ·table[i], with no product over the tokens — and its input gradient leaves out both
+     * ∂v·Bm and the skip term's D·∂output (the caller adds that: the LayerNorm backward's
+     * `skipAdd`), so it is complete only where the caller sums it by id into the same table.
+     * Rows of ids 0 and ≥ V add nothing to ∂B̃ (padding, whose ∂v is 0).
+     */
+    grad?: { table: Tensor; sumById: (dOut: Tensor, out: Tensor) => Promise<Command[]> };
+  };
 }
 
 /** A built layer: its output, the gradient of its input, and its dispatches. */

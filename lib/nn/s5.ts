@@ -29,7 +29,7 @@
  */
 
 import { grid, type Op, type Runtime, Tensor } from "../gpu/runtime.ts";
-import { matmul } from "../gpu/ops.ts";
+import { matmul, matmulOps } from "../gpu/ops.ts";
 import { gatherRows } from "./embedding.ts";
 import {
   arenaSize,
@@ -40,6 +40,7 @@ import {
   type LayerIO,
   packedBindings,
   type ParamSpec,
+  SPLIT_K_WORKSPACE,
   tokenRows,
 } from "./module.ts";
 import { s5ParamSpecs } from "./hippo.ts";
@@ -214,6 +215,11 @@ export class S5Layer {
     if (fwdOnly) return { output: y, forward, backward: [] };
 
     const [ownDu, gd, partB, partC, partD, partL] = keep ? views : views.slice(2);
+    const lookupGrad = lookup?.grad;
+    if (lookupGrad && !(lookupGrad.table.size === lookup!.table.size && io.dInputAccumulate)) {
+      throw new Error(`${this.prefix}: lookup.grad needs the table's shape and dInputAccumulate`);
+    }
+    const sdv = lookupGrad && vtab && t([...vtab.shape], "dv_by_id");
     const du = io.dInputAccumulate ?? ownDu;
     const skipD = !!io.skipGradByCaller;
     const slices = partB.shape[0], chunk = bl / slices;
@@ -232,25 +238,46 @@ export class S5Layer {
         [dt, P("Lambda"), P("log_step"), v, x, gd, partL, ...lensStarts],
         { params: params(), workgroups: grid(nb * np, 64) },
       ),
-      // du = dv·Bm + D·dy (added to the residual's gradient already there with dInputAccumulate)
-      await matmul(rt, { a: gd, b: bm, c: du }, {
-        m: bl,
-        n: nh,
-        k: 2 * np,
-        beta: io.dInputAccumulate ? 1 : 0,
-        skip: { u: dy, d: P("D") },
-      }),
-      // dB̃ slices: [2P, H] = dv_chunkᵀ · u_chunk
-      await matmul(rt, { a: gd, b: u, c: partB }, {
-        m: 2 * np,
-        n: nh,
-        k: chunk,
-        transA: true,
-        batch: slices,
-        strideA: chunk * 2 * np,
-        strideB: chunk * nh,
-        strideC: 2 * np * nh,
-      }),
+      ...(lookupGrad && sdv
+        ? [
+          // the v path by id (io.lookup.grad): S = per-id sums of dv [V, 2P], gradTable += S·Bm,
+          // dB̃ = Sᵀ·table (split-K over V, into the first dB̃ slice)
+          ...await lookupGrad.sumById(gd, sdv),
+          await matmul(rt, { a: sdv, b: bm, c: lookupGrad.table }, {
+            m: sdv.shape[0],
+            n: nh,
+            k: 2 * np,
+            beta: 1,
+          }),
+          ...await matmulOps(rt, {
+            a: sdv,
+            b: lookup!.table,
+            c: new Tensor(partB.buffer, partB.offset, [2 * np, nh], "f32", name("dB")),
+            workspace: ctx.scratch && ((n: number) => ctx.scratch!(SPLIT_K_WORKSPACE, [n])),
+          }, { m: 2 * np, n: nh, k: sdv.shape[0], transA: true }),
+        ]
+        : [
+          // du = dv·Bm + D·dy (added to the residual's gradient already there with
+          // dInputAccumulate)
+          await matmul(rt, { a: gd, b: bm, c: du }, {
+            m: bl,
+            n: nh,
+            k: 2 * np,
+            beta: io.dInputAccumulate ? 1 : 0,
+            skip: { u: dy, d: P("D") },
+          }),
+          // dB̃ slices: [2P, H] = dv_chunkᵀ · u_chunk
+          await matmul(rt, { a: gd, b: u, c: partB }, {
+            m: 2 * np,
+            n: nh,
+            k: chunk,
+            transA: true,
+            batch: slices,
+            strideA: chunk * 2 * np,
+            strideB: chunk * nh,
+            strideC: 2 * np * nh,
+          }),
+        ]),
       // dC̃ slices (before conj): [H, 2P] = dy_chunkᵀ · x_chunk
       await matmul(rt, { a: dy, b: x, c: partC }, {
         m: nh,
@@ -266,7 +293,7 @@ export class S5Layer {
         rt,
         await k("reduce_all"),
         [
-          { part: partB, n: 2 * np * nh, slices, out: G("B") },
+          { part: partB, n: 2 * np * nh, slices: lookupGrad ? 1 : slices, out: G("B") },
           { part: partC, n: 2 * np * nh, slices, out: G("C") },
           // an empty task (no workgroups) when the caller adds dD
           { part: partD, n: skipD ? 0 : nh, slices: nb, out: G("D") },
