@@ -28,6 +28,10 @@ struct Params {
 // steps past its length.
 @group(0) @binding(8) var<storage, read_write> ti8: array<i32>;
 @group(0) @binding(9) var<storage, read_write> ti9: array<i32>;
+// LENS (define; session 15): the padded layout with row lengths (binding 8 = lengths [B], i32):
+// the scans walk each row's first lengths[b] steps only — scan_forward writes x = 0 past them,
+// scan_backward leaves ∂v there as G, which is 0 (no loss reads those steps: ∂y is 0 there,
+// LayerIO.lengths) — and skip_backward sums over them only.
 
 const CLIP_RE: f32 = -1e-4;
 
@@ -132,9 +136,9 @@ fn prep(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   t4[c + 1u] = -t2[c + 1u];
 }
 
-// Steps of row b (L, or its length when PACKED) and its first activation row.
+// Steps of row b (L, or its length when PACKED or LENS) and its first activation row.
 fn row_steps(b: u32) -> u32 {
-  if (PACKED) { return u32(clamp(ti8[b], 0, i32(p.nl))); }
+  if (PACKED || LENS) { return u32(clamp(ti8[b], 0, i32(p.nl))); }
   return p.nl;
 }
 
@@ -199,6 +203,11 @@ fn scan_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
       }
     }
     workgroupBarrier();
+  }
+  // LENS: the states past the row's length are 0
+  if (LENS) {
+    let o = (row0 + nl) * p.np * 2u;
+    for (var i = lid; i < (p.nl - nl) * p.np * 2u; i += SF_T) { t5[o + i] = 0.0; }
   }
 }
 

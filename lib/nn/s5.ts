@@ -166,9 +166,14 @@ export class S5Layer {
     const [v, x] = keep ? [t([bl, 2 * np], "v"), t([bl, 2 * np], "x")] : views;
 
     const params = () => [nb, nl, np, nh, this.options.clipEigs ? 1 : 0];
-    const k = (entry: string) => rt.kernel("s5", entry, { PACKED: !!ctx.packed });
-    // lengths and row starts of packed tokens (placeholders otherwise): bindings 8 and 9
-    const lensStarts = packedBindings(ctx);
+    // the padded layout with row lengths: the scans skip the right padding (LENS)
+    const lens = !ctx.packed && io.lengths;
+    if (lens && lens.size !== nb) throw new Error(`${this.prefix}: lengths is not [B]`);
+    const k = (entry: string) => rt.kernel("s5", entry, { PACKED: !!ctx.packed, LENS: !!lens });
+    // lengths and row starts of packed tokens (placeholders otherwise), or the padded layout's
+    // lengths: bindings 8 and 9
+    const packedLS = packedBindings(ctx);
+    const lensStarts = lens ? [lens, packedLS[1]] : packedLS;
 
     // v = u·Bmᵀ: a product over the tokens, or, for an embedding lookup, over the table's V rows
     // and a gather (io.lookup)
