@@ -21,7 +21,10 @@
  * (G → dv in place, per-row dΛ/dlog_step partials) → du = dv·Bm + D·dy (matmul, the skip term in
  * its epilogue; added into `dInputAccumulate` when given) → split-K matmuls
  * dvᵀ·u → [S,2P,H] and dyᵀ·x → [S,H,2P] → the four deterministic reductions (dB̃, dC̃, dD,
- * dΛ/dlog_step) in one dispatch, ADDED into the grad views.
+ * dΛ/dlog_step) in one dispatch, ADDED into the grad views. With `io.lookup.grad` the v path's
+ * gradient goes to the table by id instead — per-id sums S of dv (the embedding's sort), gradTable
+ * += S·Bm, dB̃ = Sᵀ·table — and du is left to the caller (its D·dy: the LayerNorm's `skipAdd`).
+ * Given `io.lengths` in the padded layout, the scans walk each row's valid steps only.
  * No [B,L,P,H] tensor exists anywhere; the largest activations are [BL, 2P]. A forward-only build
  * (`ctx.forwardOnly`) carves only v and x from the arena and has no backward.
  *
