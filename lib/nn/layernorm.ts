@@ -146,12 +146,22 @@ export async function layerNorm(
   if (io.gradSkip && !(residual && io.gradSkip.size === dim)) {
     throw new Error(`layerNorm: gradSkip needs a residual and ${dim} elements`);
   }
-  if (io.skipAdd && !(residual && io.skipAdd.size === dim && io.skipAdd.offset % 16 === 0)) {
-    throw new Error(`layerNorm: skipAdd needs a residual and ${dim} aligned elements`);
+  if (io.skipAdd && !(residual && io.skipAdd.size === dim)) {
+    throw new Error(`layerNorm: skipAdd needs a residual and ${dim} elements`);
   }
   const res = io.residual ?? io.input;
   const dRes = io.dResidual ?? io.dInput;
-  const aligned = [io.input, res, io.gamma, io.beta, io.output, io.dOutput, io.dInput, dRes]
+  const aligned = [
+    io.input,
+    res,
+    io.gamma,
+    io.beta,
+    io.output,
+    io.dOutput,
+    io.dInput,
+    dRes,
+    io.skipAdd,
+  ]
     .every((t) => !t || t.offset % 16 === 0);
   const vec4 = io.vec4 ?? (dim % 4 === 0 && aligned);
   if (vec4 && !(dim % 4 === 0 && aligned)) {
