@@ -216,7 +216,7 @@ export class SS4Rec implements RecModel {
     const x0 = fwdOnly ? pair[0] : act("item_emb"), dx0 = ring.at(0);
     const table = this.store.param("item_embedding.weight");
     const gradTable = fwdOnly ? undefined : this.store.grad("item_embedding.weight");
-    const built = await embedding(rt, {
+    const emb = await embedding(rt, {
       table,
       gradTable,
       ids: inputs.itemSeq,
@@ -226,11 +226,6 @@ export class SS4Rec implements RecModel {
       dim: H,
       vocab: V,
     });
-    const emb = {
-      ...built,
-      table,
-      grad: gradTable && built.sumById && { table: gradTable, sumById: built.sumById },
-    };
     activations.set("item_emb", x0);
     const forward: Command[] = [...emb.forward];
     const blockBackward: Command[][] = [];
@@ -338,7 +333,13 @@ export class SS4Rec implements RecModel {
           skipGradByCaller: layer instanceof S5Layer,
           // the first sublayer reads the item embedding: an S5 there gathers its input projection
           // and sends its gradient to the table by id (its skip term's share: the LN below)
-          lookup: lookup ? { ids: inputs.itemSeq, table: emb.table, grad: emb.grad } : undefined,
+          lookup: lookup
+            ? {
+              ids: inputs.itemSeq,
+              table,
+              grad: gradTable && emb.sumById && { table: gradTable, sumById: emb.sumById },
+            }
+            : undefined,
         });
         const out = fwdOnly
           ? pair[input === pair[0] ? 1 : 0]
