@@ -5,7 +5,8 @@
 // pass, median of `reps` runs after keeping the card busy (tasks/bench_kernels.ts).
 // (Its sections "persist" and "tn8", for the rejected tile streams and 8 x 8 tiles, are in commit
 // 4d1d349 with the kernels they timed.)
-// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw,abl] [files]
+// Usage: deno run -A kernels/lab/matmul_probe.ts [reps] [sections: scale,square,wave,dw,abl,bk,sweep]
+// [files]
 import { getGpu } from "../../lib/gpu/device.ts";
 import { type Command, type Op, Runtime } from "../../lib/gpu/runtime.ts";
 import { chooseSplitK, chooseTile, matmulOps, type MatmulOptions } from "../../lib/gpu/ops.ts";
@@ -124,6 +125,43 @@ if (sections.includes("bk")) {
     for (const bk of [8, 4]) {
       const o = { m: 128 * 132 * w, n: 64, k: 64, transB: true, tile: { ...T128, bk } };
       row(`w = ${w} bk ${bk}`, o, await product(o));
+    }
+  }
+}
+if (sections.includes("sweep")) {
+  // session 16: the current kernel's tiles around the default for every long-M shape (session 3's
+  // sweep ran on v5; sessions 7–12 changed the K step and the epilogue since)
+  console.log("\n== long-M shapes by tile (the default first)");
+  const fams: [string, MatmulOptions][] = [
+    ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
+    ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
+    ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
+    ["in_proj dX", { m: M, n: 64, k: 256 }],
+    ["in_proj.x fwd", { m: M, n: 128, k: 64, transB: true }],
+    ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
+    ["x_proj dX", { m: M, n: 128, k: 68 }],
+    ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
+    ["out_proj dX", { m: M, n: 128, k: 64 }],
+  ];
+  for (const [name, o] of fams) {
+    const t0 = chooseTile(o.m, o.n, o.k);
+    const half = Math.max(1, Math.floor(t0.wgY / 2));
+    const cands = [
+      t0,
+      { ...t0, wgY: half },
+      { ...t0, wgY: half, bk: 16 },
+      { ...t0, bk: 16 },
+      { ...t0, tm: 4 },
+      { ...t0, wgY: Math.max(1, Math.floor(t0.wgY / 4)) },
+      { ...t0, wgX: Math.max(1, Math.floor(t0.wgX / 2)), wgY: t0.wgY },
+    ];
+    for (const tile of cands) {
+      const oo = { ...o, tile };
+      try {
+        row(name, oo, await product(oo));
+      } catch (e) {
+        console.log(`${name} ${JSON.stringify(tile)}: ${(e as Error).message}`);
+      }
     }
   }
 }
