@@ -57,6 +57,18 @@ function row(name: string, o: MatmulOptions, r: { ns: number[]; desc: string }) 
 
 const M = 204_800;
 const T128 = { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 };
+/** The training step's long-M products (B·L rows; forward and dX). */
+const LONG_M: [string, MatmulOptions][] = [
+  ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
+  ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
+  ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
+  ["in_proj dX", { m: M, n: 64, k: 256 }],
+  ["in_proj.x fwd", { m: M, n: 128, k: 64, transB: true }],
+  ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
+  ["x_proj dX", { m: M, n: 128, k: 68 }],
+  ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
+  ["out_proj dX", { m: M, n: 128, k: 64 }],
+];
 if (sections.includes("scale")) {
   console.log("\n== long-M shapes at M and 5M, and K x 10");
   const fams: [string, MatmulOptions][] = [
@@ -98,18 +110,7 @@ if (sections.includes("bk")) {
   // session 15: an SM holds 48 KB of workgroup memory (session 13), so the 12.8 KB long-M tile
   // (bk 8) may be held at 3 per SM by it; bk 4 (6.4 KB) lifts that bound
   console.log("\n== long-M shapes by K step (workgroup memory 12.8 KB at bk 8, 6.4 KB at bk 4)");
-  const fams: [string, MatmulOptions][] = [
-    ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
-    ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
-    ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
-    ["in_proj dX", { m: M, n: 64, k: 256 }],
-    ["in_proj.x fwd", { m: M, n: 128, k: 64, transB: true }],
-    ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
-    ["x_proj dX", { m: M, n: 128, k: 68 }],
-    ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
-    ["out_proj dX", { m: M, n: 128, k: 64 }],
-  ];
-  for (const [name, o] of fams) {
+  for (const [name, o] of LONG_M) {
     const t0 = chooseTile(o.m, o.n, o.k);
     for (const tile of [t0, { ...t0, bk: 4 }, { ...t0, bk: 4, tm: 4 }]) {
       const oo = { ...o, tile };
@@ -132,18 +133,7 @@ if (sections.includes("sweep")) {
   // session 16: the current kernel's tiles around the default for every long-M shape (session 3's
   // sweep ran on v5; sessions 7–12 changed the K step and the epilogue since)
   console.log("\n== long-M shapes by tile (the default first)");
-  const fams: [string, MatmulOptions][] = [
-    ["S5 64x64 fwd", { m: M, n: 64, k: 64, transB: true }],
-    ["S5 64x64 dX", { m: M, n: 64, k: 64 }],
-    ["in_proj fwd", { m: M, n: 256, k: 64, transB: true }],
-    ["in_proj dX", { m: M, n: 64, k: 256 }],
-    ["in_proj.x fwd", { m: M, n: 128, k: 64, transB: true }],
-    ["x_proj fwd", { m: M, n: 68, k: 128, transB: true }],
-    ["x_proj dX", { m: M, n: 128, k: 68 }],
-    ["out_proj fwd", { m: M, n: 64, k: 128, transB: true }],
-    ["out_proj dX", { m: M, n: 128, k: 64 }],
-  ];
-  for (const [name, o] of fams) {
+  for (const [name, o] of LONG_M) {
     const t0 = chooseTile(o.m, o.n, o.k);
     const half = Math.max(1, Math.floor(t0.wgY / 2));
     const cands = [
