@@ -35,7 +35,7 @@ import {
   type LayerIO,
   type ParamSpec,
   scratchPool,
-  SPLIT_K_WORKSPACE,
+  splitKWorkspace,
   tokenRows,
 } from "../nn/module.ts";
 import { ParamStore } from "../nn/params.ts";
@@ -447,7 +447,7 @@ export class SS4Rec implements RecModel {
     // stay under a fixed size; every chunk divides by the step's count of valid positions, so the
     // gradient is that of the step's mean loss whatever the chunking (and the trimmed length).
     const head: Command[] = [];
-    const workspace = (n: number) => ctx.scratch!(SPLIT_K_WORKSPACE, [n]);
+    const workspace = splitKWorkspace(ctx);
     const chunks: Command[][] = [];
     let count: Tensor | undefined;
     let chunk = B;

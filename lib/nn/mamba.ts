@@ -55,7 +55,7 @@ import {
   type LayerIO,
   packedBindings,
   type ParamSpec,
-  SPLIT_K_WORKSPACE,
+  splitKWorkspace,
   tokenRows,
 } from "./module.ts";
 
@@ -315,8 +315,7 @@ export class MambaLayer {
     const rowsOut = last ? B : M;
 
     // split-K products share the build's workspace (else each allocates its own)
-    const scratch = ctx.scratch;
-    const workspace = scratch && ((n: number) => scratch(SPLIT_K_WORKSPACE, [n]));
+    const workspace = splitKWorkspace(ctx);
     // the largest of the three weight-gradient products first, so all of them share one buffer
     if (!fwdOnly) {
       workspace?.(Math.max(

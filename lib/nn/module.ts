@@ -267,3 +267,15 @@ export function scratchPool(rt: Runtime): NonNullable<BuildContext["scratch"]> {
 
 /** The `ctx.scratch` key of the split-K workspace every `matmulOps` of a build shares. */
 export const SPLIT_K_WORKSPACE = "matmul.splitK";
+
+/**
+ * The `workspace` argument of `matmulOps` that shares the build's split-K workspace
+ * ({@linkcode SPLIT_K_WORKSPACE}); undefined without `ctx.scratch` (each product then allocates
+ * its own).
+ */
+export function splitKWorkspace(
+  ctx: Pick<BuildContext, "scratch">,
+): ((elements: number) => Tensor) | undefined {
+  const scratch = ctx.scratch;
+  return scratch && ((n: number) => scratch(SPLIT_K_WORKSPACE, [n]));
+}

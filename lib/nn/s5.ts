@@ -43,7 +43,7 @@ import {
   type LayerIO,
   packedBindings,
   type ParamSpec,
-  SPLIT_K_WORKSPACE,
+  splitKWorkspace,
   tokenRows,
 } from "./module.ts";
 import { s5ParamSpecs } from "./hippo.ts";
@@ -261,7 +261,7 @@ export class S5Layer {
             a: sdv,
             b: lookup!.table,
             c: new Tensor(partB.buffer, partB.offset, [2 * np, nh], "f32", name("dB")),
-            workspace: ctx.scratch && ((n: number) => ctx.scratch!(SPLIT_K_WORKSPACE, [n])),
+            workspace: splitKWorkspace(ctx),
           }, { m: 2 * np, n: nh, k: sdv.shape[0], transA: true }),
         ]
         : [
