@@ -1,64 +1,17 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../lib/gpu/device.ts";
-import { type Command, f32, Runtime, type Tensor } from "../lib/gpu/runtime.ts";
+import { Runtime, type Tensor } from "../lib/gpu/runtime.ts";
 import {
   chooseSplitK,
   chooseTile,
   matmul,
   matmulOps,
   type MatmulOptions,
-  type MatmulTile,
   tileFits,
 } from "../lib/gpu/ops.ts";
 import { randn, relErr, rng } from "../lib/reference/gradcheck.ts";
 import { matmulRef } from "../lib/reference/linalg.ts";
-
-/** f32-rounded copy, so the reference sees exactly what the GPU sees. */
-function f32Round(x: Float64Array): Float64Array {
-  return Float64Array.from(new Float32Array(x));
-}
-
-/** Runs one product on fresh random inputs and returns the relative error vs float64. */
-async function check(
-  rt: Runtime,
-  o: MatmulOptions,
-  build: "single" | "ops" = "ops",
-  seed = 1,
-): Promise<number> {
-  const { m, n, k, batch = 1 } = o;
-  const rand = rng(seed);
-  const sa = o.strideA ?? m * k, sb = o.strideB ?? k * n, sc = o.strideC ?? m * n;
-  const na = sa * (batch - 1) + m * k, nb = sb * (batch - 1) + k * n, nc = sc * (batch - 1) + m * n;
-  const a = f32Round(randn(na, rand)), b = f32Round(randn(nb, rand));
-  // C starts random when accumulating (beta != 0), poisoned with NaN otherwise
-  const c0 = o.beta ? f32Round(randn(nc, rand)) : new Float64Array(nc).fill(NaN);
-  const ta = rt.tensor([na], "f32", a), tb = rt.tensor([nb], "f32", b);
-  const tc = rt.tensor([nc], "f32", c0);
-  const cmds: Command[] = build === "single"
-    ? [await matmul(rt, { a: ta, b: tb, c: tc }, o)]
-    : await matmulOps(rt, { a: ta, b: tb, c: tc }, o);
-  rt.run(cmds);
-  const got = await rt.read(tc);
-  const want = Float64Array.from(c0);
-  for (let z = 0; z < batch; z++) {
-    const r = matmulRef(a.subarray(z * sa, z * sa + m * k), b.subarray(z * sb, z * sb + k * n), {
-      ...o,
-      c: c0.subarray(z * sc, z * sc + m * n),
-    });
-    want.set(r, z * sc);
-  }
-  for (const t of [ta, tb, tc]) rt.free(t);
-  // gaps between batch slices must be untouched: poison stays NaN, random values stay equal
-  const g: number[] = [], w: number[] = [];
-  for (let i = 0; i < nc; i++) {
-    if (Number.isNaN(want[i])) assert.ok(Number.isNaN(got[i]), `gap element ${i} was written`);
-    else {
-      g.push(got[i]);
-      w.push(want[i]);
-    }
-  }
-  return relErr(g, w);
-}
+import { check, checkTiles, f32Round } from "./matmul_check.ts";
 
 Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", async () => {
   const rt = new Runtime(await getGpu());
@@ -79,44 +32,19 @@ Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", as
 
 Deno.test("matmul: every tile config, vec4 and scalar paths", async () => {
   const rt = new Runtime(await getGpu());
-  // [tile, kernel]: the current kernel (v7), v4 and v3 take tn = 4, tm 4 or 8 (v4+ also
-  // `tileFits`); lab v5 also tn = 8; v2 any x4
-  const tilesToTry: [MatmulTile, string | undefined][] = [
-    [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 }, "lab/matmul_v4"],
-    [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, "lab/matmul_v4"],
-    [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v5"],
-    [{ wgX: 9, wgY: 15, tm: 8, tn: 8, bk: 16 }, "lab/matmul_v5"],
-    [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 8 }, "lab/matmul_v5"],
-    [{ wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 }, undefined],
-    [{ wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 }, undefined],
-    [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, undefined],
-    [{ wgX: 1, wgY: 64, tm: 4, tn: 4, bk: 4 }, undefined],
-    [{ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 16 }, undefined],
-    [{ wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 32 }, undefined],
-    [{ wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 }, "lab/matmul_v3"],
-    [{ wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 32 }, "lab/matmul_v3"],
-    [{ wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8 }, "lab/matmul_v2"],
-    [{ wgX: 8, wgY: 8, tm: 4, tn: 8, bk: 32 }, "lab/matmul_v2"],
-  ];
-  let worst = 0;
-  for (const [tile, kernel] of tilesToTry) {
-    // (m, n, k) multiples of 4 take the vec4 paths; the odd ones the scalar paths
-    for (const [m, n, k] of [[136, 72, 40], [67, 45, 23]]) {
-      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
-        const err = await check(
-          rt,
-          { m, n, k, transA, transB, tile, kernel, beta: 1 },
-          "single",
-          m + k,
-        );
-        worst = Math.max(worst, err);
-        assert.ok(
-          err < 1e-5,
-          `${JSON.stringify(tile)} m${m} n${n} k${k} ${transA} ${transB}: ${err}`,
-        );
-      }
-    }
-  }
+  // the shipped kernel's tiles: tn = 4, tm 4 or 8, odd workgroup shapes (`tileFits`); the lab
+  // kernels' tiles are kernels/lab/lab_test.ts (`deno task test:lab`)
+  const worst = await checkTiles(
+    rt,
+    [
+      { wgX: 16, wgY: 16, tm: 4, tn: 4, bk: 16 },
+      { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 16 },
+      { wgX: 17, wgY: 15, tm: 8, tn: 4, bk: 16 },
+      { wgX: 1, wgY: 64, tm: 4, tn: 4, bk: 4 },
+      { wgX: 32, wgY: 8, tm: 8, tn: 4, bk: 16 },
+      { wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 32 },
+    ].map((tile) => [tile, undefined]),
+  );
   console.log(`worst relative error over tiles: ${worst.toExponential(2)}`);
 });
 
@@ -218,22 +146,6 @@ Deno.test("matmul: operands as views of a flat buffer at aligned offsets", async
     matmulRef(x, w, { m: 30, n: 24, k: 10, transB: true }),
   );
   assert.ok(err < 1e-5, `${err}`);
-});
-
-Deno.test("matmul: lab v1 kernel still matches its contract", async () => {
-  const rt = new Runtime(await getGpu());
-  const rand = rng(2);
-  const [m, n, k] = [33, 17, 29];
-  const a = f32Round(randn(m * k, rand)), b = f32Round(randn(k * n, rand));
-  const tc = rt.tensor([m * n], "f32", new Float32Array(m * n).fill(NaN));
-  const pipe = await rt.kernel("lab/matmul_v1", "main", { TRANS_A: false, TRANS_B: false });
-  rt.run([
-    rt.op(pipe, [rt.tensor([m * k], "f32", a), rt.tensor([k * n], "f32", b), tc], {
-      params: [m, n, k, m * k, k * n, m * n, f32(1), f32(0)],
-      workgroups: [Math.ceil(n / 16), Math.ceil(m / 16), 1],
-    }),
-  ]);
-  assert.ok(relErr(await rt.read(tc), matmulRef(a, b, { m, n, k })) < 1e-5);
 });
 
 Deno.test("matmul: the skip epilogue adds d[n]·u[m, n] (vec4 and scalar paths, with beta)", async () => {
