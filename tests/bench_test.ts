@@ -13,6 +13,17 @@ Deno.test("bench --quick runs end to end on the local adapter and writes its tab
   const json = JSON.parse(await Deno.readTextFile(`${out}/bench.json`));
   const step = json.rows.find((r: { what: string }) => r.what === "train step L=20");
   assert.ok(step && step.median > 0 && Number.isFinite(step.median));
+  // the step on the ML-1M prefix length mix is the packed epoch's per-step rate
+  type Row = { what: string; median: number };
+  const real = json.rows.find((r: Row) =>
+    r.what === "train step L=20, ML-1M prefix lengths, packed tokens"
+  );
+  const epoch = json.rows.find((r: Row) =>
+    /^ML-1M epoch .*packed tokens: (\d+) steps/.test(r.what)
+  );
+  assert.ok(real && real.median > 0 && Number.isFinite(real.median));
+  const steps = Number(/packed tokens: (\d+) steps/.exec(epoch.what)![1]);
+  assert.ok(Math.abs(epoch.median - real.median * steps / 1000) < 1e-9 * epoch.median);
   assert.ok(json.peakBytes > 0);
   assert.ok(Object.keys(json.breakdown).length > 10, "per-kernel breakdown present");
   assert.match(await Deno.readTextFile(`${out}/bench.md`), /\| eval 64 users \|/);
