@@ -11,7 +11,8 @@ import {
 } from "../lib/gpu/ops.ts";
 import { randn, relErr, rng } from "../lib/reference/gradcheck.ts";
 import { matmulRef } from "../lib/reference/linalg.ts";
-import { check, checkTiles, f32Round } from "./matmul_check.ts";
+import { check, checkTiles } from "./matmul_check.ts";
+import { randF32 } from "./op_table.ts";
 
 Deno.test("matmul: all transpose combinations, odd sizes, beta accumulation", async () => {
   const rt = new Runtime(await getGpu());
@@ -128,7 +129,7 @@ Deno.test("matmul: operands as views of a flat buffer at aligned offsets", async
     { name: "x", shape: [30, 10] },
     { name: "y", shape: [30, 24] },
   ]);
-  const w = f32Round(randn(240, rand)), x = f32Round(randn(300, rand));
+  const w = randF32(240, rand), x = randF32(300, rand);
   const get = (s: string): Tensor => views.get(s)!;
   rt.write(get("w"), w);
   rt.write(get("x"), x);
@@ -159,9 +160,9 @@ Deno.test("matmul: the skip epilogue adds d[n]·u[m, n] (vec4 and scalar paths, 
     ] as MatmulOptions[]
   ) {
     const { m, n, k } = o;
-    const a = f32Round(randn(m * k, rand)), b = f32Round(randn(k * n, rand));
-    const u = f32Round(randn(m * n, rand)), d = f32Round(randn(n, rand));
-    const c0 = f32Round(randn(m * n, rand));
+    const a = randF32(m * k, rand), b = randF32(k * n, rand);
+    const u = randF32(m * n, rand), d = randF32(n, rand);
+    const c0 = randF32(m * n, rand);
     const [ta, tb, tc, tu, td] = [a, b, c0, u, d].map((x) => rt.tensor([x.length], "f32", x));
     rt.run([await matmul(rt, { a: ta, b: tb, c: tc }, { ...o, skip: { u: tu, d: td } })]);
     const got = await rt.read(tc);

@@ -3,13 +3,9 @@
 import assert from "node:assert/strict";
 import type { Command, Runtime } from "../lib/gpu/runtime.ts";
 import { matmul, matmulOps, type MatmulOptions, type MatmulTile } from "../lib/gpu/ops.ts";
-import { randn, relErr, rng } from "../lib/reference/gradcheck.ts";
+import { relErr, rng } from "../lib/reference/gradcheck.ts";
+import { randF32 } from "./op_table.ts";
 import { matmulRef } from "../lib/reference/linalg.ts";
-
-/** f32-rounded copy, so the reference sees exactly what the GPU sees. */
-export function f32Round(x: Float64Array): Float64Array {
-  return Float64Array.from(new Float32Array(x));
-}
 
 /** Runs one product on fresh random inputs and returns the relative error vs float64. */
 export async function check(
@@ -22,9 +18,9 @@ export async function check(
   const rand = rng(seed);
   const sa = o.strideA ?? m * k, sb = o.strideB ?? k * n, sc = o.strideC ?? m * n;
   const na = sa * (batch - 1) + m * k, nb = sb * (batch - 1) + k * n, nc = sc * (batch - 1) + m * n;
-  const a = f32Round(randn(na, rand)), b = f32Round(randn(nb, rand));
+  const a = randF32(na, rand), b = randF32(nb, rand);
   // C starts random when accumulating (beta != 0), poisoned with NaN otherwise
-  const c0 = o.beta ? f32Round(randn(nc, rand)) : new Float64Array(nc).fill(NaN);
+  const c0 = o.beta ? randF32(nc, rand) : new Float64Array(nc).fill(NaN);
   const ta = rt.tensor([na], "f32", a), tb = rt.tensor([nb], "f32", b);
   const tc = rt.tensor([nc], "f32", c0);
   const cmds: Command[] = build === "single"

@@ -5,9 +5,10 @@
 import assert from "node:assert/strict";
 import { getGpu } from "../../lib/gpu/device.ts";
 import { f32, Runtime } from "../../lib/gpu/runtime.ts";
-import { randn, relErr, rng } from "../../lib/reference/gradcheck.ts";
+import { relErr, rng } from "../../lib/reference/gradcheck.ts";
 import { matmulRef } from "../../lib/reference/linalg.ts";
-import { checkTiles, f32Round } from "../../tests/matmul_check.ts";
+import { checkTiles } from "../../tests/matmul_check.ts";
+import { randF32 } from "../../tests/op_table.ts";
 
 Deno.test("lab matmul v2–v5: their tile configs, vec4 and scalar paths", async () => {
   const rt = new Runtime(await getGpu());
@@ -30,7 +31,7 @@ Deno.test("lab matmul v1 still matches its contract", async () => {
   const rt = new Runtime(await getGpu());
   const rand = rng(2);
   const [m, n, k] = [33, 17, 29];
-  const a = f32Round(randn(m * k, rand)), b = f32Round(randn(k * n, rand));
+  const a = randF32(m * k, rand), b = randF32(k * n, rand);
   const tc = rt.tensor([m * n], "f32", new Float32Array(m * n).fill(NaN));
   const pipe = await rt.kernel("lab/matmul_v1", "main", { TRANS_A: false, TRANS_B: false });
   rt.run([
