@@ -18,11 +18,10 @@ Deno.test("bench --quick runs end to end on the local adapter and writes its tab
   const real = json.rows.find((r: Row) =>
     r.what === "train step L=20, ML-1M prefix lengths, packed tokens"
   );
-  const epoch = json.rows.find((r: Row) =>
-    /^ML-1M epoch .*packed tokens: (\d+) steps/.test(r.what)
-  );
+  const epochSteps = /^ML-1M epoch .*packed tokens: (\d+) steps/;
+  const epoch = json.rows.find((r: Row) => epochSteps.test(r.what));
   assert.ok(real && real.median > 0 && Number.isFinite(real.median));
-  const steps = Number(/packed tokens: (\d+) steps/.exec(epoch.what)![1]);
+  const steps = Number(epochSteps.exec(epoch.what)![1]);
   assert.ok(Math.abs(epoch.median - real.median * steps / 1000) < 1e-9 * epoch.median);
   assert.ok(json.peakBytes > 0);
   assert.ok(Object.keys(json.breakdown).length > 10, "per-kernel breakdown present");
